@@ -1,0 +1,62 @@
+// The shape every published package keeps (STYLE.md), as checks a test runs.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const REQUIRED_README_SECTIONS = ["## Install", "## Example", "## API", "## Errors"];
+
+/** The package folders under packages/ that hold a package.json, sorted. */
+export function listPackages(root) {
+  const dir = join(root, "packages");
+  return readdirSync(dir)
+    .filter((name) => existsSync(join(dir, name, "package.json")))
+    .sort()
+    .map((name) => ({ name, dir: join(dir, name), manifest: JSON.parse(readFileSync(join(dir, name, "package.json"), "utf8")) }));
+}
+
+/** Problems with a package's manifest and files, as sentences; empty when it keeps the shape. */
+export function manifestProblems({ name, dir, manifest }) {
+  const problems = [];
+  const expect = (ok, text) => ok || problems.push(`${name}: ${text}`);
+  expect(manifest.name === `@vhdx/${name}`, `name should be @vhdx/${name}`);
+  expect(manifest.type === "module", `"type" should be "module"`);
+  expect(manifest.sideEffects === false, `"sideEffects" should be false`);
+  expect(JSON.stringify(manifest.files) === '["dist"]', `"files" should be ["dist"]`);
+  expect(manifest.engines?.node === ">=20", `"engines.node" should be ">=20"`);
+  expect(typeof manifest.license === "string", `"license" is missing`);
+  const exportsMap = manifest.exports ?? {};
+  expect("." in exportsMap, `"exports" needs a "." entry`);
+  for (const [subpath, target] of Object.entries(exportsMap)) {
+    if (subpath === "./package.json") continue;
+    const keys = Object.keys(target ?? {});
+    expect(
+      JSON.stringify(keys.slice(0, 3)) === '["types","import","require"]',
+      `exports["${subpath}"] should list types, import, require in that order (found ${keys.join(", ")})`,
+    );
+  }
+  for (const script of ["build", "test", "typecheck"]) {
+    expect(typeof manifest.scripts?.[script] === "string", `a "${script}" script is missing`);
+  }
+  expect(existsSync(join(dir, "test")), "a test/ folder is missing");
+  expect(existsSync(join(dir, "bench")), "a bench/ folder is missing");
+  const readmePath = join(dir, "README.md");
+  const readme = existsSync(readmePath) ? readFileSync(readmePath, "utf8") : "";
+  expect(readme.length > 0, "README.md is missing");
+  for (const section of REQUIRED_README_SECTIONS) {
+    expect(readme.includes(`\n${section}\n`), `README.md lacks a "${section}" section`);
+  }
+  expect(readmeExample(readme) !== null, "README.md's Example section has no js code block");
+  return problems;
+}
+
+/** The first ```js block after "## Example", or null. */
+export function readmeExample(readme) {
+  const section = readme.split(/\n## Example\n/)[1];
+  if (section === undefined) return null;
+  const match = /```(?:js|javascript|mjs)\n([\s\S]*?)```/.exec(section.split(/\n## /)[0]);
+  return match ? match[1] : null;
+}
+
+/** Subpaths of the exports map that load code (not package.json). */
+export function codeSubpaths(manifest) {
+  return Object.keys(manifest.exports ?? {}).filter((subpath) => subpath !== "./package.json");
+}

@@ -1,0 +1,70 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { describe, expect, it } from "vitest";
+import { codeSubpaths, listPackages, manifestProblems, readmeExample } from "../packages.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const packages = listPackages(root);
+
+describe.each(packages.map((p: { name: string }) => [p.name, p]))("@vhdx/%s", (_name, pkg: any) => {
+  it("keeps the shared package shape", () => {
+    expect(manifestProblems(pkg)).toEqual([]);
+  });
+
+  it.each(codeSubpaths(pkg.manifest))("loads %s as ESM and as CJS with the same exports", async (subpath: string) => {
+    const specifier = pkg.manifest.name + subpath.slice(1);
+    const requireFromPackage = createRequire(join(pkg.dir, "package.json"));
+    const viaRequire = requireFromPackage(specifier);
+    const esmPath = requireFromPackage.resolve(specifier).replace(/\.cjs$/, ".js");
+    const viaImport = await import(pathToFileURL(esmPath).href);
+    const names = Object.keys(viaImport).sort();
+    expect(names.length).toBeGreaterThan(0);
+    expect(Object.keys(viaRequire).sort()).toEqual(names);
+  });
+
+  it("runs the README example", () => {
+    const example = readmeExample(readFileSync(join(pkg.dir, "README.md"), "utf8"));
+    expect(example).not.toBeNull();
+    const file = join(pkg.dir, `.readme-example-${process.pid}.mjs`);
+    writeFileSync(file, example);
+    try {
+      execFileSync(process.execPath, [file], { cwd: pkg.dir, stdio: "pipe", timeout: 60_000 });
+    } catch (error: any) {
+      throw new Error(`README example of @vhdx/${pkg.name} failed:\n${error.stderr?.toString() ?? error}`);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+});
+
+describe("the shape checks themselves", () => {
+  const good = {
+    name: "demo",
+    dir: join(root, "packages", "crc32c"),
+    manifest: { ...packages.find((p: { name: string }) => p.name === "crc32c").manifest, name: "@vhdx/demo" },
+  };
+
+  it("accept a package that keeps the shape", () => {
+    expect(manifestProblems(good)).toEqual([]);
+  });
+
+  it("reject exports with types not first, and a missing sideEffects flag", () => {
+    const manifest = {
+      ...good.manifest,
+      sideEffects: undefined,
+      exports: { ".": { import: "./dist/index.js", types: "./dist/index.d.ts", require: "./dist/index.cjs" } },
+    };
+    const problems = manifestProblems({ ...good, manifest });
+    expect(problems).toHaveLength(2);
+    expect(problems.join("\n")).toMatch(/sideEffects/);
+    expect(problems.join("\n")).toMatch(/types, import, require/);
+  });
+
+  it("find the example block of a README and nothing when it is missing", () => {
+    expect(readmeExample("# x\n\n## Example\n\n```js\nconsole.log(1);\n```\n\n## API\n")).toBe("console.log(1);\n");
+    expect(readmeExample("# x\n\n## Example\n\nnone\n\n## API\n\n```js\nx\n```\n")).toBeNull();
+  });
+});

@@ -1,13 +1,26 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { codeSubpaths, listPackages, manifestProblems, readmeExample } from "../packages.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const packages = listPackages(root);
+
+// README examples that need a real image get one as their first argument:
+// a small dynamic VHDX written by qemu-img (so not by us), with some data in it.
+let sampleDir: string;
+let sampleImage: string;
+beforeAll(() => {
+  sampleDir = mkdtempSync(join(tmpdir(), "readme-examples-"));
+  sampleImage = join(sampleDir, "sample.vhdx");
+  execFileSync("qemu-img", ["create", "-q", "-f", "vhdx", "-o", "subformat=dynamic", sampleImage, "64M"]);
+  execFileSync("qemu-io", ["-c", "write -P 0x5a 1M 64k", sampleImage], { stdio: "pipe" });
+});
+afterAll(() => rmSync(sampleDir, { recursive: true, force: true }));
 
 describe.each(packages.map((p: { name: string }) => [p.name, p]))("@vhdx/%s", (_name, pkg: any) => {
   it("keeps the shared package shape", () => {
@@ -31,7 +44,7 @@ describe.each(packages.map((p: { name: string }) => [p.name, p]))("@vhdx/%s", (_
     const file = join(pkg.dir, `.readme-example-${process.pid}.mjs`);
     writeFileSync(file, example);
     try {
-      execFileSync(process.execPath, [file], { cwd: pkg.dir, stdio: "pipe", timeout: 60_000 });
+      execFileSync(process.execPath, [file, sampleImage], { cwd: pkg.dir, stdio: "pipe", timeout: 60_000 });
     } catch (error: any) {
       throw new Error(`README example of @vhdx/${pkg.name} failed:\n${error.stderr?.toString() ?? error}`);
     } finally {

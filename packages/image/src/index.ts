@@ -1,0 +1,16 @@
+export { VhdxError } from "@vhdx/structs";
+export type { VhdxErrorCode } from "@vhdx/structs";
+export { type DiskType, VhdxImage } from "./image.js";
+export { type OpenOptions, openImage } from "./open/open-image.js";
+export type { ParentCandidate, ParentLocation, ParentResolver } from "./open/parents.js";
+export type { Extent, Layout } from "./open/layout.js";
+export type { MetadataItems } from "./open/metadata.js";
+export { BlobSource } from "./sources/blob-source.js";
+export {
+  FaultInjectingSource,
+  type FaultInjectingOptions,
+  type PowerCutMode,
+} from "./sources/fault-injecting-source.js";
+export { HttpSource, type HttpSourceOptions } from "./sources/http-source.js";
+export { MemorySource, type MemorySourceOptions } from "./sources/memory-source.js";
+export { type RandomAccessSource, readExactly } from "./sources/source.js";

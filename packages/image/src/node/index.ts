@@ -1,0 +1,3 @@
+export { FileSource, type FileSourceOptions } from "./file-source.js";
+export { type OpenVhdxOptions, fileParentResolver, openVhdx } from "./open-vhdx.js";
+export { parentPathCandidates, wslPath } from "./parent-paths.js";

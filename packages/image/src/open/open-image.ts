@@ -1,0 +1,111 @@
+// openImage: from a source to a VhdxImage, refusing what the spec forbids
+// with the rule's error code (MS-VHDX 2.2 to 2.6).
+import { computeGeometry } from "@vhdx/bat";
+import { isNilGuid } from "@vhdx/guid";
+import { REGION_TABLE_1_OFFSET, REGION_TABLE_2_OFFSET, VhdxError } from "@vhdx/structs";
+import { VhdxImage } from "../image.js";
+import type { RandomAccessSource } from "../sources/source.js";
+import { readHeaderSection } from "./header-section.js";
+import { checkLayout } from "./layout.js";
+import { readMetadata } from "./metadata.js";
+import { MAX_CHAIN_DEPTH, type ParentCandidate, type ParentResolver, findParent, sourceIdentity } from "./parents.js";
+
+export interface OpenOptions {
+  /** Open without the right to write (the default). A read-only open never writes a byte. */
+  readOnly?: boolean;
+  /** Candidates for the parents of a differencing chain, tried after the locator's paths. */
+  parents?: readonly ParentCandidate[];
+  /** Let a parent locator lead outside the child's folder (default false). */
+  allowParentOutsideTree?: boolean;
+  /** How locator paths are opened; @vhdx/image/node's openVhdx supplies one for files. */
+  parentResolver?: ParentResolver;
+}
+
+/** Opens the VHDX image in `source`. The source stays the caller's to close if opening fails. */
+export function openImage(source: RandomAccessSource, options: OpenOptions = {}): Promise<VhdxImage> {
+  return openInChain(source, options, sourceIdentity(source), new Set());
+}
+
+async function openInChain(
+  source: RandomAccessSource,
+  options: OpenOptions,
+  identity: string,
+  below: ReadonlySet<string>,
+): Promise<VhdxImage> {
+  const readOnly = options.readOnly ?? true;
+  if (!readOnly) {
+    throw new VhdxError("UNSUPPORTED", `cannot open ${source.name} for writing: this version of @vhdx/image only reads`);
+  }
+  const fileSize = await source.size();
+  const section = await readHeaderSection(source);
+  const { header } = section;
+  if (!isNilGuid(header.logGuid)) {
+    throw new VhdxError(
+      "LOG_REPLAY_REQUIRED",
+      `${source.name} has a log to replay (LogGuid ${header.logGuid}); this version cannot replay it yet, run \`qemu-img check -r all\` on a copy first`,
+      { structure: "header", field: "logGuid" },
+    );
+  }
+  const regionTableOffset = section.regionTableCopy === 1 ? REGION_TABLE_1_OFFSET : REGION_TABLE_2_OFFSET;
+  const layout = checkLayout(header, section.regionTable, regionTableOffset);
+  const metadata = await readMetadata(source, layout.metadata);
+  const { fileParameters } = metadata;
+  const geometry = computeGeometry({
+    virtualSize: metadata.virtualDiskSize,
+    blockSize: fileParameters.blockSize,
+    logicalSectorSize: metadata.logicalSectorSize,
+    hasParent: fileParameters.hasParent,
+  });
+  checkBatRegion(layout.bat.fileOffset, layout.bat.length, geometry.batByteLength, fileSize);
+
+  let parent: VhdxImage | null = null;
+  let ownsParent = false;
+  if (metadata.parentLocator !== null) {
+    const chain = new Set([...below, identity, header.dataWriteGuid]);
+    if (chain.size > MAX_CHAIN_DEPTH * 2) {
+      throw new VhdxError("PARENT_LOOP", `the chain of parents is deeper than ${MAX_CHAIN_DEPTH}`, { structure: "parent locator" });
+    }
+    const found = await findParent({
+      locator: metadata.parentLocator.entries,
+      child: source,
+      logicalSectorSize: metadata.logicalSectorSize,
+      candidates: options.parents ?? [],
+      resolver: options.parentResolver,
+      allowOutsideTree: options.allowParentOutsideTree ?? false,
+      chain,
+      openParent: (parentSource, parentIdentity) => openInChain(parentSource, { ...options, readOnly: true }, parentIdentity, chain),
+    });
+    parent = found.image;
+    ownsParent = found.owned;
+  }
+  return new VhdxImage({
+    source,
+    readOnly,
+    fileSize,
+    fileIdentifier: section.fileIdentifier,
+    header,
+    headerSlot: section.headerSlot,
+    regionTable: section.regionTable,
+    regionTableCopy: section.regionTableCopy,
+    layout,
+    metadata,
+    geometry,
+    parent,
+    ownsParent,
+  });
+}
+
+function checkBatRegion(offset: number, length: number, needed: number, fileSize: number): void {
+  if (length < needed) {
+    throw new VhdxError("CORRUPT_BAT", `the BAT region holds ${length} bytes but the disk's geometry needs ${needed}`, {
+      structure: "region table",
+      offset,
+    });
+  }
+  if (offset + needed > fileSize) {
+    throw new VhdxError("TRUNCATED", `the BAT ends at 0x${(offset + needed).toString(16)}, past the end of the file (0x${fileSize.toString(16)})`, {
+      structure: "BAT",
+      offset,
+    });
+  }
+}

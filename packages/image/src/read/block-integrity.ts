@@ -1,0 +1,93 @@
+// The BAT check that needs the whole table at once (MS-VHDX 2.5): no block
+// may lie in the header section, past the end of the file, over the log or a
+// region, or over another block. One pass with a bit per MiB of the file (a
+// 64 TiB file costs 8 MiB); entries that break a rule are remembered and
+// refused when a read uses them, so the rest of a damaged image stays readable.
+import type { BatTable } from "@vhdx/bat";
+import {
+  HEADER_SECTION_SIZE,
+  MiB,
+  PAYLOAD_BLOCK_FULLY_PRESENT,
+  PAYLOAD_BLOCK_PARTIALLY_PRESENT,
+  SB_BLOCK_PRESENT,
+} from "@vhdx/structs";
+import type { Extent } from "../open/layout.js";
+
+/** BAT index -> what is wrong with that entry. */
+export type CorruptEntries = Map<number, string>;
+
+export function scanBlockPlacement(table: BatTable, fileSize: number, structures: readonly Extent[]): CorruptEntries {
+  const corrupt: CorruptEntries = new Map();
+  const used = new MiBUnits(fileSize);
+  for (const extent of structures) used.mark(extent.offset, Math.min(extent.length, Math.max(0, fileSize - extent.offset)));
+  const clashes = new MiBUnits(fileSize);
+  let clashed = false;
+  forEachAllocatedEntry(table, (index, offset, length) => {
+    const problem = placementProblem(offset, length, fileSize);
+    if (problem !== null) {
+      corrupt.set(index, problem);
+    } else if (used.mark(offset, length)) {
+      corrupt.set(index, "overlaps a structure or another block");
+      clashes.mark(offset, length);
+      clashed = true;
+    }
+  });
+  if (clashed) refuseFirstOwners(table, corrupt, clashes);
+  return corrupt;
+}
+
+/** Calls visit(batIndex, fileOffset, length) for each entry that points at file space. */
+function forEachAllocatedEntry(table: BatTable, visit: (index: number, offset: number, length: number) => void): void {
+  const { batEntryCount, chunkRatio, blockSize } = table.geometry;
+  for (let index = 0; index < batEntryCount; index++) {
+    const state = table.state(index);
+    if ((index + 1) % (chunkRatio + 1) === 0) {
+      if (state === SB_BLOCK_PRESENT) visit(index, table.fileOffset(index), MiB);
+    } else if (state === PAYLOAD_BLOCK_FULLY_PRESENT || state === PAYLOAD_BLOCK_PARTIALLY_PRESENT) {
+      visit(index, table.fileOffset(index), blockSize);
+    }
+  }
+}
+
+function placementProblem(offset: number, length: number, fileSize: number): string | null {
+  const range = `0x${offset.toString(16)}-0x${(offset + length).toString(16)}`;
+  if (offset < HEADER_SECTION_SIZE) return `points at ${range}, inside the header section`;
+  if (offset + length > fileSize) return `points at ${range}, past the end of the file (0x${fileSize.toString(16)})`;
+  return null;
+}
+
+/** The scan meets an overlap at its second user; refuse the first user of those MiBs too. */
+function refuseFirstOwners(table: BatTable, corrupt: CorruptEntries, clashes: MiBUnits): void {
+  forEachAllocatedEntry(table, (index, offset, length) => {
+    if (!corrupt.has(index) && clashes.any(offset, length)) corrupt.set(index, "overlaps another block");
+  });
+}
+
+/** One bit per MiB of the file. */
+class MiBUnits {
+  private readonly bits: Uint8Array;
+
+  constructor(fileSize: number) {
+    this.bits = new Uint8Array(Math.ceil(Math.ceil(fileSize / MiB) / 8) + 1);
+  }
+
+  /** Marks [offset, offset+length) and returns whether any of it was marked before. */
+  mark(offset: number, length: number): boolean {
+    let seen = false;
+    for (let unit = Math.floor(offset / MiB); unit < Math.ceil((offset + length) / MiB); unit++) {
+      const byte = unit >>> 3;
+      const bit = 1 << (unit & 7);
+      if (this.bits[byte]! & bit) seen = true;
+      this.bits[byte]! |= bit;
+    }
+    return seen;
+  }
+
+  /** Whether any MiB of [offset, offset+length) is marked. */
+  any(offset: number, length: number): boolean {
+    for (let unit = Math.floor(offset / MiB); unit < Math.ceil((offset + length) / MiB); unit++) {
+      if (this.bits[unit >>> 3]! & (1 << (unit & 7))) return true;
+    }
+    return false;
+  }
+}

@@ -1,0 +1,245 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type Server, createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BlobSource, FaultInjectingSource, HttpSource, MemorySource, type RandomAccessSource, VhdxError } from "../src/index.js";
+import { FileSource } from "../src/node/index.js";
+
+const pattern = (length: number, seed = 1) => Uint8Array.from({ length }, (_, i) => (i * 7 + seed * 13) & 255);
+
+async function readAll(source: RandomAccessSource, position: number, length: number) {
+  const buffer = new Uint8Array(length);
+  const count = await source.read(buffer, position);
+  return buffer.subarray(0, count);
+}
+
+async function expectCode(promise: Promise<unknown>, code: string) {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(VhdxError.isInstance(error), String(error)).toBe(true);
+  expect((error as VhdxError).code).toBe(code);
+}
+
+/** The behaviour every read-only source shares, over 5000 bytes of `pattern(5000)`. */
+function describeReadableSource(name: string, make: () => Promise<RandomAccessSource>) {
+  describe(`${name} reads`, () => {
+    it("reads any range, short at the end, and nothing past it", async () => {
+      const source = await make();
+      const expected = pattern(5000);
+      expect(await source.size()).toBe(5000);
+      expect(await readAll(source, 0, 5000)).toEqual(expected);
+      expect(await readAll(source, 1234, 100)).toEqual(expected.subarray(1234, 1334));
+      expect(await readAll(source, 4990, 100)).toEqual(expected.subarray(4990));
+      expect((await readAll(source, 5000, 10)).length).toBe(0);
+      expect((await readAll(source, 9000, 10)).length).toBe(0);
+      await source.close();
+    });
+
+    it("rejects bad positions as programming errors and refuses use after close", async () => {
+      const source = await make();
+      await expect(source.read(new Uint8Array(4), -1)).rejects.toThrow(RangeError);
+      await expect(source.read(new Uint8Array(4), 1.5)).rejects.toThrow(RangeError);
+      await source.close();
+      await expectCode(source.read(new Uint8Array(4), 0), "CLOSED");
+    });
+  });
+}
+
+describe("MemorySource", () => {
+  describeReadableSource("MemorySource", async () => new MemorySource(pattern(5000)));
+
+  it("grows on writes past the end, zero-filling the gap, and truncates", async () => {
+    const source = new MemorySource();
+    await source.write(Uint8Array.of(1, 2, 3), 10);
+    expect(await source.size()).toBe(13);
+    expect(await readAll(source, 0, 13)).toEqual(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3));
+    await source.truncate(11);
+    expect(await source.size()).toBe(11);
+    await source.truncate(14);
+    expect(await readAll(source, 10, 4)).toEqual(Uint8Array.of(1, 0, 0, 0));
+  });
+
+  it("refuses writes when read-only", async () => {
+    const source = new MemorySource(pattern(10), { readOnly: true });
+    await expectCode(source.write(Uint8Array.of(1), 0), "READ_ONLY");
+    await expectCode(source.truncate(0), "READ_ONLY");
+    await expectCode(source.flush(), "READ_ONLY");
+  });
+});
+
+describe("BlobSource", () => {
+  describeReadableSource("BlobSource", async () => new BlobSource(new Blob([pattern(5000)])));
+
+  it("is read-only", async () => {
+    const source = new BlobSource(new Blob([pattern(10)]));
+    expect(source.readOnly).toBe(true);
+    await expectCode(source.write(), "READ_ONLY");
+  });
+});
+
+describe("FileSource", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "vhdx-sources-"));
+    writeFileSync(join(dir, "pattern.bin"), pattern(5000));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  describeReadableSource("FileSource", () => FileSource.open(join(dir, "pattern.bin")));
+
+  it("never writes when read-only, and the file is unchanged", async () => {
+    const source = await FileSource.open(join(dir, "pattern.bin"));
+    await expectCode(source.write(Uint8Array.of(1), 0), "READ_ONLY");
+    await source.close();
+    expect(new Uint8Array(readFileSync(join(dir, "pattern.bin")))).toEqual(pattern(5000));
+  });
+
+  it("creates, writes, flushes and truncates a new file", async () => {
+    const path = join(dir, "new.bin");
+    const source = await FileSource.open(path, { create: true });
+    await source.write(pattern(100, 2), 50);
+    await source.flush();
+    expect(await source.size()).toBe(150);
+    await source.truncate(120);
+    await source.close();
+    const onDisk = new Uint8Array(readFileSync(path));
+    expect(onDisk.length).toBe(120);
+    expect(onDisk.subarray(50)).toEqual(pattern(100, 2).subarray(0, 70));
+    await expectCode(FileSource.open(path, { create: true }), "IO_ERROR");
+  });
+
+  it("reports a missing file as IO_ERROR naming the path", async () => {
+    await expect(FileSource.open(join(dir, "missing.vhdx"))).rejects.toThrow(/missing\.vhdx/);
+  });
+});
+
+describe("HttpSource", () => {
+  let server: Server;
+  let base: string;
+  const requests: string[] = [];
+  const body = pattern(5000);
+
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      requests.push(`${request.url} ${request.headers.range ?? "-"}`);
+      if (request.url === "/no-ranges") {
+        response.writeHead(200, { "content-length": body.length });
+        response.end(body);
+        return;
+      }
+      const match = /^bytes=(\d+)-(\d+)$/.exec(request.headers.range ?? "");
+      if (!match) {
+        response.writeHead(200).end(body);
+        return;
+      }
+      const start = Number(match[1]);
+      const end = Math.min(Number(match[2]), body.length - 1);
+      if (start >= body.length) {
+        response.writeHead(416, { "content-range": `bytes */${body.length}` }).end();
+        return;
+      }
+      response.writeHead(206, { "content-range": `bytes ${start}-${end}/${body.length}` });
+      response.end(body.subarray(start, end + 1));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    base = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  describeReadableSource("HttpSource", async () => new HttpSource(`${base}/disk.vhdx`));
+
+  it("asks for exactly the bytes it needs with one range request per read", async () => {
+    const source = new HttpSource(`${base}/exact`);
+    await source.size();
+    requests.length = 0;
+    await readAll(source, 100, 50);
+    expect(requests).toEqual(["/exact bytes=100-149"]);
+  });
+
+  it("sends the caller's headers", async () => {
+    const seen: Record<string, string>[] = [];
+    const fetchSpy: typeof fetch = async (input, init) => {
+      seen.push(init?.headers as Record<string, string>);
+      return fetch(input, init);
+    };
+    const source = new HttpSource(`${base}/auth`, { headers: { authorization: "Bearer x" }, fetch: fetchSpy });
+    await readAll(source, 0, 10);
+    expect(seen.every((headers) => headers.authorization === "Bearer x")).toBe(true);
+  });
+
+  it("refuses a server without range support as UNSUPPORTED", async () => {
+    await expectCode(new HttpSource(`${base}/no-ranges`).size(), "UNSUPPORTED");
+  });
+
+  it("reports an unreachable server as IO_ERROR", async () => {
+    await expectCode(new HttpSource("http://127.0.0.1:1/none").size(), "IO_ERROR");
+  });
+});
+
+describe("FaultInjectingSource", () => {
+  it("keeps flushed writes and drops the rest on a power cut", async () => {
+    const source = new FaultInjectingSource(new Uint8Array(16));
+    await source.write(Uint8Array.of(1, 1), 0);
+    await source.flush();
+    await source.write(Uint8Array.of(2, 2), 4);
+    expect(await readAll(source, 0, 6)).toEqual(Uint8Array.of(1, 1, 0, 0, 2, 2));
+    const after = await source.powerCut("drop");
+    expect(after.subarray(0, 6)).toEqual(Uint8Array.of(1, 1, 0, 0, 0, 0));
+    await expectCode(source.read(new Uint8Array(1), 0), "IO_ERROR");
+  });
+
+  it("counts mutating operations and cuts the power at a chosen one", async () => {
+    const workload = async (source: FaultInjectingSource) => {
+      await source.write(Uint8Array.of(1), 0);
+      await source.flush();
+      await source.write(Uint8Array.of(2), 1);
+      await source.flush();
+    };
+    const counter = new FaultInjectingSource(new Uint8Array(4));
+    await workload(counter);
+    expect(counter.operations).toBe(4);
+    const outcomes = [];
+    for (let cut = 0; cut <= 4; cut++) {
+      const source = new FaultInjectingSource(new Uint8Array(4), { cutAfterOperations: cut });
+      await workload(source).catch((e) => expect(VhdxError.isInstance(e)).toBe(true));
+      outcomes.push([...(await source.powerCut("drop")).subarray(0, 2)]);
+    }
+    expect(outcomes).toEqual([[0, 0], [0, 0], [1, 0], [1, 0], [1, 2]]);
+  });
+
+  it("fails one chosen operation and then carries on", async () => {
+    const source = new FaultInjectingSource(new Uint8Array(4), { failOperation: 1 });
+    await source.write(Uint8Array.of(1), 0);
+    await expectCode(source.write(Uint8Array.of(2), 1), "IO_ERROR");
+    await source.write(Uint8Array.of(3), 2);
+    expect(await readAll(source, 0, 3)).toEqual(Uint8Array.of(1, 0, 3));
+  });
+
+  it("tears the last unflushed write at a sector boundary", async () => {
+    const sizes = new Set<number>();
+    for (let seed = 1; seed <= 20; seed++) {
+      const source = new FaultInjectingSource(new Uint8Array(4096), { seed });
+      await source.write(new Uint8Array(4096).fill(9), 0);
+      const after = await source.powerCut("tear");
+      const written = after.indexOf(0) === -1 ? 4096 : after.indexOf(0);
+      expect(written % 512).toBe(0);
+      expect(after.subarray(written).every((b) => b === 0)).toBe(true);
+      sizes.add(written);
+    }
+    expect(sizes.size).toBeGreaterThan(2);
+  });
+
+  it("keeps a random subset of unflushed writes in keep-random mode", async () => {
+    const kept = new Set<string>();
+    for (let seed = 1; seed <= 20; seed++) {
+      const source = new FaultInjectingSource(new Uint8Array(3), { seed });
+      for (let i = 0; i < 3; i++) await source.write(Uint8Array.of(i + 1), i);
+      kept.add([...(await source.powerCut("keep-random"))].join(","));
+    }
+    expect(kept.size).toBeGreaterThan(3);
+  });
+});

@@ -19,7 +19,15 @@ export const ALLOWED_DEPENDENCIES = {
 /** Packages that must run unchanged in a browser: no Node APIs, no Node or DOM types. */
 export const PORTABLE_PACKAGES = ["crc32c", "guid", "structs", "bat", "log"];
 
+/**
+ * Packages whose main entry must run in a browser too, with Node-only code
+ * kept in the named folders under src/ (published as a subpath like /node).
+ * They may use web APIs (fetch, Blob), not Node's.
+ */
+export const BROWSER_ENTRY_PACKAGES = { image: ["node"] };
+
 const FORBIDDEN_GLOBALS = ["Buffer", "process", "fetch", "require", "__dirname", "__filename"];
+const FORBIDDEN_BROWSER_GLOBALS = ["Buffer", "process", "require", "__dirname", "__filename"];
 const NODE_BUILTINS = new Set(builtinModules.flatMap((name) => [name, name.split("/")[0]]));
 
 const SPECIFIER_PATTERNS = [
@@ -67,8 +75,10 @@ function checkPackage(name, dir, report) {
   }
   const portable = PORTABLE_PACKAGES.includes(name);
   if (portable) checkPortableTsconfig(dir, report);
+  const nodeFolders = (BROWSER_ENTRY_PACKAGES[name] ?? []).map((folder) => join(dir, "src", folder));
   for (const file of sourceFiles(join(dir, "src"))) {
-    checkSourceFile(file, { name, allowed, declared, portable }, report);
+    const browser = name in BROWSER_ENTRY_PACKAGES && !nodeFolders.some((folder) => file.startsWith(folder + "/"));
+    checkSourceFile(file, { name, allowed, declared, portable, browser }, report);
   }
 }
 
@@ -83,18 +93,22 @@ function checkSourceFile(file, pkg, report) {
         report(file, "undeclared-import", `imports ${specifier} without declaring it in package.json`);
       }
     }
-    if (pkg.portable && isNodeBuiltin(specifier)) {
-      report(file, "node-import", `imports ${specifier}; @vhdx/${pkg.name} must run in a browser`);
+    if ((pkg.portable || pkg.browser) && isNodeBuiltin(specifier)) {
+      report(file, "node-import", `imports ${specifier}; ${where(pkg)} must run in a browser`);
     }
   }
-  if (!pkg.portable) return;
+  if (!pkg.portable && !pkg.browser) return;
   const code = stripCommentsAndStrings(text);
-  for (const global of FORBIDDEN_GLOBALS) {
+  for (const global of pkg.portable ? FORBIDDEN_GLOBALS : FORBIDDEN_BROWSER_GLOBALS) {
     const use = new RegExp(`(?<![.\\w$])${global}(?![\\w$])`);
     if (use.test(code)) {
-      report(file, "node-global", `uses ${global}; @vhdx/${pkg.name} must run in a browser`);
+      report(file, "node-global", `uses ${global}; ${where(pkg)} must run in a browser`);
     }
   }
+}
+
+function where(pkg) {
+  return pkg.portable ? `@vhdx/${pkg.name}` : `the main entry of @vhdx/${pkg.name}`;
 }
 
 function checkPortableTsconfig(dir, report) {

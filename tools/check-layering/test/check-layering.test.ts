@@ -43,7 +43,7 @@ describe("check-layering", () => {
       guid: {},
       structs: { deps: ["crc32c", "guid"], files: { "index.ts": 'import { crc32c } from "@vhdx/crc32c";\n// Buffer in a comment is fine\nconst s = "process";\n' } },
       bat: { deps: ["structs"], files: { "index.ts": 'export * from "@vhdx/structs";\nconst o = { x: 1 }; o.x;\n' } },
-      image: { deps: ["bat", "structs"], files: { "node.ts": 'import { open } from "node:fs/promises";\nprocess.exitCode = 0;\n' } },
+      image: { deps: ["bat", "structs"], files: { "node/index.ts": 'import { open } from "node:fs/promises";\nprocess.exitCode = 0;\n' } },
     });
     expect(checkLayering(root)).toEqual([]);
   });
@@ -81,6 +81,23 @@ describe("check-layering", () => {
   it("fails on an allowed import that package.json does not declare", () => {
     const root = fakeRepository({ structs: { files: { "index.ts": 'import { crc32c } from "@vhdx/crc32c";\n' } } });
     expect(rules(root)).toEqual(["structs:undeclared-import"]);
+  });
+
+  it("keeps the image package's main entry browser-safe and lets its node folder use Node", () => {
+    const root = fakeRepository({
+      image: {
+        files: {
+          "index.ts": 'export const r = fetch("x");\n',
+          "node/file.ts": 'import { open } from "node:fs/promises";\nprocess.exitCode = 0;\n',
+          "sources/bad.ts": 'import { open } from "node:fs/promises";\n',
+          "sources/worse.ts": "export const b = Buffer.from([]);\n",
+        },
+      },
+    });
+    expect(checkLayering(root).map((v: { file: string; rule: string }) => `${v.file.replace(/^.*src\//, "")}:${v.rule}`)).toEqual([
+      "sources/bad.ts:node-import",
+      "sources/worse.ts:node-global",
+    ]);
   });
 
   it("fails on a package the picture does not know", () => {

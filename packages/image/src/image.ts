@@ -24,6 +24,9 @@ import { type RandomAccessSource, closedError, readExactly } from "./sources/sou
 
 export type DiskType = "fixed" | "dynamic" | "differencing";
 
+/** How the log was replayed at open: null when there was none to replay. */
+export type LogReplay = "memory" | "disk" | null;
+
 /** Everything openImage learned about the file, handed to the image. */
 export interface ImageParts {
   source: RandomAccessSource;
@@ -34,6 +37,7 @@ export interface ImageParts {
   headerSlot: 1 | 2;
   regionTable: RegionTable;
   regionTableCopy: 1 | 2;
+  logReplay: LogReplay;
   layout: Layout;
   metadata: MetadataItems;
   geometry: BatGeometry;
@@ -71,6 +75,12 @@ export class VhdxImage {
   /** Which header slot (1 or 2) is current, and which region table copy is in use. */
   readonly headerSlot: 1 | 2;
   readonly regionTableCopy: 1 | 2;
+  /**
+   * "memory" when the file has a log to replay and was opened read-only:
+   * reads show the replayed contents, the file is untouched (and still needs
+   * a replay). "disk" when a read-write open replayed it into the file.
+   */
+  readonly logReplay: LogReplay;
 
   private readonly ownsParent: boolean;
   private batLoad: Promise<{ table: BatTable; corrupt: CorruptEntries }> | null = null;
@@ -86,6 +96,7 @@ export class VhdxImage {
     this.regionTable = parts.regionTable;
     this.headerSlot = parts.headerSlot;
     this.regionTableCopy = parts.regionTableCopy;
+    this.logReplay = parts.logReplay;
     this.layout = parts.layout;
     this.metadata = metadata;
     this.geometry = parts.geometry;
@@ -106,6 +117,11 @@ export class VhdxImage {
     this.parentLocator = metadata.parentLocator?.entries ?? null;
     this.parent = parts.parent;
     this.ownsParent = parts.ownsParent;
+  }
+
+  /** True when the file still holds a log to replay: it was opened read-only and replayed in memory. */
+  get needsReplay(): boolean {
+    return this.logReplay === "memory";
   }
 
   /** Reads `length` bytes of the virtual disk at `offset` into a new array. */

@@ -1,6 +1,6 @@
 export { VhdxError } from "@vhdx/structs";
 export type { VhdxErrorCode } from "@vhdx/structs";
-export { type DiskType, VhdxImage } from "./image.js";
+export { type DiskType, type LogReplay, VhdxImage } from "./image.js";
 export { type OpenOptions, openImage } from "./open/open-image.js";
 export type { ParentCandidate, ParentLocation, ParentResolver } from "./open/parents.js";
 export type { Extent, Layout } from "./open/layout.js";

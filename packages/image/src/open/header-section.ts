@@ -41,7 +41,13 @@ export interface HeaderSection {
   regionTableCopy: 1 | 2;
 }
 
-export async function readHeaderSection(source: RandomAccessSource): Promise<HeaderSection> {
+export type Headers = Omit<HeaderSection, "regionTable" | "regionTableCopy"> & {
+  /** The first 320 KiB of the file, which hold all five structures. */
+  bytes: Uint8Array;
+};
+
+/** The file identifier and the current header, checked. The region table may still need the log. */
+export async function readHeaders(source: RandomAccessSource): Promise<Headers> {
   const bytes = await readBytes(source, 0, FIRST_READ_LENGTH, "header section");
   const fileIdentifier = decodeFileIdentifier(bytes, 0, 0);
   assertValid(validateFileIdentifier(fileIdentifier), { structure: "file identifier", offset: 0 });
@@ -51,8 +57,14 @@ export async function readHeaderSection(source: RandomAccessSource): Promise<Hea
   ];
   const { header, slot } = currentHeader(headers, bytes);
   checkHeaderVersions(header, slot === 1 ? HEADER_1_OFFSET : HEADER_2_OFFSET);
+  return { bytes, fileIdentifier, header, headerSlot: slot, headers };
+}
+
+/** Headers and region table together, for a file with no log to replay. */
+export async function readHeaderSection(source: RandomAccessSource): Promise<HeaderSection> {
+  const { bytes, ...headers } = await readHeaders(source);
   const { table, copy } = usableRegionTable(bytes);
-  return { fileIdentifier, header, headerSlot: slot, headers, regionTable: table, regionTableCopy: copy };
+  return { ...headers, regionTable: table, regionTableCopy: copy };
 }
 
 /** The header at `offset` when its signature and checksum are right, else null. */
@@ -104,7 +116,7 @@ function checkHeaderVersions(header: Header, offset: number): void {
  * The chosen table's other rules (unique GUIDs, required regions) are checked
  * by the caller, so a table that is intact but wrong is refused, not skipped.
  */
-function usableRegionTable(bytes: Uint8Array): { table: RegionTable; copy: 1 | 2 } {
+export function usableRegionTable(bytes: Uint8Array): { table: RegionTable; copy: 1 | 2 } {
   const failures: Damage[] = [];
   for (const [copy, offset] of [[1, REGION_TABLE_1_OFFSET], [2, REGION_TABLE_2_OFFSET]] as const) {
     const damage = regionTableDamage(bytes, offset);

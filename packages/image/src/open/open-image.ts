@@ -3,9 +3,10 @@
 import { computeGeometry } from "@vhdx/bat";
 import { isNilGuid } from "@vhdx/guid";
 import { REGION_TABLE_1_OFFSET, REGION_TABLE_2_OFFSET, VhdxError } from "@vhdx/structs";
-import { VhdxImage } from "../image.js";
-import type { RandomAccessSource } from "../sources/source.js";
-import { readHeaderSection } from "./header-section.js";
+import { type LogReplay, VhdxImage } from "../image.js";
+import { type RandomAccessSource, readBytes } from "../sources/source.js";
+import { type HeaderSection, readHeaders, usableRegionTable } from "./header-section.js";
+import { readReplayPlan, replayInMemory, replayOnDisk } from "./log-replay.js";
 import { checkLayout } from "./layout.js";
 import { readMetadata } from "./metadata.js";
 import { MAX_CHAIN_DEPTH, type ParentCandidate, type ParentResolver, findParent, sourceIdentity } from "./parents.js";
@@ -33,21 +34,15 @@ async function openInChain(
   below: ReadonlySet<string>,
 ): Promise<VhdxImage> {
   const readOnly = options.readOnly ?? true;
-  if (!readOnly) {
-    throw new VhdxError("UNSUPPORTED", `cannot open ${source.name} for writing: this version of @vhdx/image only reads`);
+  if (!readOnly && source.readOnly) {
+    throw new VhdxError("READ_ONLY", `cannot open ${source.name} for writing: the source is read-only`);
   }
+  const opened = await replayIfNeeded(source, readOnly);
+  source = opened.source;
+  const { header, headerSlot, fileIdentifier } = opened;
   const fileSize = await source.size();
-  const section = await readHeaderSection(source);
-  const { header } = section;
-  if (!isNilGuid(header.logGuid)) {
-    throw new VhdxError(
-      "LOG_REPLAY_REQUIRED",
-      `${source.name} has a log to replay (LogGuid ${header.logGuid}); this version cannot replay it yet, run \`qemu-img check -r all\` on a copy first`,
-      { structure: "header", field: "logGuid" },
-    );
-  }
-  const regionTableOffset = section.regionTableCopy === 1 ? REGION_TABLE_1_OFFSET : REGION_TABLE_2_OFFSET;
-  const layout = checkLayout(header, section.regionTable, regionTableOffset);
+  const regionTableOffset = opened.regionTableCopy === 1 ? REGION_TABLE_1_OFFSET : REGION_TABLE_2_OFFSET;
+  const layout = checkLayout(header, opened.regionTable, regionTableOffset);
   const metadata = await readMetadata(source, layout.metadata);
   const { fileParameters } = metadata;
   const geometry = computeGeometry({
@@ -82,17 +77,48 @@ async function openInChain(
     source,
     readOnly,
     fileSize,
-    fileIdentifier: section.fileIdentifier,
+    fileIdentifier,
     header,
-    headerSlot: section.headerSlot,
-    regionTable: section.regionTable,
-    regionTableCopy: section.regionTableCopy,
+    headerSlot,
+    regionTable: opened.regionTable,
+    regionTableCopy: opened.regionTableCopy,
+    logReplay: opened.logReplay,
     layout,
     metadata,
     geometry,
     parent,
     ownsParent,
   });
+}
+
+interface Opened extends HeaderSection {
+  /** The source to read from: the file itself, or an overlay with the log replayed in memory. */
+  source: RandomAccessSource;
+  logReplay: LogReplay;
+}
+
+/**
+ * Reads the headers and, when LogGuid is set, replays the log (in memory for a
+ * read-only open, on disk otherwise) before the region table is trusted: the
+ * region table itself is written through the log.
+ */
+async function replayIfNeeded(source: RandomAccessSource, readOnly: boolean): Promise<Opened> {
+  const headers = await readHeaders(source);
+  let { bytes, header, headerSlot } = headers;
+  let logReplay: LogReplay = null;
+  if (!isNilGuid(header.logGuid)) {
+    const plan = await readReplayPlan(source, header, await source.size());
+    if (readOnly) {
+      source = replayInMemory(source, plan);
+      logReplay = "memory";
+    } else {
+      ({ header, slot: headerSlot } = await replayOnDisk(source, plan, { header, slot: headerSlot }));
+      logReplay = "disk";
+    }
+    bytes = await readBytes(source, 0, bytes.length, "header section");
+  }
+  const { table, copy } = usableRegionTable(bytes);
+  return { source, fileIdentifier: headers.fileIdentifier, header, headerSlot, headers: headers.headers, regionTable: table, regionTableCopy: copy, logReplay };
 }
 
 function checkBatRegion(offset: number, length: number, needed: number, fileSize: number): void {

@@ -6,7 +6,7 @@ import { guidEquals, isGuid } from "@vhdx/guid";
 import { VhdxError } from "@vhdx/structs";
 import type { VhdxImage } from "../image.js";
 import type { RandomAccessSource } from "../sources/source.js";
-import { readHeaderSection } from "./header-section.js";
+import { readHeaders } from "./header-section.js";
 
 /** What `options.parents` may hold: sources, opened images, or (in Node) paths. */
 export type ParentCandidate = RandomAccessSource | VhdxImage | string;
@@ -114,7 +114,7 @@ async function tryLocation(
   }
   let image: VhdxImage | null = null;
   try {
-    const { header } = await readHeaderSection(source);
+    const { header } = await readHeaders(source);
     if (search.chain.has(location.identity) || search.chain.has(header.dataWriteGuid)) {
       throw new VhdxError("PARENT_LOOP", `${location.description} is already in the chain of parents`, {
         structure: "parent locator",

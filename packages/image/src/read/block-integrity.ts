@@ -36,15 +36,20 @@ export function scanBlockPlacement(table: BatTable, fileSize: number, structures
   return corrupt;
 }
 
-/** Calls visit(batIndex, fileOffset, length) for each entry that points at file space. */
+/**
+ * Calls visit(batIndex, fileOffset, length) for each entry that points at file
+ * space. The length of the last payload block is only its part inside the
+ * virtual disk: QEMU ends a fixed image's file there.
+ */
 function forEachAllocatedEntry(table: BatTable, visit: (index: number, offset: number, length: number) => void): void {
-  const { batEntryCount, chunkRatio, blockSize } = table.geometry;
+  const { batEntryCount, chunkRatio, blockSize, virtualSize } = table.geometry;
   for (let index = 0; index < batEntryCount; index++) {
     const state = table.state(index);
     if ((index + 1) % (chunkRatio + 1) === 0) {
       if (state === SB_BLOCK_PRESENT) visit(index, table.fileOffset(index), MiB);
     } else if (state === PAYLOAD_BLOCK_FULLY_PRESENT || state === PAYLOAD_BLOCK_PARTIALLY_PRESENT) {
-      visit(index, table.fileOffset(index), blockSize);
+      const block = index - Math.floor(index / (chunkRatio + 1));
+      visit(index, table.fileOffset(index), Math.min(blockSize, virtualSize - block * blockSize));
     }
   }
 }

@@ -1,0 +1,249 @@
+// Independent oracles for differential tests: QEMU (qemu-img, qemu-io) and
+// libvhdi (vhdiinfo, python3-libvhdi). Known limits of each are listed in
+// /work/shared/VHDX-NOTES.md, "Where the oracles are wrong".
+//
+// Policy: a test file asks `oracle(name)` whether it may run. Outside CI a
+// missing oracle answers false (use `describe.skipIf(!oracle(...))`); in CI
+// (process.env.CI set to anything but "" / "0" / "false") it throws, so a
+// missing oracle fails the run instead of silently skipping it.
+import { execFileSync } from "node:child_process";
+import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export type OracleName = "qemu-img" | "qemu-io" | "vhdiinfo" | "pyvhdi";
+
+/** The Python that has python3-libvhdi (Debian's, not a pyenv shim earlier on PATH). */
+export const SYSTEM_PYTHON = "/usr/bin/python3";
+const ORACLE_READ_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "oracle-read.py");
+
+export function inCi(): boolean {
+  const ci = process.env.CI;
+  return ci !== undefined && ci !== "" && ci !== "0" && ci.toLowerCase() !== "false";
+}
+
+const found = new Map<OracleName, string | null>();
+
+/** Where the oracle is (an executable path), or null. Cached. */
+export function oraclePath(name: OracleName): string | null {
+  let path = found.get(name);
+  if (path === undefined) {
+    path = name === "pyvhdi" ? findPyvhdi() : findOnPath(name);
+    found.set(name, path);
+  }
+  return path;
+}
+
+/**
+ * Whether the oracle can be used. Missing: false outside CI, an exception in CI.
+ * Call it at the top of a test file (collection time), so the throw fails the file.
+ */
+export function oracle(name: OracleName): boolean {
+  if (oraclePath(name) !== null) return true;
+  if (inCi()) {
+    const how =
+      name === "pyvhdi"
+        ? `${SYSTEM_PYTHON} with "import pyvhdi" (apt-get install python3-libvhdi)`
+        : `${name} on PATH (apt-get install ${name === "vhdiinfo" ? "libvhdi-utils" : "qemu-utils"})`;
+    throw new Error(`oracle ${name} is missing in CI (CI=${process.env.CI}); needs ${how}. A missing oracle in CI is a failure, not a skip.`);
+  }
+  return false;
+}
+
+/** Whether all of the oracles can be used (same CI policy as `oracle`). */
+export function oracles(...names: OracleName[]): boolean {
+  // Evaluate every name so CI reports the first missing one even after a false.
+  return names.map((name) => oracle(name)).every(Boolean);
+}
+
+function findOnPath(command: string): string | null {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (dir === "") continue;
+    const candidate = join(dir, command);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+function findPyvhdi(): string | null {
+  try {
+    accessSync(SYSTEM_PYTHON, constants.X_OK);
+    execFileSync(SYSTEM_PYTHON, ["-c", "import pyvhdi"], { stdio: "pipe" });
+    return SYSTEM_PYTHON;
+  } catch {
+    return null;
+  }
+}
+
+export interface RunOptions {
+  /** Largest stdout accepted, in bytes (default 64 MiB). */
+  maxBuffer?: number;
+  timeoutMs?: number;
+  /** Bytes fed to the command's stdin (otherwise stdin is closed). */
+  input?: string | Uint8Array;
+}
+
+/** Runs a command and returns its stdout; throws with the command line, status and stderr on failure. */
+export function run(command: string, args: readonly string[], options: RunOptions = {}): Buffer {
+  try {
+    return execFileSync(command, args, {
+      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      ...(options.input === undefined ? {} : { input: options.input }),
+      maxBuffer: options.maxBuffer ?? 64 << 20,
+      timeout: options.timeoutMs ?? 120_000,
+    });
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { status?: number | null; signal?: string | null; stderr?: Buffer; stdout?: Buffer };
+    const shown = [command, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(" ");
+    const line = shown.length > 2000 ? `${shown.slice(0, 2000)}... (${shown.length} chars)` : shown;
+    const stderr = e.stderr?.toString().trim() ?? "";
+    const stdout = e.stdout?.toString().trim().split("\n").slice(-20).join("\n") ?? "";
+    const status = e.code === "ENOENT" ? "not found" : e.signal ? `killed by ${e.signal}` : `exit status ${e.status}`;
+    throw new Error(`${line}\n  failed: ${status}${stderr ? `\n  stderr: ${stderr}` : ""}${!stderr && stdout ? `\n  stdout (tail): ${stdout}` : ""}`, {
+      cause: error,
+    });
+  }
+}
+
+// ---------------------------------------------------------------- QEMU
+
+export interface QemuCreateOptions {
+  /** Virtual size in bytes (a multiple of 512). */
+  size: number;
+  subformat: "fixed" | "dynamic";
+  /** Bytes, a power of two from 1 MiB to 256 MiB; QEMU picks one when omitted. */
+  blockSize?: number;
+  /** QEMU's default is true: new blocks are marked ZERO, even in fixed images. */
+  blockStateZero?: boolean;
+  /** Log size in bytes (default QEMU's 1 MiB). */
+  logSize?: number;
+}
+
+/** `qemu-img create -f vhdx`: QEMU 7.2 makes only 512-byte logical sector images. */
+export function qemuCreate(path: string, options: QemuCreateOptions): void {
+  const o = [`subformat=${options.subformat}`];
+  if (options.blockSize !== undefined) o.push(`block_size=${options.blockSize}`);
+  if (options.blockStateZero !== undefined) o.push(`block_state_zero=${options.blockStateZero ? "on" : "off"}`);
+  if (options.logSize !== undefined) o.push(`log_size=${options.logSize}`);
+  run("qemu-img", ["create", "-q", "-f", "vhdx", "-o", o.join(","), path, String(options.size)]);
+}
+
+/**
+ * One qemu-io session running every command in order (`write -P 0xNN OFF LEN`,
+ * `write -z OFF LEN`, `read -P ...`). qemu-io exits non-zero when a command fails.
+ * Returns qemu-io's stdout.
+ */
+export function qemuIo(path: string, commands: readonly string[], options: { readOnly?: boolean } = {}): string {
+  const args = ["-f", "vhdx"];
+  if (options.readOnly) args.push("-r");
+  for (const command of commands) args.push("-c", command);
+  args.push(path);
+  return run("qemu-io", args).toString();
+}
+
+/** `qemu-img convert -O raw` (the raw file is sparse where the disk reads zeros). */
+export function qemuConvertToRaw(vhdx: string, raw: string): void {
+  run("qemu-img", ["convert", "-f", "vhdx", "-O", "raw", vhdx, raw]);
+}
+
+/** `qemu-img check`; throws when QEMU finds errors or leaks. */
+export function qemuCheck(path: string): string {
+  return run("qemu-img", ["check", "-f", "vhdx", path]).toString();
+}
+
+// ---------------------------------------------------------------- libvhdi
+
+export interface VhdiInfo {
+  /** Virtual size in bytes. */
+  mediaSize: number;
+  /** Logical sector size. */
+  bytesPerSector: number;
+  diskType: "fixed" | "dynamic" | "differencing";
+  /** The DataWriteGuid, lower case, same text form as VhdxImage.dataWriteGuid. */
+  identifier: string;
+  /** The parent's DataWriteGuid for a differencing disk. */
+  parentIdentifier?: string;
+  /** Every "key : value" line as printed. */
+  raw: Record<string, string>;
+}
+
+const VHDI_DISK_TYPES: Record<string, VhdiInfo["diskType"]> = { Fixed: "fixed", Dynamic: "dynamic", Differential: "differencing" };
+
+/** Runs `vhdiinfo` and parses the fields the tests compare. */
+export function vhdiinfoFields(path: string): VhdiInfo {
+  const text = run("vhdiinfo", [path]).toString();
+  const raw: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^\s*([^:]+?)\s*:\s*(.*?)\s*$/.exec(line);
+    if (m) raw[m[1]!] = m[2]!;
+  }
+  const field = (key: string) => {
+    const value = raw[key];
+    if (value === undefined) throw new Error(`vhdiinfo ${path}: no "${key}" line in:\n${text}`);
+    return value;
+  };
+  const media = /\((\d+) bytes\)/.exec(field("Media size"));
+  const sector = /^(\d+) bytes$/.exec(field("Bytes per sector"));
+  const diskType = VHDI_DISK_TYPES[field("Disk type")];
+  if (!media || !sector || !diskType) throw new Error(`vhdiinfo ${path}: unexpected output:\n${text}`);
+  return {
+    mediaSize: Number(media[1]),
+    bytesPerSector: Number(sector[1]),
+    diskType,
+    identifier: field("Identifier").toLowerCase(),
+    ...(raw["Parent identifier"] !== undefined ? { parentIdentifier: raw["Parent identifier"].toLowerCase() } : {}),
+    raw,
+  };
+}
+
+/**
+ * Reads byte ranges of the virtual disk through python3-libvhdi, concatenated
+ * in order. `parents` (nearest first) make a differencing chain: libvhdi does
+ * not follow parent locators itself; each file gets `set_parent(next)`, which
+ * refuses a parent whose identifier does not match the child's linkage.
+ * Mind libvhdi's differencing bugs (VHDX-NOTES.md): ZERO blocks of a child read
+ * from the parent, and a NOT_PRESENT sector bitmap is read from file offset 0.
+ */
+export function pyvhdiRead(path: string, ranges: ReadonlyArray<readonly [offset: number, length: number]>, parents: readonly string[] = []): Uint8Array {
+  const total = ranges.reduce((sum, [, length]) => sum + length, 0);
+  const request = JSON.stringify({ path, parents, ranges });
+  const out = run(SYSTEM_PYTHON, [ORACLE_READ_SCRIPT], { input: request, maxBuffer: total + (1 << 20) });
+  if (out.length !== total) throw new Error(`pyvhdi read ${out.length} bytes, expected ${total}`);
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+}
+
+// ---------------------------------------------------------------- temp dirs
+
+export interface TempDir {
+  readonly path: string;
+  /** A path inside the directory. */
+  file(name: string): string;
+  /** Removes the directory and everything in it (idempotent). */
+  remove(): void;
+}
+
+/** A fresh directory under the OS temp dir; call remove() in afterAll. */
+export function tempDir(prefix = "vhdx-oracle-"): TempDir {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return {
+    path,
+    file: (name) => join(path, name),
+    remove: () => rmSync(path, { recursive: true, force: true }),
+  };
+}
+
+/** Runs `body` with a temp dir that is removed afterwards, whatever happens. */
+export async function withTempDir<T>(body: (dir: TempDir) => Promise<T> | T, prefix?: string): Promise<T> {
+  const dir = tempDir(prefix);
+  try {
+    return await body(dir);
+  } finally {
+    dir.remove();
+  }
+}

@@ -20,7 +20,10 @@ import {
 import type { Layout } from "./open/layout.js";
 import type { MetadataItems } from "./open/metadata.js";
 import { type CorruptEntries, scanBlockPlacement } from "./read/block-integrity.js";
-import { type RandomAccessSource, closedError, readExactly } from "./sources/source.js";
+import { SectorBitmapCache } from "./read/sector-bitmap-cache.js";
+import { type RandomAccessSource, closedError, readExactly, readOnlyError } from "./sources/source.js";
+import type { CurrentHeader } from "./write/header-update.js";
+import { ImageWriter } from "./write/image-writer.js";
 
 export type DiskType = "fixed" | "dynamic" | "differencing";
 
@@ -46,8 +49,6 @@ export interface ImageParts {
   ownsParent: boolean;
 }
 
-/** Sector bitmaps kept in memory at most: 16 MiB. */
-const BITMAP_CACHE_LIMIT = 16;
 
 export class VhdxImage {
   readonly source: RandomAccessSource;
@@ -58,22 +59,17 @@ export class VhdxImage {
   readonly physicalSectorSize: number;
   readonly diskType: DiskType;
   readonly virtualDiskId: string;
-  readonly dataWriteGuid: string;
-  readonly fileWriteGuid: string;
-  readonly logGuid: string;
   readonly creator: string;
   readonly parent: VhdxImage | null;
   /** The parent locator's keys and values, or null for a disk without a parent. */
   readonly parentLocator: Readonly<Record<string, string>> | null;
   readonly geometry: BatGeometry;
-  readonly header: Header;
   readonly regionTable: RegionTable;
   readonly layout: Layout;
   readonly metadata: MetadataItems;
   /** File size when opened. */
   readonly fileSize: number;
-  /** Which header slot (1 or 2) is current, and which region table copy is in use. */
-  readonly headerSlot: 1 | 2;
+  /** Which region table copy (1 or 2) is in use. */
   readonly regionTableCopy: 1 | 2;
   /**
    * "memory" when the file has a log to replay and was opened read-only:
@@ -83,8 +79,10 @@ export class VhdxImage {
   readonly logReplay: LogReplay;
 
   private readonly ownsParent: boolean;
+  private current: CurrentHeader;
   private batLoad: Promise<{ table: BatTable; corrupt: CorruptEntries }> | null = null;
-  private readonly bitmaps = new Map<number, Promise<Uint8Array>>();
+  private readonly bitmaps: SectorBitmapCache;
+  private readonly writer: ImageWriter | null;
   private closed = false;
 
   constructor(parts: ImageParts) {
@@ -92,9 +90,8 @@ export class VhdxImage {
     this.source = parts.source;
     this.readOnly = parts.readOnly;
     this.fileSize = parts.fileSize;
-    this.header = header;
+    this.current = { header, slot: parts.headerSlot };
     this.regionTable = parts.regionTable;
-    this.headerSlot = parts.headerSlot;
     this.regionTableCopy = parts.regionTableCopy;
     this.logReplay = parts.logReplay;
     this.layout = parts.layout;
@@ -110,13 +107,34 @@ export class VhdxImage {
         ? "fixed"
         : "dynamic";
     this.virtualDiskId = metadata.virtualDiskId;
-    this.dataWriteGuid = header.dataWriteGuid;
-    this.fileWriteGuid = header.fileWriteGuid;
-    this.logGuid = header.logGuid;
     this.creator = parts.fileIdentifier.creator;
     this.parentLocator = metadata.parentLocator?.entries ?? null;
     this.parent = parts.parent;
     this.ownsParent = parts.ownsParent;
+    this.bitmaps = new SectorBitmapCache((chunk) => this.loadSectorBitmap(chunk));
+    this.writer = this.readOnly ? null : this.createWriter();
+  }
+
+  /** The current header (it changes when a read-write session writes). */
+  get header(): Header {
+    return this.current.header;
+  }
+
+  /** Which header slot (1 or 2) is current. */
+  get headerSlot(): 1 | 2 {
+    return this.current.slot;
+  }
+
+  get dataWriteGuid(): string {
+    return this.current.header.dataWriteGuid;
+  }
+
+  get fileWriteGuid(): string {
+    return this.current.header.fileWriteGuid;
+  }
+
+  get logGuid(): string {
+    return this.current.header.logGuid;
   }
 
   /** True when the file still holds a log to replay: it was opened read-only and replayed in memory. */
@@ -155,11 +173,72 @@ export class VhdxImage {
     return (await this.loadBat()).corrupt;
   }
 
+  /** Writes `data` at virtual `offset`. Durable after flush() or close(). */
+  async write(offset: number, data: Uint8Array): Promise<void> {
+    if (!(data instanceof Uint8Array)) throw new TypeError("write: data must be a Uint8Array");
+    this.checkRange(offset, data.length, "write");
+    if (data.length > 0) await this.writable("write").write(data, offset);
+  }
+
+  /**
+   * Makes [offset, offset + length) read as zeros. Whole blocks become ZERO
+   * without using space (in a fixed disk, zeros are written in place); parts
+   * of blocks are written with zeros unless they read as zeros already.
+   */
+  async writeZeroes(offset: number, length: number): Promise<void> {
+    this.checkRange(offset, length, "writeZeroes");
+    if (length > 0) await this.writable("writeZeroes").writeZeroes(offset, length);
+  }
+
+  /**
+   * Tells the image that [offset, offset + length) is no longer needed. Whole
+   * blocks become UNMAPPED and read as zeros; in a differencing disk they
+   * become NOT_PRESENT and read from the parent again. Parts of blocks, and
+   * fixed disks, are left unchanged.
+   */
+  async discard(offset: number, length: number): Promise<void> {
+    this.checkRange(offset, length, "discard");
+    if (length > 0) await this.writable("discard").discard(offset, length);
+  }
+
+  /** Makes every completed write durable (no-op on a read-only image). */
+  async flush(): Promise<void> {
+    if (this.closed) throw closedError(this.source.name);
+    await this.writer?.flush();
+  }
+
+  /** Flushes, ends the write session (clearing LogGuid), and closes the source and owned parents. */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
-    await this.source.close();
-    if (this.ownsParent) await this.parent?.close();
+    try {
+      await this.writer?.close();
+    } finally {
+      this.closed = true;
+      await this.source.close();
+      if (this.ownsParent) await this.parent?.close();
+    }
+  }
+
+  private writable(operation: string): ImageWriter {
+    if (this.writer === null) throw readOnlyError(this.source.name, operation);
+    return this.writer;
+  }
+
+  private createWriter(): ImageWriter {
+    return new ImageWriter({
+      source: this.source,
+      geometry: this.geometry,
+      layout: this.layout,
+      fixed: this.diskType === "fixed",
+      current: this.current,
+      onHeader: (current) => {
+        this.current = current;
+      },
+      loadBat: () => this.loadBat(),
+      sectorBitmap: (chunk, fresh) => (fresh ? Promise.resolve(this.bitmaps.fresh(chunk)) : this.bitmaps.pinned(chunk)),
+      readParent: (target, offset) => this.readParent(target, offset),
+      flushed: () => this.bitmaps.unpinAll(),
+    });
   }
 
   private async readRun(run: ReadRun, target: Uint8Array, table: BatTable, corrupt: CorruptEntries): Promise<void> {
@@ -176,7 +255,7 @@ export class VhdxImage {
         return;
       case "partial": {
         this.checkBlocks(run, corrupt);
-        const bitmap = await this.sectorBitmap(Math.floor(run.virtualOffset / this.geometry.chunkSize), table, corrupt);
+        const bitmap = await this.bitmaps.get(Math.floor(run.virtualOffset / this.geometry.chunkSize));
         const pieces: ReadRun[] = [];
         splitPartialRun(run, bitmap, this.geometry, (piece) => pieces.push({ ...piece }));
         for (const piece of pieces) {
@@ -206,18 +285,8 @@ export class VhdxImage {
     }
   }
 
-  private sectorBitmap(chunk: number, table: BatTable, corrupt: CorruptEntries): Promise<Uint8Array> {
-    let bitmap = this.bitmaps.get(chunk);
-    if (bitmap === undefined) {
-      bitmap = this.loadSectorBitmap(chunk, table, corrupt);
-      if (this.bitmaps.size >= BITMAP_CACHE_LIMIT) this.bitmaps.delete(this.bitmaps.keys().next().value!);
-      this.bitmaps.set(chunk, bitmap);
-      bitmap.catch(() => this.bitmaps.delete(chunk));
-    }
-    return bitmap;
-  }
-
-  private async loadSectorBitmap(chunk: number, table: BatTable, corrupt: CorruptEntries): Promise<Uint8Array> {
+  private async loadSectorBitmap(chunk: number): Promise<Uint8Array> {
+    const { table, corrupt } = await this.loadBat();
     const index = sectorBitmapBatIndex(this.geometry, chunk);
     const reason = corrupt.get(index);
     if (reason !== undefined) throw this.corruptEntry(index, `sector bitmap block ${chunk} ${reason}`);
@@ -236,7 +305,8 @@ export class VhdxImage {
     if (this.closed) return Promise.reject(closedError(this.source.name));
     this.batLoad ??= (async () => {
       const region = this.layout.bat;
-      const bytes = new Uint8Array(this.geometry.batByteLength);
+      // Whole 4 KiB pages (the region is a multiple of 1 MiB), so a writer can log a page as it is.
+      const bytes = new Uint8Array(Math.ceil(this.geometry.batByteLength / 4096) * 4096);
       await readExactly(this.source, bytes, region.fileOffset, "BAT");
       const table = new BatTable(bytes, this.geometry, { regionFileOffset: region.fileOffset });
       return { table, corrupt: scanBlockPlacement(table, this.fileSize, this.layout.extents) };
@@ -252,15 +322,15 @@ export class VhdxImage {
     return new VhdxError("CORRUPT_BAT", `entry ${index}: ${detail}`, { structure: "BAT", offset: this.batEntryOffset(index) });
   }
 
-  private checkRange(offset: number, length: number): void {
+  private checkRange(offset: number, length: number, operation = "read"): void {
     if (this.closed) throw closedError(this.source.name);
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
-      throw new VhdxError("OUT_OF_RANGE", `read of ${length} bytes at ${offset}: offset and length must be non-negative integers`);
+      throw new VhdxError("OUT_OF_RANGE", `${operation} of ${length} bytes at ${offset}: offset and length must be non-negative integers`);
     }
     if (offset + length > this.virtualSize) {
       throw new VhdxError(
         "OUT_OF_RANGE",
-        `read of ${length} bytes at ${offset} ends past the virtual disk's ${this.virtualSize} bytes`,
+        `${operation} of ${length} bytes at ${offset} ends past the virtual disk's ${this.virtualSize} bytes`,
       );
     }
   }

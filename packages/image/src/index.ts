@@ -1,5 +1,7 @@
 export { VhdxError } from "@vhdx/structs";
 export type { VhdxErrorCode } from "@vhdx/structs";
+export { createImage } from "./create/create-image.js";
+export type { CreateDiskType, CreateOptions } from "./create/create-options.js";
 export { type DiskType, type LogReplay, VhdxImage } from "./image.js";
 export { type OpenOptions, openImage } from "./open/open-image.js";
 export type { ParentCandidate, ParentLocation, ParentResolver } from "./open/parents.js";

@@ -157,7 +157,7 @@ describe("the region table", () => {
 
   it("refuses an unknown required region and opens with an unknown optional one", async () => {
     const { bytes } = baseImage();
-    const unknown = { guid: "12345678-1234-4234-8234-123456789abc", fileOffset: 30 * MiB, length: MiB, required: true };
+    const unknown = { guid: "12345678-1234-4234-8234-123456789abc", fileOffset: 30 * MiB, length: MiB, required: true, reserved: 0 };
     patchRegionTables(bytes, (t) => ({ ...t, entries: [...t.entries, unknown] }));
     await refusal(bytes, "UNKNOWN_REQUIRED_REGION");
     patchRegionTables(bytes, (t) => ({ ...t, entries: t.entries.map((e) => (e.guid === unknown.guid ? { ...e, required: false } : e)) }));
@@ -198,7 +198,7 @@ describe("the region table", () => {
 describe("the metadata region", () => {
   it("refuses an unknown required item and opens with an unknown optional one", async () => {
     const fixture = baseImage();
-    const item = { itemId: "abcdefab-cdef-4abc-8def-abcdefabcdef", offset: 200 * 1024, length: 8, isUser: false, isVirtualDisk: false, isRequired: true };
+    const item = { itemId: "abcdefab-cdef-4abc-8def-abcdefabcdef", offset: 200 * 1024, length: 8, isUser: false, isVirtualDisk: false, isRequired: true, reserved: 0, reserved2: 0 };
     patchMetadataTable(fixture.bytes, fixture.offsets.metadata, (t) => ({ ...t, entries: [...t.entries, item] }));
     await refusal(fixture.bytes, "UNKNOWN_REQUIRED_METADATA");
     patchMetadataTable(fixture.bytes, fixture.offsets.metadata, (t) => ({ ...t, entries: t.entries.map((e) => (e.itemId === item.itemId ? { ...e, isRequired: false } : e)) }));

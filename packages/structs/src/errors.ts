@@ -27,6 +27,7 @@ export type VhdxErrorCode =
   | "READ_ONLY"
   | "CLOSED"
   | "IO_ERROR"
+  | "INVALID_ARGUMENT"
   | "UNSUPPORTED";
 
 export interface VhdxErrorDetails {

@@ -1,3 +1,4 @@
+export { type CreateVhdxOptions, createVhdx, parentLocatorPaths } from "./create-vhdx.js";
 export { FileSource, type FileSourceOptions } from "./file-source.js";
 export { type OpenVhdxOptions, fileParentResolver, openVhdx } from "./open-vhdx.js";
 export { parentPathCandidates, wslPath } from "./parent-paths.js";

@@ -37,6 +37,8 @@ async function openInChain(
   if (!readOnly && source.readOnly) {
     throw new VhdxError("READ_ONLY", `cannot open ${source.name} for writing: the source is read-only`);
   }
+  // Parents are found next to the file itself, not next to a replay overlay.
+  const file = source;
   const opened = await replayIfNeeded(source, readOnly);
   source = opened.source;
   const { header, headerSlot, fileIdentifier } = opened;
@@ -62,7 +64,7 @@ async function openInChain(
     }
     const found = await findParent({
       locator: metadata.parentLocator.entries,
-      child: source,
+      child: file,
       logicalSectorSize: metadata.logicalSectorSize,
       candidates: options.parents ?? [],
       resolver: options.parentResolver,

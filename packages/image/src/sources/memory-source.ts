@@ -74,7 +74,8 @@ export class MemorySource implements RandomAccessSource {
 
   private resize(length: number): void {
     if (length > this.storage.length) {
-      const grown = new Uint8Array(Math.max(length, Math.min(this.storage.length * 2, length + (64 << 20))));
+      // Grow by half again at least, so a long run of appends copies O(n) bytes in all.
+      const grown = new Uint8Array(Math.max(length, Math.floor(this.storage.length * 1.5)));
       grown.set(this.storage.subarray(0, this.length));
       this.storage = grown;
     } else if (length < this.length) {

@@ -1,0 +1,105 @@
+// Creating VHDX files by path (the layout is src/create's, MS-VHDX 2.1 to
+// 2.6). For a differencing disk the parent locator (2.6.2.6.3) is computed
+// from the two paths: relative_path is the parent's path from the child's
+// folder with "\" separators; absolute_win32_path (\\?\C:\...) only on Windows.
+import { rm } from "node:fs/promises";
+import { posix, resolve, win32 } from "node:path";
+import { writeNewImage } from "../create/create-image.js";
+import { type CreateOptions, checkDiskType, invalidArgument, resolveCreateOptions } from "../create/create-options.js";
+import { VhdxImage } from "../image.js";
+import { type OpenOptions, openImage } from "../open/open-image.js";
+import { FileSource } from "./file-source.js";
+import { fileParentResolver, openVhdx } from "./open-vhdx.js";
+
+export interface CreateVhdxOptions extends Omit<CreateOptions, "parent" | "parentLocator"> {
+  /** For differencing: the parent's path, or an image opened from a file. */
+  parent?: string | VhdxImage;
+  /** Let the parent's own chain, and the new disk's, lead outside each child's folder (default false). */
+  allowParentOutsideTree?: boolean;
+}
+
+/**
+ * Creates a VHDX file at `path` (refusing to overwrite one: IO_ERROR) and
+ * returns it opened read-write. A parent given by path is opened here and
+ * closed with the returned image; a parent given as an image stays the
+ * caller's to close. If writing fails, the new file is removed.
+ */
+export async function createVhdx(path: string, options: CreateVhdxOptions): Promise<VhdxImage> {
+  checkArguments(path, options);
+  const { parent, allowParentOutsideTree = false, ...rest } = options;
+  checkDiskType(rest.type, parent !== undefined);
+  const parentImage = typeof parent === "string" ? await openVhdx(parent, { allowParentOutsideTree }) : parent;
+  try {
+    const parentLocator = parentImage === undefined ? undefined : parentLocatorPaths(path, parentFile(parent, parentImage));
+    const plan = resolveCreateOptions({ ...rest, parent: parentImage, parentLocator });
+    const open: OpenOptions =
+      typeof parent === "string"
+        ? { parentResolver: fileParentResolver, parents: [resolve(parent)], allowParentOutsideTree }
+        : { parents: parentImage === undefined ? [] : [parentImage], allowParentOutsideTree };
+    return await createFile(path, (source) => writeNewImage(source, plan), open);
+  } finally {
+    if (typeof parent === "string") await parentImage?.close();
+  }
+}
+
+/** Creates the file, runs `write`, opens the result; removes the file when anything fails. */
+async function createFile(path: string, write: (source: FileSource) => Promise<unknown>, open: OpenOptions): Promise<VhdxImage> {
+  const source = await FileSource.open(path, { create: true });
+  try {
+    await write(source);
+    return await openImage(source, { ...open, readOnly: false });
+  } catch (error) {
+    await source.close().catch(() => undefined);
+    await rm(path, { force: true }).catch(() => undefined);
+    throw error;
+  }
+}
+
+function checkArguments(path: string, options: CreateVhdxOptions): void {
+  if (typeof path !== "string" || path === "") throw new TypeError("createVhdx: path must be a non-empty string");
+  if (typeof options !== "object" || options === null) throw new TypeError("createVhdx: options must be an object");
+  const { parent, allowParentOutsideTree, type } = options;
+  if (parent !== undefined && typeof parent !== "string" && !(parent instanceof VhdxImage)) {
+    throw new TypeError("createVhdx: parent must be a path or an opened VhdxImage");
+  }
+  if (typeof parent === "string" && parent === "") throw invalidArgument("parent is an empty path");
+  if (allowParentOutsideTree !== undefined && typeof allowParentOutsideTree !== "boolean") {
+    throw new TypeError("createVhdx: allowParentOutsideTree must be a boolean");
+  }
+  if (type !== undefined && typeof type !== "string") throw new TypeError(`create: type must be a string, got ${typeof type}`);
+}
+
+/** The parent's file path: the path given, or the file an opened image was read from. */
+function parentFile(parent: string | VhdxImage | undefined, image: VhdxImage): string {
+  if (typeof parent === "string") return parent;
+  if (image.source instanceof FileSource) return image.source.name;
+  throw invalidArgument(`the parent image was not opened from a file (${image.source.name}); pass the parent's path instead`);
+}
+
+/**
+ * The locator path keys for a child at `childPath` and its parent at
+ * `parentPath`: relative_path from the child's folder, "\"-separated (left out
+ * on Windows when the two are on different drives), and on Windows the
+ * parent's absolute_win32_path.
+ */
+export function parentLocatorPaths(
+  childPath: string,
+  parentPath: string,
+  platform: NodeJS.Platform = process.platform,
+): Record<string, string> {
+  if (platform === "win32") {
+    const parent = win32.resolve(parentPath);
+    const fromChild = win32.relative(win32.dirname(win32.resolve(childPath)), parent);
+    return { ...(win32.isAbsolute(fromChild) ? {} : { relative_path: fromChild }), absolute_win32_path: win32Absolute(parent) };
+  }
+  const fromChild = posix.relative(posix.dirname(posix.resolve(childPath)), posix.resolve(parentPath));
+  if (fromChild.includes("\\")) {
+    throw invalidArgument(`the parent's path ${JSON.stringify(fromChild)} holds a backslash, which a locator's relative_path cannot express`);
+  }
+  return { relative_path: fromChild.split("/").join("\\") };
+}
+
+/** `C:\dir\base.vhdx` as `\\?\C:\dir\base.vhdx`; UNC and `\\?\` paths as they are. */
+function win32Absolute(path: string): string {
+  return /^[A-Za-z]:\\/.test(path) ? `\\\\?\\${path}` : path;
+}

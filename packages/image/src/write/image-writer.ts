@@ -1,0 +1,331 @@
+// Writes to the virtual disk (MS-VHDX 2.5, 2.6, 3.1). Payload data is written
+// in place; BAT entries and sector bitmaps change in memory and reach the file
+// through the journal at flush(). New blocks go at the end of the file, 1 MiB
+// aligned, where the file is grown first so every block reads as zeros until
+// written. In a differencing disk a new block holds only the sectors written
+// (PARTIALLY_PRESENT, with its chunk's sector bitmap); the rest still reads
+// from the parent.
+import { type BatGeometry, type BatTable, payloadBatIndex, sectorBitmapBatIndex } from "@vhdx/bat";
+import {
+  MiB,
+  PAYLOAD_BLOCK_FULLY_PRESENT,
+  PAYLOAD_BLOCK_NOT_PRESENT,
+  PAYLOAD_BLOCK_PARTIALLY_PRESENT,
+  PAYLOAD_BLOCK_UNMAPPED,
+  PAYLOAD_BLOCK_ZERO,
+  SB_BLOCK_PRESENT,
+  SECTOR_BITMAP_BLOCK_SIZE,
+  VhdxError,
+} from "@vhdx/structs";
+import { randomGuid } from "@vhdx/guid";
+import type { Layout } from "../open/layout.js";
+import type { RandomAccessSource } from "../sources/source.js";
+import { readExactly } from "../sources/source.js";
+import type { CurrentHeader } from "./header-update.js";
+import { MetadataJournal } from "./journal.js";
+
+const PAGE = 4096;
+const ZERO_CHUNK = MiB;
+/** Shared and never written to: sources only read what they are given. */
+let zeros: Uint8Array | null = null;
+
+/** What the writer needs of its image. */
+export interface WriterContext {
+  source: RandomAccessSource;
+  geometry: BatGeometry;
+  layout: Layout;
+  /** LeaveBlockAllocated: blocks keep their space (discard is ignored, zeros are written). */
+  fixed: boolean;
+  current: CurrentHeader;
+  /** Told of every new current header (session start, LogGuid set and cleared). */
+  onHeader(current: CurrentHeader): void;
+  loadBat(): Promise<{ table: BatTable; corrupt: ReadonlyMap<number, string> }>;
+  /** The chunk's cached bitmap, loaded from the file, or `fresh` zeros for a new bitmap block. */
+  sectorBitmap(chunk: number, fresh: boolean): Promise<Uint8Array>;
+  /** Reads the parent's bytes (zeros past its end). */
+  readParent(target: Uint8Array, offset: number): Promise<void>;
+  /** Every change so far is in the file: cached bitmaps may be dropped again. */
+  flushed(): void;
+}
+
+/** More changed sector bitmaps than this (1 MiB each) and the writer flushes by itself. */
+const MAX_DIRTY_BITMAPS = 64;
+
+export class ImageWriter {
+  private readonly journal: MetadataJournal;
+  /** The BAT, loaded by the first operation; null before. */
+  private bat: { table: BatTable; corrupt: ReadonlyMap<number, string> } | null = null;
+  private sessionStarted = false;
+  private nextFree = -1;
+  private readonly dirtyBatPages = new Set<number>();
+  private readonly dirtyBitmapPages = new Map<number, Set<number>>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly context: WriterContext) {
+    this.journal = new MetadataJournal(context.source, context.current, (current) => context.onHeader(current));
+  }
+
+  write(data: Uint8Array, offset: number): Promise<void> {
+    return this.serially(async () => {
+      await this.startSession();
+      const { blockSize } = this.context.geometry;
+      for (let at = offset; at < offset + data.length; ) {
+        const end = Math.min(offset + data.length, (Math.floor(at / blockSize) + 1) * blockSize);
+        await this.writeInBlock(data.subarray(at - offset, end - offset), at);
+        at = end;
+      }
+      if (this.dirtyBitmapPages.size > MAX_DIRTY_BITMAPS) await this.flushNow();
+    });
+  }
+
+  writeZeroes(offset: number, length: number): Promise<void> {
+    return this.serially(async () => {
+      await this.loadBat();
+      await this.forEachBlockPart(offset, length, async (block, start, end, whole) => {
+        if (this.readsAsZeros(block)) return;
+        if (whole && !this.context.fixed) return this.setPayloadEntry(block, PAYLOAD_BLOCK_ZERO, 0);
+        zeros ??= new Uint8Array(ZERO_CHUNK);
+        for (let at = start; at < end; at += ZERO_CHUNK) {
+          await this.writeInBlock(zeros.subarray(0, Math.min(ZERO_CHUNK, end - at)), at);
+        }
+      });
+    });
+  }
+
+  /**
+   * Whole blocks become UNMAPPED (read as zeros), or NOT_PRESENT in a
+   * differencing disk (read from the parent again). Parts of blocks, and
+   * every block of a fixed disk, are left as they are: a discard is a hint.
+   */
+  discard(offset: number, length: number): Promise<void> {
+    return this.serially(async () => {
+      if (this.context.fixed) return;
+      const { table } = await this.loadBat();
+      const hasParent = this.context.geometry.hasParent;
+      const state = hasParent ? PAYLOAD_BLOCK_NOT_PRESENT : PAYLOAD_BLOCK_UNMAPPED;
+      await this.forEachBlockPart(offset, length, async (block, _start, _end, whole) => {
+        const unchanged = hasParent ? table.payloadState(block) === PAYLOAD_BLOCK_NOT_PRESENT : this.readsAsZeros(block);
+        if (whole && !unchanged) await this.setPayloadEntry(block, state, 0);
+      });
+    });
+  }
+
+  /** Makes every completed write durable: data first, then the metadata that points at it. */
+  flush(): Promise<void> {
+    return this.serially(() => this.flushNow());
+  }
+
+  /** Flushes and ends the session: LogGuid is cleared when this session set it. */
+  close(): Promise<void> {
+    return this.serially(async () => {
+      await this.flushNow();
+      await this.journal.close();
+    });
+  }
+
+  private async flushNow(): Promise<void> {
+    await this.context.source.flush();
+    const updates = await this.dirtyPages();
+    if (updates.length === 0) return;
+    await this.journal.commit(updates);
+    this.dirtyBatPages.clear();
+    this.dirtyBitmapPages.clear();
+    this.context.flushed();
+  }
+
+  /** Bitmap pages before BAT pages: a BAT entry never points at a bitmap the log has not written. */
+  private async dirtyPages() {
+    const updates: Array<{ fileOffset: number; data: Uint8Array }> = [];
+    if (this.bat === null) return updates;
+    const { table } = this.bat;
+    for (const [chunk, pages] of this.dirtyBitmapPages) {
+      const bitmap = await this.context.sectorBitmap(chunk, false);
+      const base = table.sectorBitmapFileOffset(chunk);
+      for (const page of [...pages].sort((a, b) => a - b)) {
+        updates.push({ fileOffset: base + page * PAGE, data: bitmap.slice(page * PAGE, (page + 1) * PAGE) });
+      }
+    }
+    const batOffset = this.context.layout.bat.fileOffset;
+    for (const page of [...this.dirtyBatPages].sort((a, b) => a - b)) {
+      updates.push({ fileOffset: batOffset + page * PAGE, data: table.bytes.slice(page * PAGE, (page + 1) * PAGE) });
+    }
+    return updates;
+  }
+
+  /** The BAT the changes go into (the one reads use). */
+  private async loadBat(): Promise<{ table: BatTable; corrupt: ReadonlyMap<number, string> }> {
+    this.bat ??= await this.context.loadBat();
+    return this.bat;
+  }
+
+  /**
+   * Right before the session's first change: the header update protocol with
+   * a new FileWriteGuid and, since every change here is one a reader can see,
+   * a new DataWriteGuid. Operations that change nothing never get here, so
+   * they leave a parent's linkage to its children intact.
+   */
+  private async startSession(): Promise<{ table: BatTable; corrupt: ReadonlyMap<number, string> }> {
+    const bat = await this.loadBat();
+    if (!this.sessionStarted) {
+      await this.journal.updateHeader({ fileWriteGuid: randomGuid(), dataWriteGuid: randomGuid() });
+      this.sessionStarted = true;
+    }
+    return bat;
+  }
+
+  /** Writes `data` (inside one block) at virtual `offset`. */
+  private async writeInBlock(data: Uint8Array, offset: number): Promise<void> {
+    const { blockSize, hasParent } = this.context.geometry;
+    const block = Math.floor(offset / blockSize);
+    const { table, corrupt } = await this.startSession();
+    const index = payloadBatIndex(this.context.geometry, block);
+    const reason = corrupt.get(index);
+    if (reason !== undefined) {
+      throw new VhdxError("CORRUPT_BAT", `entry ${index}: payload block ${block} ${reason}`, { structure: "BAT", offset: this.batEntryOffset(index) });
+    }
+    const state = table.state(index);
+    if (state === PAYLOAD_BLOCK_FULLY_PRESENT) {
+      await this.context.source.write(data, table.fileOffset(index) + (offset - block * blockSize));
+    } else if (state === PAYLOAD_BLOCK_PARTIALLY_PRESENT) {
+      await this.writeSectors(block, table.fileOffset(index), data, offset);
+    } else if (hasParent && state === PAYLOAD_BLOCK_NOT_PRESENT && data.length < this.blockLength(block)) {
+      const blockOffset = await this.allocate(blockSize);
+      await this.clearBlockBits(block, table);
+      await this.setPayloadEntry(block, PAYLOAD_BLOCK_PARTIALLY_PRESENT, blockOffset);
+      await this.writeSectors(block, blockOffset, data, offset);
+    } else {
+      // The block reads as zeros now (or a differencing disk's write covers it
+      // all): a fresh block, zeros wherever this write does not reach.
+      const blockOffset = await this.allocate(blockSize);
+      await this.context.source.write(data, blockOffset + (offset - block * blockSize));
+      await this.setPayloadEntry(block, PAYLOAD_BLOCK_FULLY_PRESENT, blockOffset);
+    }
+  }
+
+  /**
+   * Writes into a partially present block: the range grows to whole logical
+   * sectors, the missing head and tail bytes come from this file (sectors
+   * already present) or the parent, and the sectors are marked present.
+   */
+  private async writeSectors(block: number, blockOffset: number, data: Uint8Array, offset: number): Promise<void> {
+    const { blockSize, logicalSectorSize: sector, chunkSize } = this.context.geometry;
+    const start = Math.floor(offset / sector) * sector;
+    const end = Math.ceil((offset + data.length) / sector) * sector;
+    const chunk = Math.floor(offset / chunkSize);
+    const bitmap = await this.context.sectorBitmap(chunk, false);
+    let buffer = data;
+    if (start !== offset || end !== offset + data.length) {
+      buffer = new Uint8Array(end - start);
+      await this.fillSector(buffer.subarray(0, sector), start, blockOffset, block, bitmap);
+      if (end - sector > start) await this.fillSector(buffer.subarray(end - start - sector), end - sector, blockOffset, block, bitmap);
+      buffer.set(data, offset - start);
+    }
+    await this.context.source.write(buffer, blockOffset + (start - block * blockSize));
+    this.markSectors(chunk, bitmap, (start % chunkSize) / sector, (end - start) / sector);
+  }
+
+  /** The current contents of one logical sector of a partially present block. */
+  private async fillSector(target: Uint8Array, virtualOffset: number, blockOffset: number, block: number, bitmap: Uint8Array) {
+    const { blockSize, logicalSectorSize, chunkSize } = this.context.geometry;
+    const bit = (virtualOffset % chunkSize) / logicalSectorSize;
+    if ((bitmap[bit >>> 3]! >>> (bit & 7)) & 1) {
+      await readExactly(this.context.source, target, blockOffset + (virtualOffset - block * blockSize), "payload block");
+    } else {
+      await this.context.readParent(target, virtualOffset);
+    }
+  }
+
+  private markSectors(chunk: number, bitmap: Uint8Array, first: number, count: number): void {
+    for (let bit = first; bit < first + count; bit++) bitmap[bit >>> 3]! |= 1 << (bit & 7);
+    this.markBitmapPages(chunk, first, count);
+  }
+
+  /** A block being allocated afresh must not inherit present bits from an earlier life. */
+  private async clearBlockBits(block: number, table: BatTable): Promise<void> {
+    const { chunkRatio, sectorsPerBlock } = this.context.geometry;
+    const chunk = Math.floor(block / chunkRatio);
+    if (table.sectorBitmapState(chunk) !== SB_BLOCK_PRESENT) {
+      // New space past the old end of the file reads as zeros already: only
+      // the pages whose bits get set later need to go through the log.
+      const bitmapOffset = await this.allocate(SECTOR_BITMAP_BLOCK_SIZE);
+      this.context.sectorBitmap(chunk, true);
+      this.setEntry(sectorBitmapBatIndex(this.context.geometry, chunk), SB_BLOCK_PRESENT, bitmapOffset);
+      return;
+    }
+    const bitmap = await this.context.sectorBitmap(chunk, false);
+    const first = (block % chunkRatio) * sectorsPerBlock;
+    for (let bit = first; bit < first + sectorsPerBlock; bit++) bitmap[bit >>> 3]! &= ~(1 << (bit & 7));
+    this.markBitmapPages(chunk, first, sectorsPerBlock);
+  }
+
+  private markBitmapPages(chunk: number, firstBit: number, bitCount: number): void {
+    let pages = this.dirtyBitmapPages.get(chunk);
+    if (pages === undefined) this.dirtyBitmapPages.set(chunk, (pages = new Set()));
+    const bitsPerPage = PAGE * 8;
+    for (let page = Math.floor(firstBit / bitsPerPage); page <= Math.floor((firstBit + bitCount - 1) / bitsPerPage); page++) pages.add(page);
+  }
+
+  private async setPayloadEntry(block: number, state: number, fileOffset: number): Promise<void> {
+    await this.startSession();
+    this.setEntry(payloadBatIndex(this.context.geometry, block), state, fileOffset);
+  }
+
+  /** Changes an entry of the in-memory BAT (which reads use too) and marks its page for the journal. */
+  private setEntry(index: number, state: number, fileOffset: number): void {
+    if (!this.sessionStarted || this.bat === null) throw new Error("internal: BAT change before the session started");
+    this.bat.table.setEntry(index, state, fileOffset / MiB);
+    this.dirtyBatPages.add(Math.floor((index * 8) / PAGE));
+  }
+
+  /** New space at the end of the file, 1 MiB aligned; the file grows to cover it, so it reads as zeros. */
+  private async allocate(length: number): Promise<number> {
+    const source = this.context.source;
+    if (this.nextFree < 0) {
+      const ends = this.context.layout.extents.map((extent) => extent.offset + extent.length);
+      this.nextFree = Math.max(Math.ceil((await source.size()) / MiB) * MiB, ...ends);
+    }
+    const offset = this.nextFree;
+    this.nextFree += Math.ceil(length / MiB) * MiB;
+    if ((await source.size()) < this.nextFree) await source.truncate(this.nextFree);
+    return offset;
+  }
+
+  /** The block's length inside the virtual disk (the last block may be cut short). */
+  private blockLength(block: number): number {
+    const { blockSize, virtualSize } = this.context.geometry;
+    return Math.min(blockSize, virtualSize - block * blockSize);
+  }
+
+  private readsAsZeros(block: number): boolean {
+    if (this.bat === null) throw new Error("internal: BAT not loaded");
+    const state = this.bat.table.payloadState(block);
+    if (state === PAYLOAD_BLOCK_FULLY_PRESENT || state === PAYLOAD_BLOCK_PARTIALLY_PRESENT) return false;
+    return !(this.context.geometry.hasParent && state === PAYLOAD_BLOCK_NOT_PRESENT);
+  }
+
+  private async forEachBlockPart(
+    offset: number,
+    length: number,
+    visit: (block: number, start: number, end: number, whole: boolean) => Promise<void>,
+  ): Promise<void> {
+    const { blockSize } = this.context.geometry;
+    for (let at = offset; at < offset + length; ) {
+      const block = Math.floor(at / blockSize);
+      const blockEnd = block * blockSize + this.blockLength(block);
+      const end = Math.min(offset + length, blockEnd);
+      await visit(block, at, end, at === block * blockSize && end === blockEnd);
+      at = end;
+    }
+  }
+
+  private batEntryOffset(index: number): number {
+    return this.context.layout.bat.fileOffset + index * 8;
+  }
+
+  /** Mutations run one at a time, in call order; a failed one does not block the next. */
+  private serially<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(operation, operation);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}

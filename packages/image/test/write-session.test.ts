@@ -41,3 +41,32 @@ describe("operations that change nothing", () => {
     await image.close();
   });
 });
+
+describe("what the writer must carry through untouched", () => {
+  it("keeps unknown optional regions, unknown optional items and user items byte for byte", async () => {
+    const fixture = buildVhdx({
+      virtualSize: 4 * MiB,
+      blockSize: MiB,
+      type: "dynamic",
+      extraRegions: [{ guid: "11111111-2222-4333-8444-555555555555", required: false }],
+      extraItems: [
+        { itemId: "66666666-7777-4888-9999-aaaaaaaaaaaa", isUser: false, isRequired: false, data: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8) },
+        { itemId: "bbbbbbbb-cccc-4ddd-8eee-ffffffffffff", isUser: true, isRequired: false, data: Uint8Array.of(9, 10) },
+      ],
+    });
+    const source = new MemorySource(fixture.bytes.slice());
+    const image = await openImage(source, { readOnly: false });
+    const extraRegion = image.regionTable.entries.find((e) => e.guid.startsWith("11111111"))!;
+    const regionBefore = fixture.bytes.slice(extraRegion.fileOffset, extraRegion.fileOffset + extraRegion.length);
+    const metadataBefore = fixture.bytes.slice(fixture.offsets.metadata, fixture.offsets.metadata + MiB);
+    for (let i = 0; i < 4; i++) await image.write(i * MiB + 777, new Uint8Array(300_000).fill(i + 1));
+    await image.discard(3 * MiB, MiB);
+    await image.close();
+    const after = source.bytes();
+    expect(Buffer.compare(after.subarray(0x30000, 0x50000), fixture.bytes.subarray(0x30000, 0x50000))).toBe(0);
+    expect(Buffer.compare(after.subarray(fixture.offsets.metadata, fixture.offsets.metadata + MiB), metadataBefore)).toBe(0);
+    expect(Buffer.compare(after.subarray(extraRegion.fileOffset, extraRegion.fileOffset + extraRegion.length), regionBefore)).toBe(0);
+    const reopened = await openImage(new MemorySource(after.slice()));
+    expect(reopened.metadata.table.entries.map((e) => e.itemId)).toEqual(image.metadata.table.entries.map((e) => e.itemId));
+  });
+});

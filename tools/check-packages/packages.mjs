@@ -20,7 +20,9 @@ export function manifestProblems({ name, dir, manifest }) {
   expect(manifest.name === `@vhdx/${name}`, `name should be @vhdx/${name}`);
   expect(manifest.type === "module", `"type" should be "module"`);
   expect(manifest.sideEffects === false, `"sideEffects" should be false`);
-  expect(JSON.stringify(manifest.files) === '["dist"]', `"files" should be ["dist"]`);
+  const binFolders = Object.values(manifest.bin ?? {}).map((path) => path.replace(/^\.\//, "").split("/")[0]);
+  const allowedFiles = JSON.stringify(["dist", ...new Set(binFolders.filter((folder) => folder !== "dist"))]);
+  expect(JSON.stringify(manifest.files) === allowedFiles, `"files" should be ${allowedFiles}`);
   expect(manifest.engines?.node === ">=20", `"engines.node" should be ">=20"`);
   expect(typeof manifest.license === "string", `"license" is missing`);
   const exportsMap = manifest.exports ?? {};

@@ -1,0 +1,82 @@
+// vhdx create: a new fixed, dynamic or differencing image, laid out as
+// Windows lays them out.
+import { resolve } from "node:path";
+import { VhdxError } from "@vhdx/image";
+import { createVhdx } from "@vhdx/image/node";
+import { type Command, EXIT_OK, parseCommandArgs, usageError } from "../command.js";
+import { writeJson, writeLine } from "../io.js";
+import { formatSize, parseSize } from "../sizes.js";
+
+const HELP = `Usage: vhdx create [-t fixed|dynamic|differencing] [--block-size S]
+                   [--logical-sector-size 512|4096] [--physical-sector-size 512|4096]
+                   [--parent PARENT] [--json] FILE [SIZE]
+
+Creates a VHDX image. A dynamic image (the default) grows as it is written; a
+fixed one has every block allocated; a differencing one records only what
+differs from PARENT, and takes its size and sector sizes from it. The file
+must not exist yet.
+
+Options:
+  -t, --type TYPE               fixed, dynamic (default) or differencing
+  --block-size S                1M to 256M, a power of two (default 32M; 1M for differencing)
+  --logical-sector-size N       512 (default) or 4096
+  --physical-sector-size N      512 or 4096 (default 4096)
+  --parent PARENT               the parent of a differencing image (implies -t differencing)
+  --json                        print what was created as JSON
+
+Examples:
+  vhdx create disk.vhdx 64G
+  vhdx create -t fixed --block-size 2M small.vhdx 512M
+  vhdx create --parent base.vhdx child.vhdx`;
+
+const OPTIONS = {
+  type: { type: "string", short: "t" },
+  "block-size": { type: "string" },
+  "logical-sector-size": { type: "string" },
+  "physical-sector-size": { type: "string" },
+  parent: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+export const create: Command = {
+  name: "create",
+  summary: "create an image",
+  help: HELP,
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs("create", args, OPTIONS, { min: 1, max: 2 });
+    const type = values.type ?? (values.parent ? "differencing" : "dynamic");
+    if (type !== "fixed" && type !== "dynamic" && type !== "differencing") {
+      throw usageError("create", `-t takes fixed, dynamic or differencing, not ${JSON.stringify(type)}`);
+    }
+    if (type === "differencing" && values.parent === undefined) throw usageError("create", "a differencing image needs --parent");
+    if (type !== "differencing" && positionals[1] === undefined) throw usageError("create", "give the SIZE of the new image (e.g. 64G)");
+    const path = resolve(io.cwd, positionals[0]!);
+    const image = await createVhdx(path, {
+      type,
+      ...(positionals[1] === undefined ? {} : { size: parseSize(positionals[1], "SIZE") }),
+      ...(values["block-size"] === undefined ? {} : { blockSize: parseSize(values["block-size"], "--block-size") }),
+      ...(values["logical-sector-size"] === undefined ? {} : { logicalSectorSize: sectorSize(values["logical-sector-size"], "--logical-sector-size") }),
+      ...(values["physical-sector-size"] === undefined ? {} : { physicalSectorSize: sectorSize(values["physical-sector-size"], "--physical-sector-size") }),
+      ...(values.parent === undefined ? {} : { parent: resolve(io.cwd, values.parent) }),
+    });
+    const created = {
+      file: path,
+      diskType: image.diskType,
+      virtualSize: image.virtualSize,
+      blockSize: image.blockSize,
+      logicalSectorSize: image.logicalSectorSize,
+      physicalSectorSize: image.physicalSectorSize,
+      virtualDiskId: image.virtualDiskId,
+      parent: image.parent?.source.name ?? null,
+    };
+    await image.close();
+    if (values.json) writeJson(io, created);
+    else writeLine(io.stdout, `created ${created.file}: ${created.diskType}, ${formatSize(created.virtualSize)}, ${formatSize(created.blockSize)} blocks${created.parent ? `, parent ${created.parent}` : ""}`);
+    return EXIT_OK;
+  },
+};
+
+function sectorSize(text: string, option: string): 512 | 4096 {
+  if (text === "512" || text === "4096") return Number(text) as 512 | 4096;
+  throw new VhdxError("INVALID_ARGUMENT", `${option} takes 512 or 4096, not ${JSON.stringify(text)}`);
+}

@@ -1,0 +1,133 @@
+// vhdx write: the bytes of a file or of stdin into a VHDX virtual disk at an
+// offset. The image is opened read-write, written a piece at a time, and
+// closed, which flushes it: nothing is printed unless --json asks.
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { resolve } from "node:path";
+import { type VhdxImage, VhdxError } from "@vhdx/image";
+import { openVhdx } from "@vhdx/image/node";
+import { type Command, EXIT_OK, parseCommandArgs, usageError } from "../command.js";
+import { writeJson } from "../io.js";
+import { parseSize } from "../sizes.js";
+import { PIECE, isAllZero, tracker } from "../copy.js";
+
+const HELP = `Usage: vhdx write --offset N [--json] FILE INPUT
+
+Writes the bytes of INPUT (a file, or - for stdin) into the virtual disk of
+the VHDX image FILE from byte N on, then closes FILE, which makes the write
+durable. The data must fit: an INPUT file that would reach past the end of the
+disk is refused before anything is written; from stdin the write stops with an
+error at the first 8 MiB piece that does not fit, and what came before stays
+written. Pieces that are all zeros are written as zeros without allocating
+space where the disk allows it. A differencing disk takes the data itself;
+its parents are not changed. Prints nothing on success unless --json.
+
+Options:
+  --offset N   where on the virtual disk to write (required); suffixes: 512, 4K, 1M, 2G
+  --json       print what was written as JSON
+
+Examples:
+  vhdx write disk.vhdx --offset 0 mbr.bin
+  vhdx write disk.vhdx --offset 1M partition.img
+  printf 'hello' | vhdx write disk.vhdx --offset 4K -`;
+
+const OPTIONS = {
+  offset: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+export const write: Command = {
+  name: "write",
+  summary: "write a file or stdin into the virtual disk",
+  help: HELP,
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs("write", args, OPTIONS, { min: 2, max: 2 });
+    if (values.offset === undefined) throw usageError("write", "give the --offset to write at (e.g. --offset 0 or --offset 1M)");
+    const offset = parseSize(values.offset, "--offset");
+    const path = resolve(io.cwd, positionals[0]!);
+    const input = positionals[1]! === "-" ? null : resolve(io.cwd, positionals[1]!);
+    const inputSize = input === null ? null : await regularFileSize(input);
+    const image = await openVhdx(path, { readOnly: false });
+    let written = 0;
+    try {
+      if (offset > image.virtualSize) {
+        throw new VhdxError("OUT_OF_RANGE", `offset ${offset} is past the end of the virtual disk (${image.virtualSize} bytes): ${path}`);
+      }
+      if (inputSize !== null && offset + inputSize > image.virtualSize) {
+        throw new VhdxError(
+          "OUT_OF_RANGE",
+          `write of ${inputSize} bytes at offset ${offset} ends past the end of the virtual disk (${image.virtualSize} bytes): ${path}`,
+        );
+      }
+      const bar = tracker(io, "write", inputSize ?? 0);
+      const chunks = input === null ? io.stdin : createReadStream(input, { highWaterMark: PIECE });
+      try {
+        written = await writeChunks(image, offset, chunks, (done) => bar.update(done));
+      } catch (error) {
+        bar.abandon();
+        throw error;
+      }
+      bar.finish();
+    } finally {
+      await image.close();
+    }
+    if (values.json) writeJson(io, { file: path, input: input ?? "-", offset, length: written });
+    return EXIT_OK;
+  },
+};
+
+/** The size of a regular file (so it can be checked before writing), null for a pipe or a device. */
+async function regularFileSize(path: string): Promise<number | null> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (cause) {
+    throw new VhdxError("IO_ERROR", `cannot read ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+  if (info.isDirectory()) throw new VhdxError("IO_ERROR", `cannot read ${path}: it is a folder`);
+  return info.isFile() ? info.size : null;
+}
+
+/**
+ * Gathers the input into pieces of PIECE bytes and writes each at its place;
+ * a piece of zeros becomes writeZeroes (no space allocated for whole blocks).
+ * Returns the bytes written.
+ */
+async function writeChunks(image: VhdxImage, offset: number, chunks: AsyncIterable<unknown>, done: (bytes: number) => void): Promise<number> {
+  const piece = new Uint8Array(PIECE);
+  let fill = 0;
+  let at = offset;
+  const flush = async () => {
+    if (fill === 0) return;
+    if (at + fill > image.virtualSize) {
+      throw new VhdxError(
+        "OUT_OF_RANGE",
+        `the input reaches past the end of the virtual disk (${image.virtualSize} bytes); ` +
+          `the ${at - offset} bytes before offset ${at} were written, the rest was not`,
+      );
+    }
+    const bytes = piece.subarray(0, fill);
+    if (isAllZero(bytes)) await image.writeZeroes(at, fill);
+    else await image.write(at, bytes);
+    at += fill;
+    fill = 0;
+    done(at - offset);
+  };
+  try {
+    for await (const chunk of chunks) {
+      const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : (chunk as Uint8Array);
+      for (let used = 0; used < bytes.length; ) {
+        const count = Math.min(PIECE - fill, bytes.length - used);
+        piece.set(bytes.subarray(used, used + count), fill);
+        fill += count;
+        used += count;
+        if (fill === PIECE) await flush();
+      }
+    }
+  } catch (cause) {
+    if (VhdxError.isInstance(cause)) throw cause;
+    throw new VhdxError("IO_ERROR", `cannot read the input: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+  await flush();
+  return at - offset;
+}

@@ -1,0 +1,324 @@
+// Moving a virtual disk's bytes somewhere else, shared by cat, read and
+// convert: find where the data is (a VHDX's BAT says; zeros are never read),
+// copy it in large pieces with the next read overlapping the last write, and
+// write files sparse. Also the guards those commands share.
+import { Buffer } from "node:buffer";
+import { type FileHandle, open, rm, stat } from "node:fs/promises";
+import { resolve } from "node:path";
+import { type ReadRun, mapRange } from "@vhdx/bat";
+import { type VhdxImage, VhdxError } from "@vhdx/image";
+import { EXIT_OK, usageError } from "./command.js";
+import type { Disk } from "./disk.js";
+import { type CliIO, writeChunk } from "./io.js";
+import { progress } from "./progress.js";
+
+// ---------------------------------------------------------------- ranges
+
+export const MiB = 1 << 20;
+/** Bytes read and written at a time: few syscalls, bounded memory. */
+export const PIECE = 8 * MiB;
+/** Zero detection: each aligned stretch of this many zero bytes is skipped (a hole, or a block left unallocated). */
+export const ZERO_GRAIN = 64 * 1024;
+/** Virtual bytes whose extents are worked out at a time, so a huge disk's map is never all in memory. */
+const MAP_WINDOW = 4 * 1024 * MiB;
+
+/** OUT_OF_RANGE unless [offset, offset + length) lies inside the disk. */
+export function checkRange(disk: Disk, offset: number, length: number, operation: string): void {
+  if (offset > disk.size) {
+    throw new VhdxError("OUT_OF_RANGE", `offset ${offset} is past the end of the virtual disk (${disk.size} bytes): ${disk.path}`);
+  }
+  if (offset + length > disk.size) {
+    throw new VhdxError(
+      "OUT_OF_RANGE",
+      `${operation} of ${length} bytes at offset ${offset} ends past the end of the virtual disk (${disk.size} bytes): ${disk.path}`,
+    );
+  }
+}
+
+/**
+ * Calls `visit` with the stretches of [offset, offset + length) that may hold
+ * data, in order; everything between them reads as zeros. A raw disk is all
+ * data. A VHDX skips the blocks that read as zeros and follows a differencing
+ * disk's parents for the blocks it takes from them; partially present blocks
+ * count as data (the image's reader sorts out their sectors).
+ */
+export async function forEachDataExtent(
+  disk: Disk,
+  offset: number,
+  length: number,
+  visit: (offset: number, length: number) => Promise<void>,
+): Promise<void> {
+  if (length === 0) return;
+  if (disk.image === null) return visit(offset, length);
+  const end = offset + length;
+  for (let at = offset; at < end; ) {
+    const next = Math.min(end, (Math.floor(at / MAP_WINDOW) + 1) * MAP_WINDOW);
+    const extents: number[] = [];
+    await mapData(disk.image, at, next - at, extents);
+    for (let i = 0; i < extents.length; i += 2) await visit(extents[i]!, extents[i + 1]!);
+    at = next;
+  }
+}
+
+/** Appends (offset, length) pairs of the data of [offset, offset + length) in `image` to `out`, merged. */
+async function mapData(image: VhdxImage, offset: number, length: number, out: number[]): Promise<void> {
+  const runs: ReadRun[] = [];
+  mapRange(await image.bat(), offset, length, (run) => runs.push(run));
+  for (const run of runs) {
+    if (run.kind === "zero") continue;
+    if (run.kind === "parent") {
+      // Past the parent's end (a child larger than its parent) reads zeros.
+      const parent = image.parent;
+      const end = parent === null ? 0 : Math.min(run.virtualOffset + run.length, parent.virtualSize);
+      if (parent !== null && end > run.virtualOffset) await mapData(parent, run.virtualOffset, end - run.virtualOffset, out);
+      continue;
+    }
+    const last = out.length - 2;
+    if (last >= 0 && out[last]! + out[last + 1]! === run.virtualOffset) out[last + 1]! += run.length;
+    else out.push(run.virtualOffset, run.length);
+  }
+}
+
+// ---------------------------------------------------------------- copying
+
+/** Where copyRange puts what it reads. */
+export interface Sink {
+  /** Bytes of the disk at virtual `offset`; they may still be all zeros. */
+  data(bytes: Uint8Array, offset: number): Promise<void>;
+  /** [offset, offset + length) reads as zeros; a sink without this leaves a gap. */
+  zeros?(offset: number, length: number): Promise<void>;
+  /** True when the sink is done with `bytes` once data() resolves, so buffers can be reused. */
+  readonly reusesBuffers: boolean;
+}
+
+/**
+ * Copies [offset, offset + length) of `disk` into `sink`, reading only the
+ * disk's data (forEachDataExtent) a piece at a time, and reading the next
+ * piece while the sink writes the last. `done` hears the bytes handled so far.
+ */
+export async function copyRange(disk: Disk, offset: number, length: number, sink: Sink, done?: (bytes: number) => void): Promise<void> {
+  const end = offset + length;
+  const pool = sink.reusesBuffers ? [new Uint8Array(Math.min(PIECE, length)), new Uint8Array(Math.min(PIECE, length))] : null;
+  let turn = 0;
+  let pending: Promise<void> = Promise.resolve();
+  const hand = (work: Promise<void>) => {
+    work.catch(() => undefined); // awaited below; this only keeps a failure from counting as unhandled meanwhile
+    pending = work;
+  };
+  let position = offset;
+  const gapTo = async (to: number) => {
+    if (to <= position) return;
+    if (sink.zeros !== undefined) {
+      await pending;
+      hand(sink.zeros(position, to - position));
+    }
+    position = to;
+    done?.(position - offset);
+  };
+  await forEachDataExtent(disk, offset, length, async (start, size) => {
+    await gapTo(start);
+    for (let at = start; at < start + size; at += PIECE) {
+      const count = Math.min(PIECE, start + size - at);
+      const bytes = pool === null ? Buffer.allocUnsafe(count) : pool[turn++ & 1]!.subarray(0, count);
+      await disk.readInto(bytes, at);
+      await pending;
+      hand(sink.data(bytes, at));
+      position = at + count;
+      done?.(position - offset);
+    }
+  });
+  await gapTo(end);
+  await pending;
+}
+
+const ZEROS = new Uint8Array(PIECE);
+
+/** A sink writing everything, zeros included, to a stream, waiting when the stream asks to. */
+export function streamSink(stream: NodeJS.WritableStream): Sink {
+  return {
+    reusesBuffers: false,
+    data: (bytes) => writeChunk(stream, bytes),
+    async zeros(_offset, length) {
+      for (let left = length; left > 0; left -= PIECE) await writeChunk(stream, ZEROS.subarray(0, Math.min(PIECE, left)));
+    },
+  };
+}
+
+/** Streams [offset, offset + length) of `disk` to stdout; a reader that goes away (`| head`) ends it quietly. */
+export async function copyToStream(disk: Disk, offset: number, length: number, io: CliIO, label: string): Promise<number> {
+  quietOnClosedPipe(io.stdout);
+  const bar = tracker(io, label, length);
+  try {
+    await copyRange(disk, offset, length, streamSink(io.stdout), bar.update);
+  } catch (error) {
+    if (isClosedPipe(error)) return EXIT_OK;
+    bar.abandon();
+    throw error;
+  }
+  bar.finish();
+  return EXIT_OK;
+}
+
+// ---------------------------------------------------------------- sparse files
+
+const ZERO_GRAIN_BYTES = new Uint8Array(ZERO_GRAIN);
+
+/** Whether every byte of `bytes` is zero (memcmp against zeros, a grain at a time). */
+export function isAllZero(bytes: Uint8Array): boolean {
+  for (let at = 0; at < bytes.length; at += ZERO_GRAIN) {
+    const count = Math.min(ZERO_GRAIN, bytes.length - at);
+    if (Buffer.compare(bytes.subarray(at, at + count), ZERO_GRAIN_BYTES.subarray(0, count)) !== 0) return false;
+  }
+  return true;
+}
+
+/** Calls `visit(start, end)` for each stretch of `bytes` that is not made of whole zero grains. */
+export async function forEachNonZero(bytes: Uint8Array, visit: (start: number, end: number) => Promise<void>): Promise<void> {
+  let start = -1;
+  for (let at = 0; at < bytes.length; at += ZERO_GRAIN) {
+    const end = Math.min(at + ZERO_GRAIN, bytes.length);
+    const zero = Buffer.compare(bytes.subarray(at, end), ZERO_GRAIN_BYTES.subarray(0, end - at)) === 0;
+    if (!zero && start < 0) start = at;
+    if (zero && start >= 0) {
+      await visit(start, at);
+      start = -1;
+    }
+  }
+  if (start >= 0) await visit(start, bytes.length);
+}
+
+export interface FileSink extends Sink {
+  readonly path: string;
+  /** Bytes actually written (zero grains are skipped). */
+  readonly written: number;
+  /** Sets the file's length and closes it. */
+  finish(size: number): Promise<void>;
+  /** Closes the file after a failure (does not remove it). */
+  abandon(): Promise<void>;
+}
+
+/**
+ * A raw file written at the offsets given (less `base`), where zero grains are
+ * never written: they stay holes. `overwrite` replaces an existing file,
+ * otherwise an existing file is an error.
+ */
+export async function openSparseFile(path: string, overwrite: boolean, base = 0): Promise<FileSink> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, overwrite ? "w" : "wx");
+  } catch (cause) {
+    throw ioError(`cannot create ${path}`, cause);
+  }
+  let written = 0;
+  const writeAll = async (bytes: Uint8Array, position: number) => {
+    for (let done = 0; done < bytes.length; ) {
+      const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done);
+      done += bytesWritten;
+    }
+    written += bytes.length;
+  };
+  return {
+    path,
+    reusesBuffers: true,
+    get written() {
+      return written;
+    },
+    async data(bytes, offset) {
+      try {
+        await forEachNonZero(bytes, (start, end) => writeAll(bytes.subarray(start, end), offset - base + start));
+      } catch (cause) {
+        throw ioError(`cannot write ${path}`, cause);
+      }
+    },
+    async finish(size) {
+      try {
+        await handle.truncate(size);
+        await handle.close();
+      } catch (cause) {
+        throw ioError(`cannot write ${path}`, cause);
+      }
+    },
+    abandon: () => handle.close().catch(() => undefined),
+  };
+}
+
+/** Runs `copy` into `sink`, then sets the file's length; removes the file when anything fails. */
+export async function finishFile(sink: FileSink, size: number, copy: () => Promise<void>): Promise<void> {
+  try {
+    await copy();
+    await sink.finish(size);
+  } catch (error) {
+    await sink.abandon();
+    await rm(sink.path, { force: true }).catch(() => undefined);
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------- guards and small helpers
+
+/** Binary data to a terminal helps no one: refuse (INVALID_ARGUMENT). */
+export function refuseTerminal(io: CliIO, command: string): void {
+  if ((io.stdout as { isTTY?: boolean }).isTTY === true) {
+    throw usageError(command, "stdout is a terminal; redirect it to a file or a pipe (or use -o for read)");
+  }
+}
+
+/** The files a disk reads from: the image and, for a differencing disk, every parent. */
+export function diskFiles(disk: Disk): string[] {
+  const files = [disk.path];
+  for (let image = disk.image?.parent ?? null; image !== null; image = image.parent) files.push(resolve(image.source.name));
+  return files;
+}
+
+/** Whether `path` exists and is one of the disk's files (same device and inode). */
+export async function isDiskFile(path: string, disk: Disk): Promise<boolean> {
+  const target = await stat(path).catch(() => null);
+  if (target === null) return false;
+  for (const file of diskFiles(disk)) {
+    const other = await stat(file).catch(() => null);
+    if (other !== null && other.dev === target.dev && other.ino === target.ino) return true;
+  }
+  return false;
+}
+
+export async function refuseSameFile(path: string, disk: Disk, command: string, what: string): Promise<void> {
+  if (await isDiskFile(path, disk)) throw usageError(command, `${what} ${path} is the disk being read (or one of its parents)`);
+}
+
+/** The error of a write to a pipe whose reader has gone. */
+export function isClosedPipe(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "EPIPE" || code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_WRITE_AFTER_END";
+}
+
+const quieted = new WeakSet<object>();
+
+/**
+ * After a reader goes away, a stream may still emit an error once our own
+ * listener is gone; without a listener that would crash with a stack trace.
+ * Every write reports its own error through writeChunk.
+ */
+export function quietOnClosedPipe(stream: NodeJS.WritableStream): void {
+  if (quieted.has(stream)) return;
+  quieted.add(stream);
+  stream.on("error", () => undefined);
+}
+
+/** A progress bar that can also be left without drawing 100%. */
+export function tracker(io: CliIO, label: string, total: number) {
+  const bar = progress(io, label, total);
+  return {
+    update: (done: number) => bar.update(done),
+    finish: () => bar.finish(),
+    /** Ends the bar's line so an error message starts on its own. */
+    abandon: () => {
+      if (io.interactive && total > 0) io.stderr.write("\n");
+    },
+  };
+}
+
+export function ioError(what: string, cause: unknown): VhdxError {
+  if (VhdxError.isInstance(cause)) return cause;
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new VhdxError("IO_ERROR", `${what}: ${reason}`, { cause });
+}

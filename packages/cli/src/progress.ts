@@ -1,0 +1,32 @@
+// A progress bar on stderr for long work, drawn only when stderr is a
+// terminal and at most ten times a second; nothing at all otherwise.
+import type { CliIO } from "./io.js";
+
+export interface Progress {
+  update(done: number): void;
+  finish(): void;
+}
+
+const WIDTH = 30;
+
+export function progress(io: CliIO, label: string, total: number): Progress {
+  if (!io.interactive || total <= 0) return { update() {}, finish() {} };
+  let last = 0;
+  const draw = (done: number) => {
+    const fraction = Math.min(1, done / total);
+    const filled = Math.round(fraction * WIDTH);
+    io.stderr.write(`\r${label} [${"#".repeat(filled)}${" ".repeat(WIDTH - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%`);
+  };
+  return {
+    update(done) {
+      const now = Date.now();
+      if (now - last < 100) return;
+      last = now;
+      draw(done);
+    },
+    finish() {
+      draw(total);
+      io.stderr.write("\n");
+    },
+  };
+}

@@ -105,6 +105,15 @@ describe("errors: one coded line on stderr, exit status 2, no stack", () => {
 });
 
 describe("vhdx demo", () => {
+  it("leaves git status of the repository unchanged when run from its root", () => {
+    const root = join(__dirname, "..", "..", "..");
+    const status = () => execFileSync("git", ["status", "--porcelain", "--untracked-files=all"], { cwd: root, encoding: "utf8" });
+    const before = status();
+    const outcome = vhdxProcess(["demo"], { cwd: root });
+    expect(outcome.status).toBe(0);
+    expect(status()).toBe(before);
+  });
+
   it("runs the tour and leaves nothing where it ran", () => {
     const cwd = mkdtempSync(join(tmpdir(), "vhdx-demo-cwd-"));
     try {

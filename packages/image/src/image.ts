@@ -201,6 +201,31 @@ export class VhdxImage {
     if (length > 0) await this.writable("discard").discard(offset, length);
   }
 
+  /**
+   * For maintenance tools (compact): moves the block of BAT entry `batIndex`
+   * to `newOffset` in free space; see ImageWriter.relocateBlock.
+   */
+  async relocateBlock(batIndex: number, newOffset: number, length: number): Promise<void> {
+    await this.writable("relocateBlock").relocateBlock(batIndex, newOffset, length);
+  }
+
+  /**
+   * For maintenance tools (resize, merge): writes whole 4 KiB pages of
+   * structures other than the BAT (region tables, metadata items) through the
+   * log. The image's in-memory view does not follow; reopen it afterwards.
+   */
+  async commitStructures(updates: readonly { fileOffset: number; data: Uint8Array }[]): Promise<void> {
+    await this.writable("commitStructures").commitStructures(updates);
+  }
+
+  /**
+   * For maintenance tools (compact): cuts the file to `size`, which must lie
+   * past every structure and block still in use; crash-safe through the log.
+   */
+  async truncateFile(size: number): Promise<void> {
+    await this.writable("truncateFile").truncateFile(size);
+  }
+
   /** Makes every completed write durable (no-op on a read-only image). */
   async flush(): Promise<void> {
     if (this.closed) throw closedError(this.source.name);

@@ -18,5 +18,8 @@ export const COMMANDS: CommandEntry[] = [
   { name: "cat", summary: "write the whole virtual disk to stdout", load: async () => (await import("./cat.js")).cat },
   { name: "read", summary: "read a range of the virtual disk", load: async () => (await import("./read.js")).read },
   { name: "write", summary: "write a file or stdin into the virtual disk", load: async () => (await import("./write.js")).write },
+  { name: "resize", summary: "grow an image, or shrink it when nothing is lost", load: async () => (await import("./resize.js")).resize },
+  { name: "compact", summary: "free all-zero blocks and shrink the file, contents unchanged", load: async () => (await import("./compact.js")).compact },
+  { name: "merge", summary: "merge a differencing disk into its parent (Merge-VHD); the child is removed unless --keep", load: async () => (await import("./merge.js")).merge },
   { name: "demo", summary: "a tour on a small image in a temporary folder, leaving nothing behind", load: async () => (await import("./demo.js")).demo },
 ];

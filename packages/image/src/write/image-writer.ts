@@ -110,6 +110,55 @@ export class ImageWriter {
     });
   }
 
+  /**
+   * Moves a payload or sector bitmap block to `newOffset` (1 MiB aligned,
+   * space no structure or block uses, inside the file): its bytes are copied
+   * and the BAT entry keeps its state but points at the copy from the next
+   * flush on. A crash before that flush leaves the old place in use, intact.
+   */
+  relocateBlock(batIndex: number, newOffset: number, length: number): Promise<void> {
+    return this.serially(async () => {
+      const { table } = await this.startSession();
+      const oldOffset = table.fileOffset(batIndex);
+      const buffer = new Uint8Array(Math.min(length, 8 * MiB));
+      for (let done = 0; done < length; done += buffer.length) {
+        const piece = buffer.subarray(0, Math.min(buffer.length, length - done));
+        await readExactly(this.context.source, piece, oldOffset + done, "block");
+        await this.context.source.write(piece, newOffset + done);
+      }
+      this.setEntry(batIndex, table.state(batIndex), newOffset);
+    });
+  }
+
+  /**
+   * Writes whole 4 KiB pages of structures outside the BAT (region table
+   * copies, metadata items) through the log, after every pending change is
+   * flushed: one more metadata change a crash either applies whole or not.
+   */
+  commitStructures(updates: readonly { fileOffset: number; data: Uint8Array }[]): Promise<void> {
+    return this.serially(async () => {
+      await this.startSession();
+      await this.flushNow();
+      await this.journal.commit(updates.map((u) => ({ fileOffset: u.fileOffset, data: u.data.slice() })));
+    });
+  }
+
+  /**
+   * Cuts the file to `size` (past every structure and block still in use):
+   * everything is flushed, the log records the new size, then the file is cut
+   * and flushed, so a crash on either side of the cut replays cleanly.
+   */
+  truncateFile(size: number): Promise<void> {
+    return this.serially(async () => {
+      await this.startSession();
+      await this.flushNow();
+      await this.journal.recordFileSize(size);
+      await this.context.source.truncate(size);
+      await this.context.source.flush();
+      this.nextFree = -1;
+    });
+  }
+
   /** Makes every completed write durable: data first, then the metadata that points at it. */
   flush(): Promise<void> {
     return this.serially(() => this.flushNow());

@@ -50,6 +50,16 @@ export class MetadataJournal {
     if (batch.length > 0) await this.commitEntry(batch);
   }
 
+  /**
+   * Logs an entry with no updates whose FlushedFileOffset and LastFileOffset
+   * are `size`, before the file is cut to that size: otherwise the last entry
+   * still names the old, larger size and a replay after a crash would refuse
+   * the shorter file as truncated.
+   */
+  async recordFileSize(size: number): Promise<void> {
+    await this.commitEntry([], size);
+  }
+
   /** Clears LogGuid if this session set it: every entry is applied by now. */
   async close(): Promise<void> {
     if (this.log === null) return;
@@ -57,10 +67,10 @@ export class MetadataJournal {
     await this.setHeader(await updateHeaders(this.source, this.current, { logGuid: NIL_GUID }));
   }
 
-  private async commitEntry(updates: MetadataUpdate[]): Promise<void> {
+  private async commitEntry(updates: MetadataUpdate[], fileSize?: number): Promise<void> {
     const writer = this.writer();
     const firstOfSession = writer.state.previousEntry === undefined;
-    const size = await this.source.size();
+    const size = fileSize ?? (await this.source.size());
     const fileOffset = Math.floor(size / MiB) * MiB;
     const { pieces } = writer.append(updates as LogUpdate[], { flushedFileOffset: fileOffset, lastFileOffset: fileOffset });
     for (const piece of pieces) await this.source.write(piece.bytes, this.current.header.logOffset + piece.ringOffset);

@@ -1,0 +1,8 @@
+// Resizing a VHDX file by path.
+import { type ResizeOptions, type ResizeResult, resizeImage } from "../maintain/resize.js";
+import { openVhdx } from "./open-vhdx.js";
+
+/** Grows (or, when nothing would be lost or `force` is set, shrinks) the fixed or dynamic VHDX at `path`. */
+export async function resizeVhdx(path: string, newSize: number, options: ResizeOptions = {}): Promise<ResizeResult> {
+  return resizeImage(await openVhdx(path, { readOnly: false }), newSize, options);
+}

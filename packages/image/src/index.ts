@@ -18,4 +18,5 @@ export {
 } from "./sources/fault-injecting-source.js";
 export { HttpSource, type HttpSourceOptions } from "./sources/http-source.js";
 export { MemorySource, type MemorySourceOptions } from "./sources/memory-source.js";
+export { ReadOnlySource } from "./sources/read-only-source.js";
 export { type RandomAccessSource, readExactly } from "./sources/source.js";

@@ -1,13 +1,14 @@
 // A read-only source over a Blob or a browser File (drag and drop, <input
 // type=file>). Node 20 has Blob too, so the same code is tested there.
-import { type RandomAccessSource, checkBuffer, checkPosition, closedError, readOnlyError } from "./source.js";
+import { checkBuffer, checkPosition, closedError } from "./source.js";
+import { ReadOnlySource } from "./read-only-source.js";
 
-export class BlobSource implements RandomAccessSource {
+export class BlobSource extends ReadOnlySource {
   readonly name: string;
-  readonly readOnly = true;
   private closed = false;
 
   constructor(private readonly blob: Blob, name?: string) {
+    super();
     if (typeof Blob === "undefined" || !(blob instanceof Blob)) throw new TypeError("BlobSource: expected a Blob or File");
     this.name = name ?? ((blob as { name?: unknown }).name as string | undefined) ?? "blob";
   }
@@ -26,18 +27,6 @@ export class BlobSource implements RandomAccessSource {
   async size(): Promise<number> {
     if (this.closed) throw closedError(this.name);
     return this.blob.size;
-  }
-
-  async write(): Promise<void> {
-    throw readOnlyError(this.name, "write");
-  }
-
-  async flush(): Promise<void> {
-    throw readOnlyError(this.name, "flush");
-  }
-
-  async truncate(): Promise<void> {
-    throw readOnlyError(this.name, "truncate");
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,8 @@
 // disk image from a server without downloading it. Uses the global fetch of
 // browsers and Node 20, or one passed in.
 import { VhdxError } from "@vhdx/structs";
-import { type RandomAccessSource, checkBuffer, checkPosition, closedError, readOnlyError } from "./source.js";
+import { checkBuffer, checkPosition, closedError } from "./source.js";
+import { ReadOnlySource } from "./read-only-source.js";
 
 export interface HttpSourceOptions {
   /** Extra request headers, e.g. authorization. */
@@ -11,9 +12,8 @@ export interface HttpSourceOptions {
   fetch?: typeof fetch;
 }
 
-export class HttpSource implements RandomAccessSource {
+export class HttpSource extends ReadOnlySource {
   readonly name: string;
-  readonly readOnly = true;
   private readonly fetchImpl: typeof fetch;
   private knownSize: number | undefined;
   private closed = false;
@@ -22,6 +22,7 @@ export class HttpSource implements RandomAccessSource {
     private readonly url: string,
     private readonly options: HttpSourceOptions = {},
   ) {
+    super();
     if (typeof url !== "string") throw new TypeError("HttpSource: expected a URL string");
     const fetchImpl = options.fetch ?? globalThis.fetch;
     if (typeof fetchImpl !== "function") throw new TypeError("HttpSource: no fetch implementation available");
@@ -53,18 +54,6 @@ export class HttpSource implements RandomAccessSource {
     }
     buffer.set(bytes);
     return bytes.length;
-  }
-
-  async write(): Promise<void> {
-    throw readOnlyError(this.name, "write");
-  }
-
-  async flush(): Promise<void> {
-    throw readOnlyError(this.name, "flush");
-  }
-
-  async truncate(): Promise<void> {
-    throw readOnlyError(this.name, "truncate");
   }
 
   async close(): Promise<void> {

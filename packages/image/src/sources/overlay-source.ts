@@ -1,15 +1,15 @@
 // A read-only view of a source with a log replay applied in memory (MS-VHDX
 // 2.3.3): what a reader must see of a file whose writer stopped before it
 // applied its log, without changing a byte of the file.
-import { type RandomAccessSource, checkBuffer, checkPosition, readOnlyError } from "./source.js";
+import { type RandomAccessSource, checkBuffer, checkPosition } from "./source.js";
+import { ReadOnlySource } from "./read-only-source.js";
 
 export type OverlayOperation =
   | { kind: "write"; fileOffset: number; data: Uint8Array }
   | { kind: "zero"; fileOffset: number; length: number };
 
-export class OverlaySource implements RandomAccessSource {
+export class OverlaySource extends ReadOnlySource {
   readonly name: string;
-  readonly readOnly = true;
   private readonly operationsEnd: number;
 
   /**
@@ -21,6 +21,7 @@ export class OverlaySource implements RandomAccessSource {
     private readonly operations: readonly OverlayOperation[],
     private readonly minimumSize: number,
   ) {
+    super();
     this.name = `${base.name} (log replayed in memory)`;
     // As on disk, only data grows the file: zeros past its end are zeros already.
     this.operationsEnd = operations.reduce((max, op) => (op.kind === "write" ? Math.max(max, op.fileOffset + op.data.length) : max), 0);
@@ -39,18 +40,6 @@ export class OverlaySource implements RandomAccessSource {
     target.fill(0, fromBase);
     for (const op of this.operations) applyOver(target, position, op);
     return length;
-  }
-
-  async write(): Promise<void> {
-    throw readOnlyError(this.name, "write");
-  }
-
-  async flush(): Promise<void> {
-    throw readOnlyError(this.name, "flush");
-  }
-
-  async truncate(): Promise<void> {
-    throw readOnlyError(this.name, "truncate");
   }
 
   close(): Promise<void> {

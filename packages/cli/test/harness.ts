@@ -13,25 +13,40 @@ export const bin = join(packageDir, "dist", "vhdx.js");
 export interface Outcome {
   status: number;
   stdout: string;
+  /** stdout as bytes, for commands that write binary data (cat, read). */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
+export interface InProcessOptions {
+  /** What stdin holds. */
+  input?: Uint8Array;
+  /** stderr is a terminal: progress bars are drawn. */
+  interactive?: boolean;
+  /** stdout claims to be a terminal (cat and read refuse to write binary there). */
+  stdoutIsTTY?: boolean;
+}
+
 /** Runs `vhdx ...args` in this process. */
-export async function vhdx(args: string[], cwd = process.cwd()): Promise<Outcome> {
+export async function vhdx(args: string[], cwd = process.cwd(), options: InProcessOptions = {}): Promise<Outcome> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
+  const stdin = new PassThrough();
+  stdin.end(options.input ?? new Uint8Array(0));
+  if (options.stdoutIsTTY) Object.assign(stdout, { isTTY: true });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  stdout.on("data", (chunk: Buffer) => out.push(chunk));
-  stderr.on("data", (chunk: Buffer) => err.push(chunk));
-  const status = await runCli(args, { stdout, stderr, stdin: new PassThrough(), interactive: false, cwd });
-  return { status, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+  stdout.on("data", (chunk: Buffer) => out.push(Buffer.from(chunk)));
+  stderr.on("data", (chunk: Buffer) => err.push(Buffer.from(chunk)));
+  const status = await runCli(args, { stdout, stderr, stdin, interactive: options.interactive ?? false, cwd });
+  const bytes = Buffer.concat(out);
+  return { status, stdout: bytes.toString(), stdoutBytes: bytes, stderr: Buffer.concat(err).toString() };
 }
 
 /** Runs the built `dist/vhdx.js` as a subprocess. */
-export function vhdxProcess(args: string[], options: { cwd?: string; input?: Buffer } = {}): Outcome {
+export function vhdxProcess(args: string[], options: { cwd?: string; input?: Uint8Array } = {}): Outcome {
   const result = spawnSync(process.execPath, [bin, ...args], { cwd: options.cwd, input: options.input, encoding: "buffer", maxBuffer: 1 << 30 });
-  return { status: result.status ?? -1, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+  return { status: result.status ?? -1, stdout: result.stdout.toString(), stdoutBytes: result.stdout, stderr: result.stderr.toString() };
 }
 
 /** Builds the command if it has not been built (turbo builds before tests; a lone vitest run may not). */
@@ -46,6 +61,7 @@ export function oracle(name: string): boolean {
   return found;
 }
 
-export function run(command: string, args: string[], cwd?: string): string {
-  return execFileSync(command, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+export function run(command: string, args: string[], options: { cwd?: string; input?: Uint8Array } = {}): string {
+  const { cwd, input } = options;
+  return execFileSync(command, args, { cwd, input, encoding: "utf8", stdio: [input ? "pipe" : "ignore", "pipe", "pipe"], timeout: 60_000 });
 }

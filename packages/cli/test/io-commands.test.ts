@@ -1,44 +1,17 @@
 // vhdx cat, read and write against QEMU: what they read is what qemu-img
 // convert and qemu-io read; what write writes, QEMU reads back; a closed pipe
 // ends cat quietly; errors are one line and exit status 2.
-import { execFileSync, spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join, resolve } from "node:path";
-import { PassThrough } from "node:stream";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { createVhdx, openVhdx } from "@vhdx/image/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../src/cli.js";
+import { type InProcessOptions, bin, ensureBuilt, oracle, run, vhdx as vhdxIn, vhdxProcess as vhdxOut } from "./harness.js";
 
 const MiB = 1 << 20;
-const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const bin = join(packageDir, "dist", "vhdx.js");
 
-// ------------------------------------------------------------ helpers (oracle policy as in packages/image/test/oracles.ts)
-
-function inCi(): boolean {
-  const ci = process.env.CI;
-  return ci !== undefined && ci !== "" && ci !== "0" && ci.toLowerCase() !== "false";
-}
-
-/** Whether `name` is on PATH; in CI a missing oracle is a failure, not a skip. */
-function oracle(name: string): boolean {
-  const found = (process.env.PATH ?? "").split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return dir !== "";
-    } catch {
-      return false;
-    }
-  });
-  if (!found && inCi()) throw new Error(`oracle ${name} is missing in CI; apt-get install qemu-utils. A missing oracle in CI is a failure, not a skip.`);
-  return found;
-}
-
-function run(command: string, args: string[], input?: Uint8Array): string {
-  return execFileSync(command, args, { encoding: "utf8", stdio: [input ? "pipe" : "ignore", "pipe", "pipe"], input, timeout: 60_000 });
-}
+// ------------------------------------------------------------ helpers (the harness, bound to this file's folder, stdout as bytes)
 
 interface Outcome {
   status: number;
@@ -46,31 +19,14 @@ interface Outcome {
   stderr: string;
 }
 
-/** `vhdx ...args` in this process, with in-memory streams (stdin holds `input`). */
-async function vhdx(args: string[], options: { input?: Uint8Array; tty?: boolean } = {}): Promise<Outcome> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const stdin = new PassThrough();
-  stdin.end(options.input ?? new Uint8Array(0));
-  if (options.tty) Object.assign(stdout, { isTTY: true });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on("data", (chunk: Buffer) => out.push(Buffer.from(chunk)));
-  stderr.on("data", (chunk: Buffer) => err.push(Buffer.from(chunk)));
-  const status = await runCli(args, { stdout, stderr, stdin, interactive: false, cwd: dir });
-  return { status, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() };
-}
+const asBytes = ({ status, stdoutBytes, stderr }: { status: number; stdoutBytes: Buffer; stderr: string }): Outcome => ({ status, stdout: stdoutBytes, stderr });
 
-/** Builds dist/vhdx.js when it is missing (turbo builds before tests; a lone vitest run may not). */
-function ensureBuilt(): void {
-  if (!existsSync(bin)) execFileSync("npx", ["tsup"], { cwd: packageDir, stdio: "ignore" });
-}
+/** `vhdx ...args` in this process (stdin holds `input`; `tty` makes stdout a terminal). */
+const vhdx = async (args: string[], options: { input?: Uint8Array; tty?: boolean } = {}) =>
+  asBytes(await vhdxIn(args, dir, { ...(options.input ? { input: options.input } : {}), stdoutIsTTY: options.tty ?? false } satisfies InProcessOptions));
 
 /** The built command in a subprocess, the way a user runs it. */
-function vhdxProcess(args: string[], input?: Uint8Array): Outcome {
-  const result = spawnSync(process.execPath, [bin, ...args], { cwd: dir, input, encoding: "buffer", maxBuffer: 1 << 28 });
-  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr.toString() };
-}
+const vhdxProcess = (args: string[], input?: Uint8Array) => asBytes(vhdxOut(args, { cwd: dir, ...(input ? { input } : {}) }));
 
 function qemuIo(path: string, commands: string[]): string {
   return run("qemu-io", ["-f", "vhdx", ...commands.flatMap((c) => ["-c", c]), path]);

@@ -54,12 +54,7 @@ export function ensureBuilt(): void {
   if (!existsSync(bin)) execFileSync("npx", ["tsup"], { cwd: packageDir, stdio: "ignore" });
 }
 
-/** True when the tool is installed; in CI (CI set) a missing oracle is a failure, never a skip. */
-export function oracle(name: string): boolean {
-  const found = spawnSync("sh", ["-c", `command -v ${name}`]).status === 0;
-  if (!found && process.env.CI) throw new Error(`${name} is required in CI (apt-get install qemu-utils)`);
-  return found;
-}
+export { oracle } from "@vhdx-tools/oracles";
 
 export function run(command: string, args: string[], options: { cwd?: string; input?: Uint8Array } = {}): string {
   const { cwd, input } = options;

@@ -10,7 +10,7 @@ import { FaultInjectingSource, MemorySource, type PowerCutMode, VhdxError, type 
 import { type CompactResult, compactImage } from "../src/maintain/compact.js";
 import { compactVhdx } from "../src/node/compact-vhdx.js";
 import { createVhdx, openVhdx } from "../src/node/index.js";
-import { oracles, qemuCheck, qemuConvertToRaw, qemuCreate, qemuIo, tempDir } from "./oracles.js";
+import { oracles, qemuCheck, qemuConvertToRaw, qemuCreate, qemuIo, tempDir } from "@vhdx-tools/oracles";
 
 const MiB = 1 << 20;
 const dir = tempDir("vhdx-compact-");

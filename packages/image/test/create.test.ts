@@ -24,7 +24,7 @@ import { createImage } from "../src/create/create-image.js";
 import { MemorySource, VhdxError, type VhdxImage, openImage } from "../src/index.js";
 import { createVhdx, parentLocatorPaths } from "../src/node/create-vhdx.js";
 import { openVhdx } from "../src/node/index.js";
-import { oracle, oracles, pyvhdiRead, qemuCheck, qemuConvertToRaw, qemuCreate, qemuIo, run, tempDir, vhdiinfoFields } from "./oracles.js";
+import { oracle, oracles, pyvhdiRead, qemuCheck, qemuConvertToRaw, qemuCreate, qemuIo, run, tempDir, vhdiinfoFields } from "@vhdx-tools/oracles";
 
 const hasQemu = oracles("qemu-img", "qemu-io", "vhdiinfo");
 const hasLibvhdi = oracles("vhdiinfo", "pyvhdi");

@@ -9,7 +9,7 @@ import { type Fixture, type FixtureSpec, STATE, buildVhdx } from "@vhdx-tools/fi
 import { afterEach, describe, expect, it } from "vitest";
 import { MemorySource, VhdxError, openImage } from "../src/index.js";
 import { openVhdx } from "../src/node/index.js";
-import { oracle, pyvhdiRead } from "./oracles.js";
+import { oracle, pyvhdiRead } from "@vhdx-tools/oracles";
 
 const MiB = 1 << 20;
 const dirs: string[] = [];

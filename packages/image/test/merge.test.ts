@@ -10,7 +10,7 @@ import { VhdxError } from "../src/index.js";
 import { mergeIntoParent } from "../src/maintain/merge.js";
 import { createVhdx, openVhdx } from "../src/node/index.js";
 import { mergeVhdx } from "../src/node/merge-vhdx.js";
-import { oracle, qemuCheck, qemuConvertToRaw, tempDir } from "./oracles.js";
+import { oracle, qemuCheck, qemuConvertToRaw, tempDir } from "@vhdx-tools/oracles";
 
 const MiB = 1 << 20;
 const SIZE = 12 * MiB;

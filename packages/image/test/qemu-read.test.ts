@@ -18,7 +18,7 @@ import {
   qemuIo,
   tempDir,
   vhdiinfoFields,
-} from "./oracles.js";
+} from "@vhdx-tools/oracles";
 
 const hasQemu = oracles("qemu-img", "qemu-io");
 const hasVhdiinfo = oracle("vhdiinfo");

@@ -8,7 +8,7 @@ import { STATE, buildVhdx } from "@vhdx-tools/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultInjectingSource, MemorySource, VhdxError, openImage, resizeImage } from "../src/index.js";
 import { createVhdx, openVhdx, resizeVhdx } from "../src/node/index.js";
-import { oracle } from "./oracles.js";
+import { oracle } from "@vhdx-tools/oracles";
 
 const MiB = 1 << 20;
 const GiB = 1024 * MiB;

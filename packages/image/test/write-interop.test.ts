@@ -9,7 +9,7 @@ import { type Header, VhdxError, decodeHeader, verifyHeaderChecksum } from "@vhd
 import { STATE, buildVhdx } from "@vhdx-tools/fixtures";
 import { afterAll, describe, expect, it } from "vitest";
 import { openVhdx } from "../src/node/index.js";
-import { oracles, qemuCheck, qemuConvertToRaw, qemuCreate, qemuIo, run, tempDir } from "./oracles.js";
+import { oracles, qemuCheck, qemuConvertToRaw, qemuCreate, qemuIo, run, tempDir } from "@vhdx-tools/oracles";
 
 const KiB = 1024;
 const MiB = 1 << 20;

@@ -13,7 +13,7 @@ import { type Fixture, type FixtureBlock, type FixtureSpec, STATE, buildVhdx } f
 import { afterAll, describe, expect, it } from "vitest";
 import { MemorySource, type VhdxImage, openImage } from "../src/index.js";
 import { openVhdx } from "../src/node/index.js";
-import { oracle, oracles, pyvhdiRead, qemuCheck, qemuConvertToRaw, qemuCreate, qemuIo, tempDir } from "./oracles.js";
+import { oracle, oracles, pyvhdiRead, qemuCheck, qemuConvertToRaw, qemuCreate, qemuIo, tempDir } from "@vhdx-tools/oracles";
 
 const KiB = 1024;
 const MiB = 1 << 20;

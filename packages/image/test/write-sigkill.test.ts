@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STATE, buildVhdx } from "@vhdx-tools/fixtures";
 import { openVhdx } from "../src/node/index.js";
-import { oracles, qemuCheck, qemuConvertToRaw, qemuCreate, run, tempDir } from "./oracles.js";
+import { oracles, qemuCheck, qemuConvertToRaw, qemuCreate, run, tempDir } from "@vhdx-tools/oracles";
 
 const MiB = 1 << 20;
 const NIL = "00000000-0000-0000-0000-000000000000";

@@ -9,14 +9,12 @@
 import { execFileSync } from "node:child_process";
 import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { delimiter, join } from "node:path";
 
 export type OracleName = "qemu-img" | "qemu-io" | "vhdiinfo" | "pyvhdi";
 
 /** The Python that has python3-libvhdi (Debian's, not a pyenv shim earlier on PATH). */
 export const SYSTEM_PYTHON = "/usr/bin/python3";
-const ORACLE_READ_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "oracle-read.py");
 
 export function inCi(): boolean {
   const ci = process.env.CI;
@@ -213,10 +211,41 @@ export function vhdiinfoFields(path: string): VhdiInfo {
 export function pyvhdiRead(path: string, ranges: ReadonlyArray<readonly [offset: number, length: number]>, parents: readonly string[] = []): Uint8Array {
   const total = ranges.reduce((sum, [, length]) => sum + length, 0);
   const request = JSON.stringify({ path, parents, ranges });
-  const out = run(SYSTEM_PYTHON, [ORACLE_READ_SCRIPT], { input: request, maxBuffer: total + (1 << 20) });
+  const out = run(SYSTEM_PYTHON, ["-c", PYVHDI_READ_SCRIPT], { input: request, maxBuffer: total + (1 << 20) });
   if (out.length !== total) throw new Error(`pyvhdi read ${out.length} bytes, expected ${total}`);
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
+
+// Reads {"path", "parents" (nearest first), "ranges": [[offset, length]...]}
+// from stdin and writes the ranges' bytes to stdout, concatenated in order.
+// Kept inline (not a .py file) so the module works when bundled elsewhere.
+const PYVHDI_READ_SCRIPT = `
+import json, sys, pyvhdi
+CHUNK = 16 << 20
+request = json.load(sys.stdin)
+files = []
+try:
+    for path in [request["path"], *request.get("parents", [])]:
+        f = pyvhdi.file()
+        f.open(path)
+        files.append(f)
+    for child, parent in zip(files, files[1:]):
+        child.set_parent(parent)
+    out = sys.stdout.buffer
+    for offset, length in request["ranges"]:
+        done = 0
+        while done < length:
+            n = min(CHUNK, length - done)
+            data = files[0].read_buffer_at_offset(n, offset + done)
+            if len(data) != n:
+                raise RuntimeError(f"short read: {len(data)} of {n} bytes at {offset + done}")
+            out.write(data)
+            done += n
+    out.flush()
+finally:
+    for f in files:
+        f.close()
+`;
 
 // ---------------------------------------------------------------- temp dirs
 

@@ -2,6 +2,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
+const UNSHIPPED_FOLDERS = ["src", "test", "bench", "node_modules"];
+
 export const REQUIRED_README_SECTIONS = ["## Install", "## Example", "## API", "## Errors"];
 
 /** The package folders under packages/ that hold a package.json, sorted. */
@@ -21,8 +23,14 @@ export function manifestProblems({ name, dir, manifest }) {
   expect(manifest.type === "module", `"type" should be "module"`);
   expect(manifest.sideEffects === false, `"sideEffects" should be false`);
   const binFolders = Object.values(manifest.bin ?? {}).map((path) => path.replace(/^\.\//, "").split("/")[0]);
-  const allowedFiles = JSON.stringify(["dist", ...new Set(binFolders.filter((folder) => folder !== "dist"))]);
-  expect(JSON.stringify(manifest.files) === allowedFiles, `"files" should be ${allowedFiles}`);
+  const requiredFiles = ["dist", ...new Set(binFolders.filter((folder) => folder !== "dist"))];
+  const files = manifest.files ?? [];
+  expect(JSON.stringify(files.slice(0, requiredFiles.length)) === JSON.stringify(requiredFiles), `"files" should start ${JSON.stringify(requiredFiles)}`);
+  for (const extra of files.slice(requiredFiles.length)) {
+    // Data a package ships beside its code (the conformance regression cases): never sources or tests.
+    const ok = !UNSHIPPED_FOLDERS.includes(extra) && existsSync(join(dir, extra));
+    expect(ok, `"files" names ${JSON.stringify(extra)}, which is missing or must not ship`);
+  }
   expect(manifest.engines?.node === ">=20", `"engines.node" should be ">=20"`);
   expect(typeof manifest.license === "string", `"license" is missing`);
   const exportsMap = manifest.exports ?? {};

@@ -76,6 +76,16 @@ describe("the shape checks themselves", () => {
     expect(problems.join("\n")).toMatch(/types, import, require/);
   });
 
+  it("reject shipping sources, tests or a folder that is not there, and accept a data folder that is", () => {
+    const shipping = (files: string[]) => manifestProblems({ ...good, manifest: { ...good.manifest, files } });
+    expect(shipping(["dist", "src"]).join("\n")).toMatch(/"src", which is missing or must not ship/);
+    expect(shipping(["dist", "no-such-folder"]).join("\n")).toMatch(/no-such-folder/);
+    expect(shipping(["src", "dist"]).join("\n")).toMatch(/should start \["dist"\]/);
+    expect(shipping(["dist", "test"])).toHaveLength(1);
+    const withData = { ...good, dir: join(root, "packages", "conformance"), manifest: { ...good.manifest, files: ["dist", "regressions"] } };
+    expect(manifestProblems(withData)).toEqual([]);
+  });
+
   it("find the example block of a README and nothing when it is missing", () => {
     expect(readmeExample("# x\n\n## Example\n\n```js\nconsole.log(1);\n```\n\n## API\n")).toBe("console.log(1);\n");
     expect(readmeExample("# x\n\n## Example\n\nnone\n\n## API\n\n```js\nx\n```\n")).toBeNull();

@@ -214,6 +214,26 @@ describe("logs written with @vhdx/log's writer", () => {
     }
   });
 
+  it("refuses a log whose LastFileOffset would grow the file past what any VHDX needs (LOG_CORRUPT), and opens a plausible one", async () => {
+    const logWith = (lastFileOffset: number) => {
+      const { bytes, after } = imageWithPendingBatUpdate();
+      const ring = new Uint8Array(MiB);
+      const writer = new LogWriter({ logLength: MiB, logGuid: LOG_GUID, nextOffset: 0, nextSequenceNumber: 1n });
+      const batSector = after.bytes.slice(after.offsets.bat, after.offsets.bat + 4096);
+      const { pieces } = writer.append([{ fileOffset: after.offsets.bat, data: batSector }], { flushedFileOffset: bytes.length, lastFileOffset });
+      for (const piece of pieces) ring.set(piece.bytes, piece.ringOffset);
+      bytes.set(ring, after.offsets.log);
+      return { bytes, after };
+    };
+    const hostile = logWith(2 ** 53 - MiB);
+    const error = await openImage(new MemorySource(hostile.bytes)).catch((e: unknown) => e);
+    expect(VhdxError.isInstance(error) && [error.code, error.offset]).toEqual(["LOG_CORRUPT", hostile.after.offsets.log]);
+    const plausible = logWith(hostile.bytes.length + 64 * MiB);
+    const image = await openImage(new MemorySource(plausible.bytes));
+    expect(await image.source.size()).toBe(plausible.bytes.length + 64 * MiB);
+    expect(Buffer.compare(await image.read(0, image.virtualSize), plausible.after.expected)).toBe(0);
+  });
+
   it("refuses a log outside the file", async () => {
     const { bytes } = imageWithPendingBatUpdate();
     for (const offset of [0x10000, 0x20000]) {

@@ -11,6 +11,13 @@ import { type CurrentHeader, updateHeaders } from "../write/header-update.js";
 
 /** Logs larger than this are refused rather than read into memory (Windows and QEMU write 1 MiB). */
 export const MAX_LOG_LENGTH = 256 * MiB;
+/**
+ * No replay may make the file longer than this: the largest disk the format
+ * allows (64 TiB) with its BAT, sector bitmaps, log and metadata fits well
+ * inside 128 TiB, and a hostile LastFileOffset near 2^53 must not make every
+ * reader that sizes something by the file (a map of its space) blow up.
+ */
+export const MAX_REPLAYED_FILE_SIZE = 2 ** 47;
 
 const ZERO_CHUNK = MiB;
 
@@ -28,8 +35,17 @@ export async function readReplayPlan(source: RandomAccessSource, header: Header,
   }
   const ring = await readBytes(source, logOffset, logLength, "log");
   const plan = planReplay(ring, header.logGuid, fileSize, logOffset);
+  checkReplayedSize(plan, logOffset);
   for (const op of plan.operations) checkReplayTarget(op.fileOffset, op.kind === "write" ? op.data.length : op.length, header);
   return plan;
+}
+
+function checkReplayedSize(plan: ReplayPlan, logOffset: number): void {
+  const size = Math.max(plan.fileSize, plan.operationsEnd);
+  if (size > MAX_REPLAYED_FILE_SIZE) {
+    const detail = `replaying the log would make the file 0x${size.toString(16)} bytes long (LastFileOffset or a write's end), past the 0x${MAX_REPLAYED_FILE_SIZE.toString(16)} any VHDX needs`;
+    throw new VhdxError("LOG_CORRUPT", detail, { structure: "log entry header", field: "lastFileOffset", offset: logOffset + plan.sequence.head.offset });
+  }
 }
 
 /**

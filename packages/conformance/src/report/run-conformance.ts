@@ -58,7 +58,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     progress(`corpus (${options.profile}) in ${workDir}`);
     const corpus = await buildCorpus(join(workDir, "corpus"), { profile: options.profile, onProgress: progress });
     progress(`differential: ${corpus.length} images`);
-    const comparisons = await runDifferential(corpus);
+    const comparisons = await runDifferential(corpus, { onProgress: progress });
     progress(`fuzz: ${options.fuzzCount} mutants, seed ${options.seed}`);
     const fuzz = await runFuzz({
       seed: options.seed,

@@ -15,11 +15,11 @@ import { type Profile, runConformance } from "./report/run-conformance.js";
 
 const USAGE = `usage: vhdx-conformance <command> [options]
 
-commands:
-  report [--profile short|full] [--seed N] [--fuzz-count N] [--workers N] [--markdown FILE] [--json]
-  fuzz   [--seed N] [--count N] [--workers N] [--timeout MS] [--memory MIB]
-  crash  [--profile short|full] [--seed N]
-  corpus DIR [--profile short|full]`;
+commands (defaults in brackets):
+  report [--profile short|full (full)] [--seed N (1)] [--fuzz-count N (2000)] [--workers N (2)] [--markdown FILE] [--json]
+  fuzz   [--seed N (from the clock, printed)] [--count N (500)] [--workers N (2)] [--timeout MS (20000)] [--memory MIB (512)]
+  crash  [--profile short|full (short)] [--seed N (1)]
+  corpus DIR [--profile short|full (short)]`;
 
 const OPTIONS = {
   profile: { type: "string" },
@@ -95,7 +95,7 @@ async function fuzz(values: Values): Promise<number> {
 }
 
 async function crash(values: Values): Promise<number> {
-  const summary = await runCrashTests({ seed: integer(values, "seed", 1), profile: profile(values, "full"), onProgress: progress });
+  const summary = await runCrashTests({ seed: integer(values, "seed", 1), profile: profile(values, "short"), onProgress: progress });
   for (const f of summary.failures) process.stdout.write(`FAIL ${f.workload} cut ${f.cutPoint} (${f.mode}): ${f.problem}\n`);
   process.stdout.write(`${summary.workloads.length} workloads, ${summary.cuts} power cuts, ${summary.qemuChecked} qemu-img checks, ${summary.failures.length} failures\n`);
   return summary.failures.length === 0 ? 0 : 1;

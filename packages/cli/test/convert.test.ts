@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createVhdx, openVhdx } from "@vhdx/image/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBuilt, oracle, run, vhdx as vhdxIn, vhdxProcess as vhdxOut } from "./harness.js";
+import { ensureBuilt, expectClean, oracle, run, vhdx as vhdxIn, vhdxProcess as vhdxOut } from "./harness.js";
 
 const MiB = 1 << 20;
 
@@ -49,10 +49,6 @@ function rawWith(path: string, size: number, pieces: Array<[offset: number, leng
 }
 
 const file = (name: string) => join(dir, name);
-const expectClean = (outcome: Outcome) => {
-  expect(outcome.stderr).toBe("");
-  expect(outcome.status).toBe(0);
-};
 
 let dir: string;
 beforeAll(() => {

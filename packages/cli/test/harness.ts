@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
 import { runCli } from "../src/cli.js";
 
 export const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -55,6 +56,12 @@ export function ensureBuilt(): void {
 }
 
 export { oracle } from "@vhdx-tools/oracles";
+
+/** The command succeeded and said nothing on stderr. */
+export function expectClean(outcome: { status: number; stderr: string }): void {
+  expect(outcome.stderr).toBe("");
+  expect(outcome.status).toBe(0);
+}
 
 export function run(command: string, args: string[], options: { cwd?: string; input?: Uint8Array } = {}): string {
   const { cwd, input } = options;

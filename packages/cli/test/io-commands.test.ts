@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createVhdx, openVhdx } from "@vhdx/image/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type InProcessOptions, bin, ensureBuilt, oracle, run, vhdx as vhdxIn, vhdxProcess as vhdxOut } from "./harness.js";
+import { bin, ensureBuilt, expectClean, type InProcessOptions, oracle, run, vhdx as vhdxIn, vhdxProcess as vhdxOut } from "./harness.js";
 
 const MiB = 1 << 20;
 
@@ -57,10 +57,6 @@ function expectOneLineError(outcome: Outcome, code: string): void {
 }
 
 const file = (name: string) => join(dir, name);
-const expectClean = (outcome: Outcome) => {
-  expect(outcome.stderr).toBe("");
-  expect(outcome.status).toBe(0);
-};
 
 let dir: string;
 beforeAll(() => {

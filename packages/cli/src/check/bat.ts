@@ -3,19 +3,18 @@
 // no structure and no other block), the sector bitmap a PARTIALLY_PRESENT
 // block needs, and file space nothing refers to (leaked).
 //
-// The BAT is streamed in 1 MiB pieces, so memory stays bounded whatever its
-// size: the piece, plus two bits per MiB of the file (a 64 TiB file costs
-// 16 MiB). Blocks that overlap another block are found in one pass; a second
+// The BAT is streamed in pieces (bat-stream.ts), so memory stays bounded
+// whatever its size: 12 MiB of pieces, plus two bits per MiB of the file (a
+// 64 TiB file costs 16 MiB). Blocks that overlap another block are found in one pass; a second
 // pass, only when there are some, names the block each one overlaps.
 import { MAX_SAFE_FILE_OFFSET_MB, PAYLOAD_STATE_NAMES } from "@vhdx/bat";
 import type { RandomAccessSource } from "@vhdx/image";
 import { MiB, type RegionTableEntry } from "@vhdx/structs";
+import { forEachBatEntry } from "./bat-stream.js";
 import { type Findings, hex } from "./findings.js";
 import type { Extent } from "./header-section.js";
 import type { MetadataState } from "./metadata.js";
 
-/** Entries read at a time: 1 MiB of BAT. */
-const PIECE_ENTRIES = 131072;
 /** Overlaps whose first owner the second pass looks for; more are reported without it. */
 const MAX_NAMED_OVERLAPS = 1000;
 const MAX_LEAKED_RANGES = 100;
@@ -199,7 +198,7 @@ export async function checkBat(
     }
   };
 
-  await forEachEntry(source, batOffset, batEntryCount, chunkRatio + 1, visit, (done) => onProgress(done, batEntryCount));
+  await forEachBatEntry(source, batOffset, batEntryCount, chunkRatio + 1, visit, (done) => onProgress(done, batEntryCount));
 
   if (overlaps.length > 0) {
     // Second pass: the first earlier block over each overlap's MiBs.
@@ -220,7 +219,7 @@ export async function checkBat(
         }
       }
     };
-    await forEachEntry(source, batOffset, batEntryCount, chunkRatio + 1, owners, () => {});
+    await forEachBatEntry(source, batOffset, batEntryCount, chunkRatio + 1, owners, () => {});
     for (const overlap of overlaps) {
       findings.error({
         rule: "BLOCK_OVERLAP",
@@ -234,49 +233,6 @@ export async function checkBat(
 
   const { leakedBytes, leakedRanges } = leaks(used, referenced, fileSize);
   return { allocatedBlocks, totalBlocks: payloadBlockCount, leakedBytes, leakedRanges, batBytes: batByteLength };
-}
-
-/** Payload entries up to this value (states 0-3, offset 0, no reserved bits) need no check. */
-const UNALLOCATED_AT_ZERO = 3;
-
-/**
- * Streams the entries in 1 MiB pieces: visit(index, low u32, high u32). A
- * payload entry in a state without data (0 to 3), at offset 0 and with no
- * reserved bits, tells a check nothing, and nearly every entry of a big sparse
- * disk is one (QEMU writes ZERO, others NOT_PRESENT). So it is skipped, except
- * in a sector bitmap slot (every `period`-th entry, the last of each chunk).
- */
-async function forEachEntry(
-  source: RandomAccessSource,
-  batOffset: number,
-  count: number,
-  period: number,
-  visit: (index: number, low: number, high: number) => void,
-  onPiece: (done: number) => void,
-): Promise<void> {
-  const buffer = new Uint8Array(Math.min(count, PIECE_ENTRIES) * 8);
-  const view = new DataView(buffer.buffer);
-  for (let first = 0; first < count; first += PIECE_ENTRIES) {
-    const n = Math.min(PIECE_ENTRIES, count - first);
-    const piece = buffer.subarray(0, n * 8);
-    let done = 0;
-    while (done < piece.length) {
-      const read = await source.read(piece.subarray(done), batOffset + first * 8 + done);
-      if (read <= 0) break;
-      done += read;
-    }
-    piece.fill(0, done);
-    let bitmapEntry = first + period - 1 - (first % period);
-    for (let k = 0; k < n; k++) {
-      const index = first + k;
-      const low = view.getUint32(k * 8, true);
-      const high = view.getUint32(k * 8 + 4, true);
-      if (index === bitmapEntry) bitmapEntry += period;
-      else if (high === 0 && low <= UNALLOCATED_AT_ZERO) continue;
-      visit(index, low, high);
-    }
-    onPiece(first + n);
-  }
 }
 
 function leaks(used: MiBUnits, referenced: MiBUnits, fileSize: number) {

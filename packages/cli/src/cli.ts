@@ -1,6 +1,6 @@
 // `vhdx <command> [options] [operands]`: dispatch, --help, and the one-line
 // error report (`vhdx: CODE: message`, exit status 2).
-import { VhdxError } from "@vhdx/image";
+import { VhdxError } from "@vhdx/structs";
 import { EXIT_ERROR, EXIT_OK } from "./command.js";
 import { COMMANDS } from "./commands/index.js";
 import { type CliIO, writeLine } from "./io.js";

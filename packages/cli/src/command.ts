@@ -1,6 +1,6 @@
 // The shape of a subcommand and the argument parsing every one shares.
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { VhdxError } from "@vhdx/image";
+import { VhdxError } from "@vhdx/structs";
 import type { CliIO } from "./io.js";
 
 /** Exit statuses: 0 success, 1 a "no" answer (compare differs, check found corruption), 2 an error. */

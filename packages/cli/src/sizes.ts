@@ -1,6 +1,6 @@
 // Sizes on the command line: a number of bytes, or a number with a binary
 // suffix K, M, G or T (KiB, MiB, ...; "B" and "iB" may follow).
-import { VhdxError } from "@vhdx/image";
+import { VhdxError } from "@vhdx/structs";
 
 const UNITS: Record<string, number> = { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 };
 

@@ -21,22 +21,36 @@ export interface BatTableOptions {
   regionFileOffset?: number;
 }
 
+export interface BatWindowOptions extends BatTableOptions {
+  /** Index of the first entry `bytes` holds. */
+  firstEntry: number;
+}
+
 export class BatTable {
   readonly geometry: BatGeometry;
-  /** The region bytes: a view of the caller's bytes, not a copy. */
+  /** The region bytes (or a window's): a view of the caller's bytes, not a copy. */
   readonly bytes: Uint8Array;
   /** Absolute file offset of the region, when the caller gave it. */
   readonly regionFileOffset: number | undefined;
+  /** The first entry held: 0, unless this is a window. */
+  readonly firstEntry: number;
+  /** One past the last entry held: geometry.batEntryCount, unless this is a window. */
+  readonly endEntry: number;
   readonly #view: DataView;
   readonly #count: number;
 
+  /** The whole BAT: `bytes` holds at least geometry.batByteLength bytes (TRUNCATED otherwise). */
   constructor(bytes: Uint8Array, geometry: BatGeometry, options: BatTableOptions = {}) {
     if (!(bytes instanceof Uint8Array)) throw new TypeError("BatTable: bytes must be a Uint8Array");
     const { regionFileOffset } = options;
     if (regionFileOffset !== undefined && !(Number.isSafeInteger(regionFileOffset) && regionFileOffset >= 0)) {
       throw new TypeError("BatTable: regionFileOffset must be a non-negative integer");
     }
-    if (bytes.length < geometry.batByteLength) {
+    const first = windowStart(options);
+    if (first !== null && !(Number.isSafeInteger(first) && first >= 0 && first <= geometry.batEntryCount)) {
+      throw new TypeError(`BatTable: firstEntry must be an entry index in 0..${geometry.batEntryCount}`);
+    }
+    if (first === null && bytes.length < geometry.batByteLength) {
       throw new VhdxError(
         "TRUNCATED",
         `region holds ${bytes.length} bytes, the disk needs ${geometry.batEntryCount} entries (${geometry.batByteLength} bytes)`,
@@ -48,6 +62,17 @@ export class BatTable {
     this.regionFileOffset = regionFileOffset;
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#count = geometry.batEntryCount;
+    this.firstEntry = first ?? 0;
+    this.endEntry = first === null ? this.#count : Math.min(this.#count, first + Math.floor(bytes.length / BAT_ENTRY_SIZE));
+  }
+
+  /**
+   * Part of the BAT: `bytes` holds the entries from `firstEntry` on (as many
+   * as fit, up to the end of the BAT). Looking up an entry outside the window
+   * is OUT_OF_RANGE. For readers that page a large BAT in.
+   */
+  static window(bytes: Uint8Array, geometry: BatGeometry, options: BatWindowOptions): BatTable {
+    return new BatTable(bytes, geometry, options);
   }
 
   /** Number of entries: geometry.batEntryCount. */
@@ -68,7 +93,7 @@ export class BatTable {
   /** Bits 20..63: the file offset in MiB (up to 2^44 - 1). */
   fileOffsetMB(index: number): number {
     const low = this.#low(index);
-    return (low >>> 20) + this.#view.getUint32(index * BAT_ENTRY_SIZE + 4, true) * 4096;
+    return (low >>> 20) + this.#view.getUint32((index - this.firstEntry) * BAT_ENTRY_SIZE + 4, true) * 4096;
   }
 
   /** FileOffsetMB * MiB. VhdxError CORRUPT_BAT when that is past 2^53 (a hostile entry). */
@@ -96,7 +121,7 @@ export class BatTable {
         field: "FileOffsetMB",
       });
     }
-    const position = index * BAT_ENTRY_SIZE;
+    const position = (index - this.firstEntry) * BAT_ENTRY_SIZE;
     this.#view.setUint32(position, (state | ((fileOffsetMB % 4096) << 20)) >>> 0, true);
     this.#view.setUint32(position + 4, Math.floor(fileOffsetMB / 4096), true);
   }
@@ -132,12 +157,18 @@ export class BatTable {
 
   #low(index: number): number {
     this.#check(index);
-    return this.#view.getUint32(index * BAT_ENTRY_SIZE, true);
+    return this.#view.getUint32((index - this.firstEntry) * BAT_ENTRY_SIZE, true);
   }
 
   #check(index: number): void {
-    if (index >>> 0 !== index || index >= this.#count) {
-      throw new VhdxError("OUT_OF_RANGE", `BAT entry ${index} is outside 0..${this.#count - 1}`, { structure: "BAT" });
+    if (index >>> 0 !== index || index < this.firstEntry || index >= this.endEntry) {
+      const held = this.endEntry === this.#count && this.firstEntry === 0 ? "" : ` (this window holds ${this.firstEntry}..${this.endEntry - 1})`;
+      throw new VhdxError("OUT_OF_RANGE", `BAT entry ${index} is outside 0..${this.#count - 1}${held}`, { structure: "BAT" });
     }
   }
+}
+
+/** The first entry of a window, or null for a whole table. */
+function windowStart(options: BatTableOptions | BatWindowOptions): number | null {
+  return "firstEntry" in options ? options.firstEntry : null;
 }

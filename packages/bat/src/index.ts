@@ -1,5 +1,5 @@
 // @vhdx/bat: MS-VHDX 2.4 Blocks and 2.5 BAT (geometry, entries, states, sector bitmaps, read runs).
-export { BatTable, type BatTableOptions, MAX_FILE_OFFSET_MB, MAX_SAFE_FILE_OFFSET_MB } from "./bat-table.js";
+export { BatTable, type BatTableOptions, type BatWindowOptions, MAX_FILE_OFFSET_MB, MAX_SAFE_FILE_OFFSET_MB } from "./bat-table.js";
 export {
   BAT_ENTRY_SIZE,
   type BatGeometry,

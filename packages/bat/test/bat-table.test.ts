@@ -158,3 +158,58 @@ describe("BatTable by payload block and chunk", () => {
     expect(table.sectorBitmapState(0)).toBe(0);
   });
 });
+
+describe("BatTable.window: part of the BAT", () => {
+  // 1 GiB of 1 MiB blocks: 1024 payload entries, chunk ratio 4096, so one chunk and its bitmap entry.
+  const geometry = computeGeometry({ virtualSize: GiB, blockSize: MiB, logicalSectorSize: 512, hasParent: true });
+
+  function wholeAndWindow(first: number, count: number) {
+    const next = random(7);
+    const bytes = new Uint8Array(geometry.batByteLength);
+    for (let index = 0; index < geometry.batEntryCount; index++) writeEntry(bytes, index, next(8), next(2 ** 20));
+    const whole = new BatTable(bytes, geometry, { regionFileOffset: 3 * MiB });
+    const window = BatTable.window(bytes.slice(first * 8, (first + count) * 8), geometry, { firstEntry: first, regionFileOffset: 3 * MiB });
+    return { whole, window };
+  }
+
+  it("reads every entry it holds as the whole table does, by absolute index", () => {
+    const { whole, window } = wholeAndWindow(100, 300);
+    expect([window.firstEntry, window.endEntry]).toEqual([100, 400]);
+    for (let index = 100; index < 400; index++) {
+      expect([window.state(index), window.fileOffsetMB(index), window.entryFileOffset(index)]).toEqual([
+        whole.state(index),
+        whole.fileOffsetMB(index),
+        whole.entryFileOffset(index),
+      ]);
+    }
+    expect(window.payloadState(250)).toBe(whole.payloadState(250));
+  });
+
+  it("refuses entries outside the window with OUT_OF_RANGE, naming the window", () => {
+    const { window } = wholeAndWindow(100, 300);
+    const error = expectVhdxError(() => window.state(99), "OUT_OF_RANGE");
+    expect(error.message).toContain("100..399");
+    expectVhdxError(() => window.fileOffset(400), "OUT_OF_RANGE");
+    expectVhdxError(() => window.setEntry(400, 6, 1), "OUT_OF_RANGE");
+  });
+
+  it("ends at the end of the BAT however many bytes it is given, and reads the last chunk's bitmap entry", () => {
+    const last = geometry.batEntryCount - 1;
+    const { whole, window } = wholeAndWindow(last - 10, 11);
+    expect(window.endEntry).toBe(geometry.batEntryCount);
+    const roomy = BatTable.window(new Uint8Array(4096), geometry, { firstEntry: last - 10 });
+    expect(roomy.endEntry).toBe(geometry.batEntryCount);
+    expect(window.sectorBitmapState(0)).toBe(whole.sectorBitmapState(0));
+  });
+
+  it("writes entries at their place in the window", () => {
+    const { window } = wholeAndWindow(8, 16);
+    window.setEntry(10, 6, 77);
+    expect(readEntry(window.bytes, 2)).toBe((77n << 20n) | 6n);
+  });
+
+  it("takes a first entry only inside the BAT", () => {
+    expect(() => BatTable.window(new Uint8Array(8), geometry, { firstEntry: -1 })).toThrow(TypeError);
+    expect(() => BatTable.window(new Uint8Array(8), geometry, { firstEntry: geometry.batEntryCount + 1 })).toThrow(TypeError);
+  });
+});

@@ -2,7 +2,7 @@
 // reads of its virtual disk. Built by openImage; see open/open-image.ts.
 import {
   type BatGeometry,
-  BatTable,
+  type BatTable,
   type ReadRun,
   mapRange,
   payloadBatIndex,
@@ -19,7 +19,8 @@ import {
 } from "@vhdx/structs";
 import type { Layout } from "./open/layout.js";
 import type { MetadataItems } from "./open/metadata.js";
-import { type CorruptEntries, scanBlockPlacement } from "./read/block-integrity.js";
+import { BatAccess, type BatEntries } from "./read/bat-access.js";
+import type { CorruptEntries } from "./read/block-integrity.js";
 import { SectorBitmapCache } from "./read/sector-bitmap-cache.js";
 import { type RandomAccessSource, closedError, readExactly, readOnlyError } from "./sources/source.js";
 import type { CurrentHeader } from "./write/header-update.js";
@@ -80,7 +81,7 @@ export class VhdxImage {
 
   private readonly ownsParent: boolean;
   private current: CurrentHeader;
-  private batLoad: Promise<{ table: BatTable; corrupt: CorruptEntries }> | null = null;
+  private readonly batAccess: BatAccess;
   private readonly bitmaps: SectorBitmapCache;
   private readonly writer: ImageWriter | null;
   private closed = false;
@@ -113,6 +114,7 @@ export class VhdxImage {
     this.ownsParent = parts.ownsParent;
     this.bitmaps = new SectorBitmapCache((chunk) => this.loadSectorBitmap(chunk));
     this.writer = this.readOnly ? null : this.createWriter();
+    this.batAccess = new BatAccess(this.source, this.geometry, this.layout, this.fileSize, this.writer !== null);
   }
 
   /** The current header (it changes when a read-write session writes). */
@@ -155,7 +157,7 @@ export class VhdxImage {
     if (!(buffer instanceof Uint8Array)) throw new TypeError("readInto: buffer must be a Uint8Array");
     this.checkRange(offset, buffer.length);
     if (buffer.length === 0) return;
-    const { table, corrupt } = await this.loadBat();
+    const { table, corrupt } = await this.loadBat(() => this.batAccess.forRange(offset, buffer.length));
     const runs: ReadRun[] = [];
     mapRange(table, offset, buffer.length, (run) => runs.push({ ...run }));
     for (const run of runs) {
@@ -163,14 +165,31 @@ export class VhdxImage {
     }
   }
 
-  /** The loaded BAT (read on first use, not at open). */
+  /**
+   * The whole BAT, read on first use (not at open) and then held: 8 bytes
+   * per block. For a large disk prefer batWindow, which a read-only image
+   * answers a page at a time.
+   */
   async bat(): Promise<BatTable> {
     return (await this.loadBat()).table;
   }
 
+  /**
+   * A BAT table holding at least the entries [offset, offset + length) of
+   * the virtual disk needs: its blocks' payload entries and their chunks'
+   * sector bitmap entries. The whole BAT when it is held; otherwise a window
+   * (BatTable.window) over the pages that hold them.
+   */
+  async batWindow(offset: number, length: number): Promise<BatTable> {
+    this.checkRange(offset, length);
+    const covered = Math.max(1, Math.min(length, this.virtualSize - offset));
+    return (await this.loadBat(() => this.batAccess.forRange(offset, covered))).table;
+  }
+
   /** BAT entries whose blocks lie where no block may (index -> reason). Reads the BAT. */
   async corruptBatEntries(): Promise<ReadonlyMap<number, string>> {
-    return (await this.loadBat()).corrupt;
+    if (this.closed) throw closedError(this.source.name);
+    return this.batAccess.corrupt();
   }
 
   /** Writes `data` at virtual `offset`. Durable after flush() or close(). */
@@ -311,8 +330,8 @@ export class VhdxImage {
   }
 
   private async loadSectorBitmap(chunk: number): Promise<Uint8Array> {
-    const { table, corrupt } = await this.loadBat();
     const index = sectorBitmapBatIndex(this.geometry, chunk);
+    const { table, corrupt } = await this.loadBat(() => this.batAccess.entries(index, index + 1));
     const reason = corrupt.get(index);
     if (reason !== undefined) throw this.corruptEntry(index, `sector bitmap block ${chunk} ${reason}`);
     if (table.sectorBitmapState(chunk) !== SB_BLOCK_PRESENT) {
@@ -326,17 +345,10 @@ export class VhdxImage {
     return readExactly(this.source, bitmap, table.sectorBitmapFileOffset(chunk), "sector bitmap block");
   }
 
-  private loadBat(): Promise<{ table: BatTable; corrupt: CorruptEntries }> {
+  /** The whole BAT, or the part `load` asks for. */
+  private loadBat(load: () => Promise<BatEntries> = () => this.batAccess.loadWhole()): Promise<BatEntries> {
     if (this.closed) return Promise.reject(closedError(this.source.name));
-    this.batLoad ??= (async () => {
-      const region = this.layout.bat;
-      // Whole 4 KiB pages (the region is a multiple of 1 MiB), so a writer can log a page as it is.
-      const bytes = new Uint8Array(Math.ceil(this.geometry.batByteLength / 4096) * 4096);
-      await readExactly(this.source, bytes, region.fileOffset, "BAT");
-      const table = new BatTable(bytes, this.geometry, { regionFileOffset: region.fileOffset });
-      return { table, corrupt: scanBlockPlacement(table, this.fileSize, this.layout.extents) };
-    })();
-    return this.batLoad;
+    return load();
   }
 
   private batEntryOffset(index: number): number {

@@ -3,6 +3,7 @@ export type { VhdxErrorCode } from "@vhdx/structs";
 export { createImage } from "./create/create-image.js";
 export type { CreateDiskType, CreateOptions } from "./create/create-options.js";
 export { type DiskType, type LogReplay, VhdxImage } from "./image.js";
+export { LARGEST_WHOLE_BAT } from "./read/bat-access.js";
 export { type CompactOptions, type CompactProgress, type CompactResult, compactImage } from "./maintain/compact.js";
 export { type MergeOptions, type MergeProgress, type MergeResult, mergeIntoParent } from "./maintain/merge.js";
 export { type ResizeOptions, type ResizeResult, resizeImage } from "./maintain/resize.js";

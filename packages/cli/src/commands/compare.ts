@@ -4,7 +4,7 @@
 // 512-byte sector. Disks of different sizes are equal when the common part is
 // and the rest of the larger one reads as zeros (unless --strict). Streamed in
 // 1 MiB pieces; ranges the BAT says read as zeros are not read.
-import { payloadBatIndex } from "@vhdx/bat";
+import { type BatTable, payloadBatIndex } from "@vhdx/bat";
 import type { VhdxImage } from "@vhdx/image";
 import { type Command, EXIT_NO, EXIT_OK, parseCommandArgs } from "../command.js";
 import { type Disk, openDisk, parseFormat } from "../disk.js";
@@ -159,13 +159,21 @@ async function zeroLength(disk: Disk, offset: number, limit: number): Promise<nu
   return disk.image === null ? 0 : imageZeroLength(disk.image, offset, limit);
 }
 
+/** Virtual bytes whose BAT entries are fetched at a time (a window of a large, paged BAT). */
+const BAT_WINDOW = 4 * 2 ** 30;
+
 async function imageZeroLength(image: VhdxImage, offset: number, limit: number): Promise<number> {
-  const table = await image.bat();
   const { blockSize, hasParent } = image.geometry;
   const end = offset + limit;
   let position = offset;
+  let table: BatTable | null = null;
+  let tableEnd = 0;
   while (position < end) {
     if (position >= image.virtualSize) return limit; // a parent smaller than its child: zeros past its end
+    if (table === null || position >= tableEnd) {
+      tableEnd = Math.min(end, image.virtualSize, (Math.floor(position / BAT_WINDOW) + 1) * BAT_WINDOW);
+      table = await image.batWindow(position, tableEnd - position);
+    }
     const block = Math.floor(position / blockSize);
     const blockEnd = Math.min((block + 1) * blockSize, end);
     const state = table.state(payloadBatIndex(image.geometry, block));

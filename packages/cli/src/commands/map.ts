@@ -88,7 +88,6 @@ export async function mapImage(image: VhdxImage, emitter: Merger): Promise<void>
 }
 
 async function walk(image: VhdxImage, start: number, length: number, depth: number, emitter: Merger, bitmaps: BitmapCache): Promise<void> {
-  const table = await image.bat();
   const geometry = image.geometry;
   const { blockSize, hasParent } = geometry;
   const file = image.source.name;
@@ -101,7 +100,13 @@ async function walk(image: VhdxImage, start: number, length: number, depth: numb
     parentStart = parentEnd = -1;
     await walkParent(image, s, e - s, depth, emitter, bitmaps);
   };
+  let table: BatTable | null = null;
+  let tableEnd = 0;
   for (let position = start; position < end; ) {
+    if (table === null || position >= tableEnd) {
+      tableEnd = Math.min(end, (Math.floor(position / BAT_WINDOW) + 1) * BAT_WINDOW);
+      table = await image.batWindow(position, tableEnd - position);
+    }
     const block = Math.floor(position / blockSize);
     const blockStart = block * blockSize;
     let segmentEnd = Math.min(blockStart + blockSize, end);
@@ -114,7 +119,7 @@ async function walk(image: VhdxImage, start: number, length: number, depth: numb
       continue;
     }
     await flushParent();
-    if (state !== 6 && state !== 7) segmentEnd = sameStateEnd(table, block, state, end);
+    if (state !== 6 && state !== 7) segmentEnd = sameStateEnd(table, block, state, tableEnd);
     const base = { start: position, length: segmentEnd - position, depth, state: PAYLOAD_STATE_NAMES[state] ?? String(state) };
     switch (state) {
       case 6:
@@ -152,6 +157,9 @@ async function walk(image: VhdxImage, start: number, length: number, depth: numb
   }
   await flushParent();
 }
+
+/** Virtual bytes whose BAT entries are fetched at a time (a window of a large, paged BAT). */
+const BAT_WINDOW = 4 * 2 ** 30;
 
 /**
  * Where the run of blocks from `block` on that all have `state` ends (at most

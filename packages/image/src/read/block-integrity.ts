@@ -1,4 +1,4 @@
-// The BAT check that needs the whole table at once (MS-VHDX 2.5): no block
+// The BAT check that needs every entry (MS-VHDX 2.5): no block
 // may lie in the header section, past the end of the file, over the log or a
 // region, or over another block. One pass with a bit per MiB of the file (a
 // 64 TiB file costs 8 MiB); entries that break a rule are remembered and
@@ -17,23 +17,56 @@ import type { Extent } from "../open/layout.js";
 export type CorruptEntries = Map<number, string>;
 
 export function scanBlockPlacement(table: BatTable, fileSize: number, structures: readonly Extent[]): CorruptEntries {
-  const corrupt: CorruptEntries = new Map();
-  const used = new MiBUnits(fileSize);
-  for (const extent of structures) used.mark(extent.offset, Math.min(extent.length, Math.max(0, fileSize - extent.offset)));
-  const clashes = new MiBUnits(fileSize);
-  let clashed = false;
-  forEachAllocatedEntry(table, (index, offset, length) => {
-    const problem = placementProblem(offset, length, fileSize);
-    if (problem !== null) {
-      corrupt.set(index, problem);
-    } else if (used.mark(offset, length)) {
-      corrupt.set(index, "overlaps a structure or another block");
-      clashes.mark(offset, length);
-      clashed = true;
-    }
-  });
-  if (clashed) refuseFirstOwners(table, corrupt, clashes);
-  return corrupt;
+  const scan = new PlacementScan(fileSize, structures);
+  scan.add(table);
+  if (scan.clashed) scan.refuseFirstOwners(table);
+  return scan.corrupt;
+}
+
+/**
+ * The same scan fed a part of the BAT at a time (BatTable windows, in
+ * order), for a BAT too large to hold. When `clashed` is true at the end, a
+ * second pass through refuseFirstOwners marks the earlier user of each
+ * overlapped MiB too.
+ */
+export class PlacementScan {
+  readonly corrupt: CorruptEntries = new Map();
+  private readonly used: MiBUnits;
+  private readonly clashes: MiBUnits;
+  private clashFound = false;
+
+  constructor(
+    private readonly fileSize: number,
+    structures: readonly Extent[],
+  ) {
+    this.used = new MiBUnits(fileSize);
+    this.clashes = new MiBUnits(fileSize);
+    for (const extent of structures) this.used.mark(extent.offset, Math.min(extent.length, Math.max(0, fileSize - extent.offset)));
+  }
+
+  get clashed(): boolean {
+    return this.clashFound;
+  }
+
+  add(table: BatTable): void {
+    forEachAllocatedEntry(table, (index, offset, length) => {
+      const problem = placementProblem(offset, length, this.fileSize);
+      if (problem !== null) {
+        this.corrupt.set(index, problem);
+      } else if (this.used.mark(offset, length)) {
+        this.corrupt.set(index, "overlaps a structure or another block");
+        this.clashes.mark(offset, length);
+        this.clashFound = true;
+      }
+    });
+  }
+
+  /** The scan meets an overlap at its second user; refuse the first user of those MiBs too. */
+  refuseFirstOwners(table: BatTable): void {
+    forEachAllocatedEntry(table, (index, offset, length) => {
+      if (!this.corrupt.has(index) && this.clashes.any(offset, length)) this.corrupt.set(index, "overlaps another block");
+    });
+  }
 }
 
 /**
@@ -47,11 +80,12 @@ export function scanBlockPlacement(table: BatTable, fileSize: number, structures
  * entries, nearly all of them unallocated.
  */
 function forEachAllocatedEntry(table: BatTable, visit: (index: number, offset: number, length: number) => void): void {
-  const { batEntryCount, chunkRatio, blockSize, virtualSize } = table.geometry;
-  const bytes = table.bytes;
-  for (let index = 0; index < batEntryCount; index++) {
-    if ((bytes[index * 8]! & 6) !== 6) continue;
-    const state = bytes[index * 8]! & 7;
+  const { chunkRatio, blockSize, virtualSize } = table.geometry;
+  const { bytes, firstEntry, endEntry } = table;
+  for (let index = firstEntry; index < endEntry; index++) {
+    const first = bytes[(index - firstEntry) * 8]!;
+    if ((first & 6) !== 6) continue;
+    const state = first & 7;
     if ((index + 1) % (chunkRatio + 1) === 0) {
       if (state === SB_BLOCK_PRESENT) visit(index, table.fileOffset(index), MiB);
     } else if (state === PAYLOAD_BLOCK_FULLY_PRESENT || state === PAYLOAD_BLOCK_PARTIALLY_PRESENT) {
@@ -66,13 +100,6 @@ function placementProblem(offset: number, length: number, fileSize: number): str
   if (offset < HEADER_SECTION_SIZE) return `points at ${range}, inside the header section`;
   if (offset + length > fileSize) return `points at ${range}, past the end of the file (0x${fileSize.toString(16)})`;
   return null;
-}
-
-/** The scan meets an overlap at its second user; refuse the first user of those MiBs too. */
-function refuseFirstOwners(table: BatTable, corrupt: CorruptEntries, clashes: MiBUnits): void {
-  forEachAllocatedEntry(table, (index, offset, length) => {
-    if (!corrupt.has(index) && clashes.any(offset, length)) corrupt.set(index, "overlaps another block");
-  });
 }
 
 /** One bit per MiB of the file. */

@@ -1,7 +1,12 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { createCrc32c } from "../src/crc32c.js";
 import { CRC32C_POLYNOMIAL, crc32c } from "../src/index.js";
+import { buildTables } from "../src/table.js";
+import { instantiateWasmUpdate } from "../src/wasm-crc32c.js";
+import { ByteWriter } from "../src/wasm-encoding.js";
+import { INPUT_PIECE_BYTES } from "../src/wasm-kernel.js";
 
 const ascii = (text: string) => new TextEncoder().encode(text);
 
@@ -125,5 +130,191 @@ describe("crc32c arguments", () => {
     expect(() => crc32c("123456789" as unknown as Uint8Array)).toThrow(TypeError);
     expect(() => crc32c(new Uint16Array(4) as unknown as Uint8Array)).toThrow(TypeError);
     expect(() => crc32c(null as unknown as Uint8Array)).toThrow(TypeError);
+  });
+});
+
+/** The JS loops alone: the fallback, and the reference for the WebAssembly kernel. */
+const jsCrc32c = createCrc32c({ wasm: false });
+
+/** The kernel with no length threshold in front of it, so even 1-byte inputs reach it. */
+function wasmOnlyCrc32c(): (data: Uint8Array, previous?: number) => number {
+  const update = instantiateWasmUpdate(buildTables(16));
+  if (update === undefined) throw new Error("WebAssembly unavailable in the test environment");
+  return (data, previous = 0) => ~update(~previous, data) >>> 0;
+}
+
+describe("JS fallback", () => {
+  it("gives the known answers", () => {
+    expect(jsCrc32c(ascii("123456789"))).toBe(0xe3069283);
+    expect(jsCrc32c(new Uint8Array(32).fill(0xff))).toBe(0x62a8ab43);
+    expect(jsCrc32c(new Uint8Array(0), 0xe3069283)).toBe(0xe3069283);
+  });
+
+  it("agrees with the bit-by-bit definition on lengths around the loop thresholds, at every alignment", () => {
+    const backing = filled(3000, 7);
+    for (let offset = 0; offset < 8; offset++) {
+      for (const length of [0, 1, 8, 15, 16, 17, 63, 64, 65, 255, 256, 257, 2048 + 5]) {
+        const view = backing.subarray(offset, offset + length);
+        expect(jsCrc32c(view), `offset ${offset} length ${length}`).toBe(referenceCrc32c(view));
+      }
+    }
+  });
+
+  it("continues a running checksum", () => {
+    const whole = filled(5000, 8);
+    expect(jsCrc32c(whole.subarray(1234), jsCrc32c(whole.subarray(0, 1234)))).toBe(referenceCrc32c(whole));
+  });
+
+  it("throws a TypeError for anything that is not a Uint8Array", () => {
+    expect(() => jsCrc32c([1, 2, 3] as unknown as Uint8Array)).toThrow(TypeError);
+  });
+});
+
+describe("WebAssembly encoding", () => {
+  it("writes LEB128 numbers as the spec's examples and edge cases", () => {
+    const unsigned = (value: number) => new ByteWriter().unsigned(value).bytes;
+    const signed = (value: number) => new ByteWriter().signed(value).bytes;
+    expect(unsigned(0)).toEqual([0x00]);
+    expect(unsigned(127)).toEqual([0x7f]);
+    expect(unsigned(128)).toEqual([0x80, 0x01]);
+    expect(unsigned(624_485)).toEqual([0xe5, 0x8e, 0x26]);
+    expect(unsigned(0xffffffff)).toEqual([0xff, 0xff, 0xff, 0xff, 0x0f]);
+    expect(signed(0)).toEqual([0x00]);
+    expect(signed(63)).toEqual([0x3f]);
+    expect(signed(64)).toEqual([0xc0, 0x00]);
+    expect(signed(-1)).toEqual([0x7f]);
+    expect(signed(-16)).toEqual([0x70]);
+    expect(signed(-64)).toEqual([0x40]);
+    expect(signed(-65)).toEqual([0xbf, 0x7f]);
+    expect(signed(-123_456)).toEqual([0xc0, 0xbb, 0x78]);
+    expect(signed(16_384)).toEqual([0x80, 0x80, 0x01]);
+  });
+});
+
+describe("WebAssembly kernel", () => {
+  const wasmCrc32c = wasmOnlyCrc32c();
+
+  it("gives the known answers", () => {
+    expect(wasmCrc32c(ascii("123456789"))).toBe(0xe3069283);
+    expect(wasmCrc32c(new Uint8Array(32))).toBe(0x8a9136aa);
+    expect(wasmCrc32c(new Uint8Array(32).fill(0xff))).toBe(0x62a8ab43);
+    expect(wasmCrc32c(new Uint8Array(0))).toBe(0);
+    expect(wasmCrc32c(new Uint8Array(0), 0xe3069283)).toBe(0xe3069283);
+  });
+
+  it("agrees with the bit-by-bit definition on every length from 0 to 300 (block loop and byte tail)", () => {
+    const data = filled(300, 9);
+    for (let length = 0; length <= 300; length++) {
+      const view = data.subarray(0, length);
+      expect(wasmCrc32c(view), `length ${length}`).toBe(referenceCrc32c(view));
+    }
+  });
+
+  it("agrees with the JS loops on random lengths up to 200 KiB at random offsets", () => {
+    const backing = filled(210_000, 10);
+    const picks = randomBytes(11);
+    const next = () => (picks.next().value! << 16) | (picks.next().value! << 8) | picks.next().value!;
+    for (let round = 0; round < 60; round++) {
+      const offset = next() % 4096;
+      const length = next() % (200 * 1024 + 1);
+      const view = backing.subarray(offset, offset + length);
+      expect(wasmCrc32c(view), `offset ${offset} length ${length}`).toBe(jsCrc32c(view));
+      expect(crc32c(view), `offset ${offset} length ${length}`).toBe(jsCrc32c(view));
+    }
+  });
+
+  it("agrees with the JS loops on views at byte offsets 0 to 7 of a larger buffer", () => {
+    const backing = filled(INPUT_PIECE_BYTES + 100, 12);
+    for (let offset = 0; offset < 8; offset++) {
+      for (const length of [64, 1000, 4096, INPUT_PIECE_BYTES - 3, INPUT_PIECE_BYTES + 9]) {
+        const view = backing.subarray(offset, offset + length);
+        expect(wasmCrc32c(view), `offset ${offset} length ${length}`).toBe(jsCrc32c(view));
+      }
+    }
+  });
+
+  it("handles inputs several pieces long, including a partial last piece", () => {
+    for (const length of [INPUT_PIECE_BYTES, 2 * INPUT_PIECE_BYTES, 3 * INPUT_PIECE_BYTES + 12_345]) {
+      const data = filled(length, length);
+      expect(wasmCrc32c(data), `length ${length}`).toBe(referenceCrc32c(data));
+    }
+  });
+
+  it("continues a running checksum across splits on and around the piece size", () => {
+    const whole = filled(3 * INPUT_PIECE_BYTES + 500, 13);
+    const expected = jsCrc32c(whole);
+    for (const split of [1, 63, 64, INPUT_PIECE_BYTES - 1, INPUT_PIECE_BYTES, INPUT_PIECE_BYTES + 1, 2 * INPUT_PIECE_BYTES + 7]) {
+      const first = wasmCrc32c(whole.subarray(0, split));
+      expect(wasmCrc32c(whole.subarray(split), first), `split at ${split}`).toBe(expected);
+      expect(crc32c(whole.subarray(split), crc32c(whole.subarray(0, split))), `split at ${split}`).toBe(expected);
+      expect(jsCrc32c(whole.subarray(split), wasmCrc32c(whole.subarray(0, split))), `split at ${split}`).toBe(expected);
+    }
+  });
+
+  it("leaves no state behind: a short input after a long one is unaffected", () => {
+    const long = filled(INPUT_PIECE_BYTES, 14);
+    const short = filled(100, 15);
+    wasmCrc32c(long);
+    expect(wasmCrc32c(short)).toBe(referenceCrc32c(short));
+  });
+});
+
+/** Runs `body` with the global `WebAssembly` replaced (undefined: removed), then restores it. */
+function withWebAssembly(replacement: unknown, body: () => void): void {
+  const global = globalThis as Record<string, unknown>;
+  const saved = Object.getOwnPropertyDescriptor(global, "WebAssembly")!;
+  if (replacement === undefined) delete global.WebAssembly;
+  else Object.defineProperty(global, "WebAssembly", { ...saved, value: replacement });
+  try {
+    body();
+  } finally {
+    Object.defineProperty(global, "WebAssembly", saved);
+  }
+}
+
+describe("crc32c without WebAssembly", () => {
+  it("falls back to the JS loops when the WebAssembly global is missing", () => {
+    withWebAssembly(undefined, () => {
+      expect(typeof (globalThis as Record<string, unknown>).WebAssembly).toBe("undefined");
+      expect(instantiateWasmUpdate(buildTables(16))).toBeUndefined();
+      const fallback = createCrc32c({ wasm: true });
+      const data = filled(70_000, 16);
+      expect(fallback(data)).toBe(referenceCrc32c(data));
+    });
+  });
+
+  it("falls back to the JS loops when compiling the module throws", () => {
+    const refusing = {
+      Module: function refuse() {
+        throw new Error("compiling WebAssembly is disallowed by this test");
+      },
+    };
+    withWebAssembly(refusing, () => {
+      expect(instantiateWasmUpdate(buildTables(16))).toBeUndefined();
+      const fallback = createCrc32c({ wasm: true });
+      const data = filled(5000, 17);
+      expect(fallback(data)).toBe(referenceCrc32c(data));
+      expect(fallback(data.subarray(100), fallback(data.subarray(0, 100)))).toBe(referenceCrc32c(data));
+    });
+  });
+
+  it("compiles nothing for short inputs, tries once at the first long one, and does not retry after a failure", () => {
+    let compileAttempts = 0;
+    const counting = {
+      Module: function refuse() {
+        compileAttempts++;
+        throw new Error("compiling WebAssembly is disallowed by this test");
+      },
+    };
+    withWebAssembly(counting, () => {
+      const fresh = createCrc32c({ wasm: true });
+      const data = filled(200, 18);
+      expect(fresh(data.subarray(0, 63))).toBe(referenceCrc32c(data.subarray(0, 63)));
+      expect(compileAttempts).toBe(0);
+      expect(fresh(data.subarray(0, 64))).toBe(referenceCrc32c(data.subarray(0, 64)));
+      expect(compileAttempts).toBe(1);
+      expect(fresh(data)).toBe(referenceCrc32c(data));
+      expect(compileAttempts).toBe(1);
+    });
   });
 });

@@ -40,5 +40,9 @@ export default defineConfig([
     banner: { js: "#!/usr/bin/env node" },
     noExternal: [/^@vhdx\//],
     esbuildPlugins: [fromWorkspaceSources],
+    // Less for V8 to parse at every start (3 to 4 ms of `vhdx info`); names
+    // are kept, so --debug stack traces still say where.
+    minifyWhitespace: true,
+    minifySyntax: true,
   },
 ]);

@@ -1,8 +1,7 @@
 // `vhdx <command> [options] [operands]`: dispatch, --help, and the one-line
 // error report (`vhdx: CODE: message`, exit status 2).
-import { VhdxError } from "@vhdx/structs";
-import { EXIT_ERROR, EXIT_OK } from "./command.js";
 import { COMMANDS } from "./commands/index.js";
+import { EXIT_ERROR, EXIT_OK } from "./exit-status.js";
 import { type CliIO, writeLine } from "./io.js";
 
 export const VERSION = "0.0.0";
@@ -44,12 +43,14 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     }
     return await command.run(rest, io);
   } catch (error) {
-    reportError(io, error, debug);
+    await reportError(io, error, debug);
     return EXIT_ERROR;
   }
 }
 
-function reportError(io: CliIO, error: unknown, debug: boolean): void {
+async function reportError(io: CliIO, error: unknown, debug: boolean): Promise<void> {
+  // Loaded here, on the way out, so that start-up does not pay for it.
+  const { VhdxError } = await import("@vhdx/structs");
   if (VhdxError.isInstance(error)) {
     writeLine(io.stderr, `vhdx: ${error.code}: ${error.message}`);
   } else if (isNodeError(error)) {

@@ -3,10 +3,7 @@ import { type ParseArgsConfig, parseArgs } from "node:util";
 import { VhdxError } from "@vhdx/structs";
 import type { CliIO } from "./io.js";
 
-/** Exit statuses: 0 success, 1 a "no" answer (compare differs, check found corruption), 2 an error. */
-export const EXIT_OK = 0;
-export const EXIT_NO = 1;
-export const EXIT_ERROR = 2;
+export { EXIT_ERROR, EXIT_NO, EXIT_OK } from "./exit-status.js";
 
 export interface Command {
   name: string;

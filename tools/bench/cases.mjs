@@ -126,6 +126,22 @@ export function defineCases({ vhdx, sizes, fixture }) {
       theirs: () => qemu("check", "-f", "vhdx", fixture("emptySmall")),
     },
     {
+      id: "read-huge",
+      what: `\`vhdx read\` of 4 KiB at 1 TiB, ${huge} (the BAT is paged, not loaded)`,
+      peer: "qemu-io -r -c 'read 1T 4k'",
+      target: null,
+      ours: () => ours("read", "--offset", "1T", "--length", "4K", fixture("emptyHuge")),
+      theirs: () => ["qemu-io", ["-f", "vhdx", "-r", "-c", "read 1T 4k", fixture("emptyHuge")]],
+    },
+    {
+      id: "map-huge",
+      what: `\`vhdx map --json\`, ${huge} (qemu-img map refuses this image)`,
+      peer: null,
+      target: null,
+      ours: () => ours("map", "--json", fixture("emptyHuge")),
+      theirs: null,
+    },
+    {
       id: "open-huge",
       what: `\`openVhdx\` + \`close\` in @vhdx/image (in-process time), ${huge}`,
       peer: null,

@@ -11,6 +11,9 @@ import { PlacementScan, type CorruptEntries } from "./block-integrity.js";
 import type { Extent } from "../open/layout.js";
 import { type RandomAccessSource, readExactly } from "../sources/source.js";
 
+/** Pages the placement scan reads ahead of the one it is scanning. */
+const SCAN_READ_AHEAD = 2;
+
 export interface BatPagesOptions {
   /** Bytes per page, a multiple of 8 (default 1 MiB). */
   pageBytes?: number;
@@ -63,11 +66,22 @@ export class BatPages {
     return scan.corrupt;
   }
 
+  /** Every page in order, uncached ones read two ahead into three buffers of their own. */
   private async forEachPage(visit: (table: BatTable) => void): Promise<void> {
     const pageCount = Math.ceil(this.geometry.batEntryCount / this.pageEntries);
-    const buffer = new Uint8Array(this.pageBytes);
+    const buffers = Array.from({ length: SCAN_READ_AHEAD + 1 }, () => new Uint8Array(this.pageBytes));
+    const reads: Array<Promise<Uint8Array>> = [];
+    const start = (page: number) => {
+      if (page >= pageCount) return;
+      const read = this.pages.has(page) ? this.page(page) : this.readPage(page, buffers[page % buffers.length]!);
+      read.catch(() => undefined); // awaited in turn below
+      reads[page] = read;
+    };
+    for (let page = 0; page < SCAN_READ_AHEAD; page++) start(page);
     for (let page = 0; page < pageCount; page++) {
-      const bytes = this.pages.get(page) === undefined ? await this.readPage(page, buffer) : await this.page(page);
+      const bytes = await reads[page]!;
+      delete reads[page];
+      start(page + SCAN_READ_AHEAD);
       visit(BatTable.window(bytes, this.geometry, { firstEntry: page * this.pageEntries, regionFileOffset: this.regionFileOffset }));
     }
   }

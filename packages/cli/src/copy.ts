@@ -1,7 +1,7 @@
 // Moving a virtual disk's bytes somewhere else, shared by cat, read and
 // convert: find where the data is (a VHDX's BAT says; zeros are never read),
-// copy it in large pieces with the next read overlapping the last write, and
-// write files sparse. Also the guards those commands share.
+// copy it in large pieces with the next read and the zero scan overlapping the
+// last write, and write files sparse. Also the guards those commands share.
 import { Buffer } from "node:buffer";
 import { type FileHandle, open, rm, stat } from "node:fs/promises";
 import { resolve } from "node:path";
@@ -36,34 +36,40 @@ export function checkRange(disk: Disk, offset: number, length: number, operation
 }
 
 /**
- * Calls `visit` with the stretches of [offset, offset + length) that may hold
- * data, in order; everything between them reads as zeros. A raw disk is all
- * data. A VHDX skips the blocks that read as zeros and follows a differencing
- * disk's parents for the blocks it takes from them; partially present blocks
- * count as data (the image's reader sorts out their sectors).
+ * The (offset, length) stretches of [offset, offset + length) that may hold
+ * data, in order, worked out a map window at a time; everything between them
+ * reads as zeros. A raw disk is all data. A VHDX skips the blocks that read as
+ * zeros and follows a differencing disk's parents for the blocks it takes
+ * from them; partially present blocks count as data (the image's reader sorts
+ * out their sectors).
  */
-export async function forEachDataExtent(
-  disk: Disk,
-  offset: number,
-  length: number,
-  visit: (offset: number, length: number) => Promise<void>,
-): Promise<void> {
+async function* dataExtents(disk: Disk, offset: number, length: number): AsyncGenerator<[number, number]> {
   if (length === 0) return;
-  if (disk.image === null) return visit(offset, length);
+  if (disk.image === null) {
+    yield [offset, length];
+    return;
+  }
   const end = offset + length;
   for (let at = offset; at < end; ) {
     const next = Math.min(end, (Math.floor(at / MAP_WINDOW) + 1) * MAP_WINDOW);
     const extents: number[] = [];
     await mapData(disk.image, at, next - at, extents);
-    for (let i = 0; i < extents.length; i += 2) await visit(extents[i]!, extents[i + 1]!);
+    for (let i = 0; i < extents.length; i += 2) yield [extents[i]!, extents[i + 1]!];
     at = next;
+  }
+}
+
+/** The data stretches cut into pieces of at most PIECE bytes. */
+async function* dataPieces(disk: Disk, offset: number, length: number): AsyncGenerator<[number, number]> {
+  for await (const [start, size] of dataExtents(disk, offset, length)) {
+    for (let at = start; at < start + size; at += PIECE) yield [at, Math.min(PIECE, start + size - at)];
   }
 }
 
 /** Appends (offset, length) pairs of the data of [offset, offset + length) in `image` to `out`, merged. */
 async function mapData(image: VhdxImage, offset: number, length: number, out: number[]): Promise<void> {
   const runs: ReadRun[] = [];
-  mapRange(await image.bat(), offset, length, (run) => runs.push(run));
+  mapRange(await image.batWindow(offset, length), offset, length, (run) => runs.push(run));
   for (const run of runs) {
     if (run.kind === "zero") continue;
     if (run.kind === "parent") {
@@ -83,52 +89,114 @@ async function mapData(image: VhdxImage, offset: number, length: number, out: nu
 
 /** Where copyRange puts what it reads. */
 export interface Sink {
-  /** Bytes of the disk at virtual `offset`; they may still be all zeros. */
+  /** Bytes of the disk at virtual `offset`. Calls come one at a time, in order. */
   data(bytes: Uint8Array, offset: number): Promise<void>;
   /** [offset, offset + length) reads as zeros; a sink without this leaves a gap. */
   zeros?(offset: number, length: number): Promise<void>;
   /** True when the sink is done with `bytes` once data() resolves, so buffers can be reused. */
   readonly reusesBuffers: boolean;
+  /**
+   * True when aligned ZERO_GRAIN stretches of zeros are left out of data()
+   * (they stay holes, or blocks left unallocated), and are not given to
+   * zeros() either.
+   */
+  readonly skipsZeroGrains?: boolean;
+}
+
+/**
+ * Reads in flight at most: two keep both cores copying from the page cache
+ * when reading is the bottleneck (pieces of zeros, nothing to write), while
+ * one leaves the writer a core of its own when writing is.
+ */
+const MAX_READS_IN_FLIGHT = 2;
+/** Buffers: the reads in flight, the piece being scanned, and the one being written. */
+const BUFFERS = MAX_READS_IN_FLIGHT + 2;
+
+interface ReadPiece {
+  bytes: Uint8Array;
+  offset: number;
 }
 
 /**
  * Copies [offset, offset + length) of `disk` into `sink`, reading only the
- * disk's data (forEachDataExtent) a piece at a time, and reading the next
- * piece while the sink writes the last. `done` hears the bytes handled so far.
+ * disk's data (dataExtents) a piece at a time. The next pieces are read,
+ * and the one just read is scanned for zero grains, while the sink writes the
+ * one before: the sink's writes, the usual bottleneck, follow each other with
+ * no gap. `done` hears the bytes handled so far.
  */
 export async function copyRange(disk: Disk, offset: number, length: number, sink: Sink, done?: (bytes: number) => void): Promise<void> {
   const end = offset + length;
-  const pool = sink.reusesBuffers ? [new Uint8Array(Math.min(PIECE, length)), new Uint8Array(Math.min(PIECE, length))] : null;
-  let turn = 0;
-  let pending: Promise<void> = Promise.resolve();
-  const hand = (work: Promise<void>) => {
-    work.catch(() => undefined); // awaited below; this only keeps a failure from counting as unhandled meanwhile
-    pending = work;
-  };
+  const reads = pieceReader(disk, offset, length, sink.reusesBuffers);
+  let writing: Promise<void> = Promise.resolve();
   let position = offset;
-  const gapTo = async (to: number) => {
-    if (to <= position) return;
-    if (sink.zeros !== undefined) {
-      await pending;
-      hand(sink.zeros(position, to - position));
-    }
-    position = to;
+  let readsInFlight = 1;
+  for (let piece = await reads.next(readsInFlight); piece !== null; piece = await reads.next(readsInFlight)) {
+    const runs = sink.skipsZeroGrains ? nonZeroRuns(piece.bytes) : [0, piece.bytes.length];
+    readsInFlight = runs.length === 0 ? MAX_READS_IN_FLIGHT : 1;
+    await writing;
+    writing = quietUntilAwaited(writeAfterGap(sink, position, piece, runs));
+    position = piece.offset + piece.bytes.length;
     done?.(position - offset);
+  }
+  await writing;
+  await fillGap(sink, position, end);
+  if (position < end) done?.(length);
+}
+
+/**
+ * The disk's data pieces in order, `ahead` of them (at most
+ * MAX_READS_IN_FLIGHT) read ahead. Each next() hands out a piece and starts
+ * the reads after it, each into the buffer of a piece handed out at least
+ * BUFFERS - MAX_READS_IN_FLIGHT calls before: the caller must be done with
+ * those (copyRange has awaited their writes by then).
+ */
+function pieceReader(disk: Disk, offset: number, length: number, reuseBuffers: boolean) {
+  const pieces = dataPieces(disk, offset, length);
+  const pool: Uint8Array[] = [];
+  const inFlight: Promise<ReadPiece>[] = [];
+  let turn = 0;
+  let exhausted = false;
+  const read = async (at: number, count: number): Promise<ReadPiece> => {
+    const slot = turn++ % BUFFERS;
+    const bytes = reuseBuffers ? (pool[slot] ??= new Uint8Array(Math.min(PIECE, length))).subarray(0, count) : Buffer.allocUnsafe(count);
+    await disk.readInto(bytes, at);
+    return { bytes, offset: at };
   };
-  await forEachDataExtent(disk, offset, length, async (start, size) => {
-    await gapTo(start);
-    for (let at = start; at < start + size; at += PIECE) {
-      const count = Math.min(PIECE, start + size - at);
-      const bytes = pool === null ? Buffer.allocUnsafe(count) : pool[turn++ & 1]!.subarray(0, count);
-      await disk.readInto(bytes, at);
-      await pending;
-      hand(sink.data(bytes, at));
-      position = at + count;
-      done?.(position - offset);
+  const startReads = async (ahead: number) => {
+    while (!exhausted && inFlight.length < ahead) {
+      const next = await pieces.next();
+      if (next.done) exhausted = true;
+      else inFlight.push(quietUntilAwaited(read(...next.value)));
     }
-  });
-  await gapTo(end);
-  await pending;
+  };
+  return {
+    async next(ahead: number): Promise<ReadPiece | null> {
+      await startReads(1);
+      const first = inFlight.shift();
+      if (first === undefined) return null;
+      const piece = await first;
+      await startReads(ahead);
+      return piece;
+    },
+  };
+}
+
+/** Marks `work` handled so a failure while other I/O is awaited is not reported as unhandled; it is awaited later. */
+function quietUntilAwaited<T>(work: Promise<T>): Promise<T> {
+  work.catch(() => undefined);
+  return work;
+}
+
+/** Gives the sink the zeros of [from, piece.offset), then the piece's runs of data. */
+async function writeAfterGap(sink: Sink, from: number, piece: ReadPiece, runs: readonly number[]): Promise<void> {
+  await fillGap(sink, from, piece.offset);
+  for (let i = 0; i < runs.length; i += 2) {
+    await sink.data(piece.bytes.subarray(runs[i]!, runs[i + 1]!), piece.offset + runs[i]!);
+  }
+}
+
+async function fillGap(sink: Sink, from: number, to: number): Promise<void> {
+  if (to > from && sink.zeros !== undefined) await sink.zeros(from, to - from);
 }
 
 const ZEROS = new Uint8Array(PIECE);
@@ -172,19 +240,24 @@ export function isAllZero(bytes: Uint8Array): boolean {
   return true;
 }
 
-/** Calls `visit(start, end)` for each stretch of `bytes` that is not made of whole zero grains. */
-export async function forEachNonZero(bytes: Uint8Array, visit: (start: number, end: number) => Promise<void>): Promise<void> {
+/**
+ * The stretches of `bytes` that are not made of whole zero grains, as a flat
+ * list of start and end offsets: [start, end, start, end, ...].
+ */
+export function nonZeroRuns(bytes: Uint8Array): number[] {
+  const runs: number[] = [];
   let start = -1;
   for (let at = 0; at < bytes.length; at += ZERO_GRAIN) {
     const end = Math.min(at + ZERO_GRAIN, bytes.length);
     const zero = Buffer.compare(bytes.subarray(at, end), ZERO_GRAIN_BYTES.subarray(0, end - at)) === 0;
     if (!zero && start < 0) start = at;
     if (zero && start >= 0) {
-      await visit(start, at);
+      runs.push(start, at);
       start = -1;
     }
   }
-  if (start >= 0) await visit(start, bytes.length);
+  if (start >= 0) runs.push(start, bytes.length);
+  return runs;
 }
 
 export interface FileSink extends Sink {
@@ -200,9 +273,11 @@ export interface FileSink extends Sink {
 /**
  * A raw file written at the offsets given (less `base`), where zero grains are
  * never written: they stay holes. `overwrite` replaces an existing file,
- * otherwise an existing file is an error.
+ * otherwise an existing file is an error. `sync` makes finish() wait for the
+ * file to reach stable storage (fdatasync); otherwise it is left to the page
+ * cache, as cp and dd leave it.
  */
-export async function openSparseFile(path: string, overwrite: boolean, base = 0): Promise<FileSink> {
+export async function openSparseFile(path: string, overwrite: boolean, base = 0, sync = false): Promise<FileSink> {
   let handle: FileHandle;
   try {
     handle = await open(path, overwrite ? "w" : "wx");
@@ -220,12 +295,13 @@ export async function openSparseFile(path: string, overwrite: boolean, base = 0)
   return {
     path,
     reusesBuffers: true,
+    skipsZeroGrains: true,
     get written() {
       return written;
     },
     async data(bytes, offset) {
       try {
-        await forEachNonZero(bytes, (start, end) => writeAll(bytes.subarray(start, end), offset - base + start));
+        await writeAll(bytes, offset - base);
       } catch (cause) {
         throw ioError(`cannot write ${path}`, cause);
       }
@@ -233,6 +309,7 @@ export async function openSparseFile(path: string, overwrite: boolean, base = 0)
     async finish(size) {
       try {
         await handle.truncate(size);
+        if (sync) await handle.datasync();
         await handle.close();
       } catch (cause) {
         throw ioError(`cannot write ${path}`, cause);

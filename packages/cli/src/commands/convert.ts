@@ -2,7 +2,8 @@
 // differencing chain). Only the source's data is read (a VHDX's zero blocks
 // never are), a piece at a time, so memory stays bounded whatever the size.
 // Zeros are never written: a raw output has holes there, and a VHDX output
-// leaves blocks of zeros unallocated.
+// leaves blocks of zeros unallocated. Like qemu-img convert, cp and dd, DST is
+// left to the page cache unless --sync asks for it to reach the disk.
 import { rm, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type VhdxImage, VhdxError } from "@vhdx/image";
@@ -11,11 +12,11 @@ import { type Command, EXIT_OK, parseCommandArgs, usageError } from "../command.
 import { type Disk, type DiskFormat, openDisk, parseFormat } from "../disk.js";
 import { writeJson } from "../io.js";
 import { parseSize } from "../sizes.js";
-import { type Sink, copyRange, finishFile, forEachNonZero, isDiskFile, openSparseFile, tracker } from "../copy.js";
+import { type Sink, copyRange, finishFile, isDiskFile, openSparseFile, tracker } from "../copy.js";
 
 const HELP = `Usage: vhdx convert [-f vhdx|raw] [-O vhdx|raw] [-t fixed|dynamic] [--block-size S]
                     [--logical-sector-size 512|4096] [--physical-sector-size 512|4096]
-                    [--force] [--json] SRC DST
+                    [--sync] [--force] [--json] SRC DST
 
 Copies the virtual disk in SRC to a new image DST. SRC is a VHDX (found by its
 signature; a differencing disk is read through its parents, so the copy is a
@@ -29,6 +30,11 @@ DST must not exist: vhdx convert refuses to replace a file unless --force is
 given (qemu-img replaces it silently). DST may never be SRC or one of its
 parents. If the conversion fails, the partly written DST is removed.
 
+Like qemu-img convert, cp and dd, vhdx convert leaves DST in the operating
+system's page cache and does not wait for it to reach the disk: a crash or
+power cut soon after it returns may lose or corrupt DST. Run sync(1), or give
+--sync, before you rely on it (or delete SRC).
+
 Options:
   -f, --format FORMAT          SRC's format: vhdx or raw (default: found from its signature)
   -O, --output-format FORMAT   DST's format: vhdx (default) or raw
@@ -36,6 +42,9 @@ Options:
   --block-size S               a VHDX DST's block size, 1M to 256M (default: SRC's, or 32M)
   --logical-sector-size N      a VHDX DST's logical sector size (default: SRC's, or 512)
   --physical-sector-size N     a VHDX DST's physical sector size (default: SRC's, or 4096)
+  --sync                       flush DST to stable storage before exiting, with every
+                               metadata update ordered by the log as MS-VHDX requires:
+                               what Hyper-V does; slower
   --force                      replace DST if it exists
   --json                       print what was written as JSON (otherwise nothing is printed)
 
@@ -44,7 +53,8 @@ A progress bar is shown on stderr when it is a terminal.
 Examples:
   vhdx convert -O raw disk.vhdx disk.raw
   vhdx convert --block-size 2M disk.raw disk.vhdx
-  vhdx convert child.vhdx flat.vhdx        # flatten a differencing chain`;
+  vhdx convert child.vhdx flat.vhdx        # flatten a differencing chain
+  vhdx convert --sync disk.raw disk.vhdx   # on stable storage when it returns`;
 
 const OPTIONS = {
   format: { type: "string", short: "f" },
@@ -53,6 +63,7 @@ const OPTIONS = {
   "block-size": { type: "string" },
   "logical-sector-size": { type: "string" },
   "physical-sector-size": { type: "string" },
+  sync: { type: "boolean" },
   force: { type: "boolean" },
   json: { type: "boolean" },
 } as const;
@@ -91,9 +102,10 @@ export const convert: Command = {
     try {
       await clearDestination(destination, disk, values.force === true);
       const bar = tracker(io, "convert", disk.size);
+      const sync = values.sync === true;
       let report: Record<string, unknown>;
       try {
-        report = format === "raw" ? await toRaw(disk, destination, bar.update) : await toVhdx(disk, destination, options, bar.update);
+        report = format === "raw" ? await toRaw(disk, destination, sync, bar.update) : await toVhdx(disk, destination, options, sync, bar.update);
       } catch (error) {
         bar.abandon();
         throw error;
@@ -129,13 +141,13 @@ async function clearDestination(destination: string, disk: Disk, force: boolean)
   await rm(destination, { force: true });
 }
 
-async function toRaw(disk: Disk, destination: string, done: (bytes: number) => void): Promise<Record<string, unknown>> {
-  const sink = await openSparseFile(destination, false);
+async function toRaw(disk: Disk, destination: string, sync: boolean, done: (bytes: number) => void): Promise<Record<string, unknown>> {
+  const sink = await openSparseFile(destination, false, 0, sync);
   await finishFile(sink, disk.size, () => copyRange(disk, 0, disk.size, sink, done));
   return { format: "raw", virtualSize: disk.size, dataBytes: sink.written };
 }
 
-async function toVhdx(disk: Disk, destination: string, options: VhdxOutput, done: (bytes: number) => void): Promise<Record<string, unknown>> {
+async function toVhdx(disk: Disk, destination: string, options: VhdxOutput, sync: boolean, done: (bytes: number) => void): Promise<Record<string, unknown>> {
   const source = disk.image;
   const logicalSectorSize = options.logicalSectorSize ?? (source?.logicalSectorSize as 512 | 4096 | undefined) ?? 512;
   const physicalSectorSize = options.physicalSectorSize ?? (source?.physicalSectorSize as 512 | 4096 | undefined);
@@ -146,17 +158,18 @@ async function toVhdx(disk: Disk, destination: string, options: VhdxOutput, done
     size,
     type: options.type,
     logicalSectorSize,
+    flush: sync,
     ...(blockSize === undefined ? {} : { blockSize }),
     ...(physicalSectorSize === undefined ? {} : { physicalSectorSize }),
   });
   let written = 0;
   const sink: Sink = {
     reusesBuffers: true,
-    data: (bytes, offset) =>
-      forEachNonZero(bytes, async (start, end) => {
-        await image.write(offset + start, bytes.subarray(start, end));
-        written += end - start;
-      }),
+    skipsZeroGrains: true,
+    async data(bytes, offset) {
+      await image.write(offset, bytes);
+      written += bytes.length;
+    },
   };
   try {
     await copyRange(disk, 0, disk.size, sink, done);

@@ -16,6 +16,11 @@ export interface CreateVhdxOptions extends Omit<CreateOptions, "parent" | "paren
   parent?: string | VhdxImage;
   /** Let the parent's own chain, and the new disk's, lead outside each child's folder (default false). */
   allowParentOutsideTree?: boolean;
+  /**
+   * false: the file is never flushed to stable storage (no fdatasync, like
+   * qemu's cache=unsafe); see FileSourceOptions.flush. Default true.
+   */
+  flush?: boolean;
 }
 
 /**
@@ -26,7 +31,7 @@ export interface CreateVhdxOptions extends Omit<CreateOptions, "parent" | "paren
  */
 export async function createVhdx(path: string, options: CreateVhdxOptions): Promise<VhdxImage> {
   checkArguments(path, options);
-  const { parent, allowParentOutsideTree = false, ...rest } = options;
+  const { parent, allowParentOutsideTree = false, flush = true, ...rest } = options;
   checkDiskType(rest.type, parent !== undefined);
   const parentImage = typeof parent === "string" ? await openVhdx(parent, { allowParentOutsideTree }) : parent;
   try {
@@ -36,15 +41,15 @@ export async function createVhdx(path: string, options: CreateVhdxOptions): Prom
       typeof parent === "string"
         ? { parentResolver: fileParentResolver, parents: [resolve(parent)], allowParentOutsideTree }
         : { parents: parentImage === undefined ? [] : [parentImage], allowParentOutsideTree };
-    return await createFile(path, (source) => writeNewImage(source, plan), open);
+    return await createFile(path, flush, (source) => writeNewImage(source, plan), open);
   } finally {
     if (typeof parent === "string") await parentImage?.close();
   }
 }
 
 /** Creates the file, runs `write`, opens the result; removes the file when anything fails. */
-async function createFile(path: string, write: (source: FileSource) => Promise<unknown>, open: OpenOptions): Promise<VhdxImage> {
-  const source = await FileSource.open(path, { create: true });
+async function createFile(path: string, flush: boolean, write: (source: FileSource) => Promise<unknown>, open: OpenOptions): Promise<VhdxImage> {
+  const source = await FileSource.open(path, { create: true, flush });
   try {
     await write(source);
     return await openImage(source, { ...open, readOnly: false });
@@ -58,7 +63,7 @@ async function createFile(path: string, write: (source: FileSource) => Promise<u
 function checkArguments(path: string, options: CreateVhdxOptions): void {
   if (typeof path !== "string" || path === "") throw new TypeError("createVhdx: path must be a non-empty string");
   if (typeof options !== "object" || options === null) throw new TypeError("createVhdx: options must be an object");
-  const { parent, allowParentOutsideTree, type } = options;
+  const { parent, allowParentOutsideTree, type, flush } = options;
   if (parent !== undefined && typeof parent !== "string" && !(parent instanceof VhdxImage)) {
     throw new TypeError("createVhdx: parent must be a path or an opened VhdxImage");
   }
@@ -66,6 +71,7 @@ function checkArguments(path: string, options: CreateVhdxOptions): void {
   if (allowParentOutsideTree !== undefined && typeof allowParentOutsideTree !== "boolean") {
     throw new TypeError("createVhdx: allowParentOutsideTree must be a boolean");
   }
+  if (flush !== undefined && typeof flush !== "boolean") throw new TypeError("createVhdx: flush must be a boolean");
   if (type !== undefined && typeof type !== "string") throw new TypeError(`create: type must be a string, got ${typeof type}`);
 }
 

@@ -1,5 +1,6 @@
 // A source over a file on disk, through node:fs/promises. flush() is
-// fdatasync, which is what makes a completed write durable.
+// fdatasync, which is what makes a completed write durable, unless the
+// source was opened with `flush: false`.
 import { type FileHandle, open } from "node:fs/promises";
 import { VhdxError } from "@vhdx/structs";
 import {
@@ -15,6 +16,13 @@ export interface FileSourceOptions {
   readOnly?: boolean;
   /** Create the file, failing if it exists. Implies read-write. */
   create?: boolean;
+  /**
+   * false: flush() returns at once and nothing is ever fdatasync'd, like
+   * qemu's cache=unsafe. Faster, but writes reach the disk only when the
+   * operating system gets round to it, in any order: a crash or power cut may
+   * lose or corrupt the file. For outputs you can make again. Default true.
+   */
+  flush?: boolean;
 }
 
 export class FileSource implements RandomAccessSource {
@@ -25,15 +33,18 @@ export class FileSource implements RandomAccessSource {
     readonly name: string,
     private readonly handle: FileHandle,
     readOnly: boolean,
+    /** Whether flush() calls fdatasync (see FileSourceOptions.flush). */
+    readonly flushes: boolean,
   ) {
     this.readOnly = readOnly;
   }
 
   static async open(path: string, options: FileSourceOptions = {}): Promise<FileSource> {
+    if (options.flush !== undefined && typeof options.flush !== "boolean") throw new TypeError("FileSource.open: flush must be a boolean");
     const readOnly = options.create ? false : (options.readOnly ?? true);
     const flags = options.create ? "wx+" : readOnly ? "r" : "r+";
     try {
-      return new FileSource(path, await open(path, flags), readOnly);
+      return new FileSource(path, await open(path, flags), readOnly, options.flush ?? true);
     } catch (cause) {
       throw ioError(path, options.create ? "create" : "open", cause);
     }
@@ -73,6 +84,7 @@ export class FileSource implements RandomAccessSource {
 
   async flush(): Promise<void> {
     this.checkWritable("flush");
+    if (!this.flushes) return;
     await this.attempt("flush", () => this.handle.datasync());
   }
 

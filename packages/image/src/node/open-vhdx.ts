@@ -7,13 +7,21 @@ import type { ParentLocation, ParentResolver } from "../open/parents.js";
 import { FileSource } from "./file-source.js";
 import { isInsideFolder, parentPathCandidates } from "./parent-paths.js";
 
-export type OpenVhdxOptions = Omit<OpenOptions, "parentResolver">;
+export interface OpenVhdxOptions extends Omit<OpenOptions, "parentResolver"> {
+  /**
+   * false: a read-write image is never flushed to stable storage (no
+   * fdatasync, like qemu's cache=unsafe); see FileSourceOptions.flush.
+   * Default true.
+   */
+  flush?: boolean;
+}
 
 /** Opens the VHDX file at `path` (read-only unless `readOnly: false`). */
 export async function openVhdx(path: string, options: OpenVhdxOptions = {}): Promise<VhdxImage> {
-  const source = await FileSource.open(path, { readOnly: options.readOnly ?? true });
+  const { flush, ...open } = options;
+  const source = await FileSource.open(path, { readOnly: open.readOnly ?? true, ...(flush === undefined ? {} : { flush }) });
   try {
-    return await openImage(source, { ...options, parentResolver: fileParentResolver });
+    return await openImage(source, { ...open, parentResolver: fileParentResolver });
   } catch (error) {
     await source.close();
     throw error;

@@ -57,6 +57,8 @@ export class ImageWriter {
   private bat: { table: BatTable; corrupt: ReadonlyMap<number, string> } | null = null;
   private sessionStarted = false;
   private nextFree = -1;
+  /** The file's size: known once nextFree is, and changed only by allocation here (or truncateFile, which forgets both). */
+  private fileSize = -1;
   private readonly dirtyBatPages = new Set<number>();
   private readonly dirtyBitmapPages = new Map<number, Set<number>>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -244,9 +246,11 @@ export class ImageWriter {
       await this.writeSectors(block, blockOffset, data, offset);
     } else {
       // The block reads as zeros now (or a differencing disk's write covers it
-      // all): a fresh block, zeros wherever this write does not reach.
-      const blockOffset = await this.allocate(blockSize);
-      await this.context.source.write(data, blockOffset + (offset - block * blockSize));
+      // all): a fresh block, zeros wherever this write does not reach. Its data
+      // is written while the file grows over it, so a copy's writes follow
+      // each other with no round trip between them.
+      const { offset: blockOffset, grown } = await this.claimSpace(blockSize);
+      await settleBoth(grown, this.context.source.write(data, blockOffset + (offset - block * blockSize)));
       await this.setPayloadEntry(block, PAYLOAD_BLOCK_FULLY_PRESENT, blockOffset);
     }
   }
@@ -328,15 +332,32 @@ export class ImageWriter {
 
   /** New space at the end of the file, 1 MiB aligned; the file grows to cover it, so it reads as zeros. */
   private async allocate(length: number): Promise<number> {
-    const source = this.context.source;
+    const { offset, grown } = await this.claimSpace(length);
+    await grown;
+    return offset;
+  }
+
+  /**
+   * New space at the end of the file, 1 MiB aligned, and the growth of the
+   * file to cover it, already started: a caller may write into the space
+   * meanwhile (growing a file and writing inside the new size leave the same
+   * bytes in either order), but must await `grown` before anything else.
+   */
+  private async claimSpace(length: number): Promise<{ offset: number; grown: Promise<void> }> {
     if (this.nextFree < 0) {
+      this.fileSize = await this.context.source.size();
       const ends = this.context.layout.extents.map((extent) => extent.offset + extent.length);
-      this.nextFree = Math.max(Math.ceil((await source.size()) / MiB) * MiB, ...ends);
+      this.nextFree = Math.max(Math.ceil(this.fileSize / MiB) * MiB, ...ends);
     }
     const offset = this.nextFree;
     this.nextFree += Math.ceil(length / MiB) * MiB;
-    if ((await source.size()) < this.nextFree) await source.truncate(this.nextFree);
-    return offset;
+    if (this.fileSize >= this.nextFree) return { offset, grown: Promise.resolve() };
+    this.fileSize = this.nextFree;
+    const grown = this.context.source.truncate(this.nextFree).catch((error: unknown) => {
+      this.nextFree = -1; // the file's size is unknown again: ask next time
+      throw error;
+    });
+    return { offset, grown };
   }
 
   /** The block's length inside the virtual disk (the last block may be cut short). */
@@ -377,4 +398,11 @@ export class ImageWriter {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** Waits for both to settle (nothing is left running), then throws the first failure if any. */
+async function settleBoth(a: Promise<void>, b: Promise<void>): Promise<void> {
+  const [first, second] = await Promise.allSettled([a, b]);
+  if (first.status === "rejected") throw first.reason;
+  if (second.status === "rejected") throw second.reason;
 }

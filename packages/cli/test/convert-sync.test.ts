@@ -12,6 +12,9 @@ import { bin, ensureBuilt, expectClean, oracle, run, vhdx } from "./harness.js";
 const MiB = 1 << 20;
 const hasQemu = oracle("qemu-img") && oracle("qemu-io");
 const hasStrace = spawnSync("strace", ["-V"]).status === 0;
+if (!hasStrace && process.env.CI) {
+  throw new Error("strace is missing in CI (apt-get install strace): a missing tool in CI is a failure, not a skip");
+}
 
 let dir: string;
 beforeAll(() => {

@@ -6,6 +6,8 @@
 export type VhdxErrorCode =
   | "TRUNCATED"
   | "BAD_SIGNATURE"
+  | "NOT_VHDX"
+  | "UNSUPPORTED_FORMAT"
   | "CHECKSUM_MISMATCH"
   | "OUT_OF_RANGE"
   | "BAD_FIELD"
@@ -27,6 +29,7 @@ export type VhdxErrorCode =
   | "READ_ONLY"
   | "CLOSED"
   | "IO_ERROR"
+  | "LOCKED"
   | "INVALID_ARGUMENT"
   | "UNSUPPORTED";
 
@@ -37,6 +40,8 @@ export interface VhdxErrorDetails {
   field?: string;
   /** Absolute file offset of the structure or field, when known. */
   offset?: number;
+  /** The file (path, URL or source name) the structure was read from, when known. */
+  file?: string;
   /** The underlying error, e.g. from an I/O source. */
   cause?: unknown;
 }
@@ -48,6 +53,8 @@ export class VhdxError extends Error {
   readonly structure: string | undefined;
   readonly field: string | undefined;
   readonly offset: number | undefined;
+  /** The file the structure was read from, when known. */
+  readonly file: string | undefined;
   /** The message without the structure and offset prefix. */
   readonly detail: string;
 
@@ -58,8 +65,22 @@ export class VhdxError extends Error {
     this.structure = details.structure;
     this.field = details.field;
     this.offset = details.offset;
+    this.file = details.file;
     this.detail = detail;
     Object.defineProperty(this, VHDX_ERROR_MARKER, { value: true });
+  }
+
+  /**
+   * `error` as it is when it already names a file, else the same error (code,
+   * message, structure, offset, cause) naming `file`. For code that opens a
+   * file and reports what went wrong inside it.
+   */
+  static inFile(error: VhdxError, file: string): VhdxError {
+    if (error.file !== undefined) return error;
+    const { structure, field, offset, cause } = error;
+    const named = new VhdxError(error.code, error.detail, { structure, field, offset, cause, file });
+    named.stack = error.stack;
+    return named;
   }
 
   /** True for a VhdxError from any installed copy of this package. */

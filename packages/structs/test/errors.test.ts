@@ -52,4 +52,14 @@ describe("VhdxError", () => {
   it("assertValid does nothing for an empty list", () => {
     expect(() => assertValid([], { structure: "header" })).not.toThrow();
   });
+
+  it("inFile names the file and keeps the code, message, structure, offset and cause", () => {
+    const cause = new Error("disk on fire");
+    const error = new VhdxError("BAD_FIELD", "BlockSize is 3", { structure: "file parameters", field: "BlockSize", offset: 0x300000, cause });
+    const named = VhdxError.inFile(error, "/vms/disk.vhdx");
+    expect(named).toMatchObject({ code: "BAD_FIELD", message: error.message, structure: "file parameters", field: "BlockSize", offset: 0x300000, file: "/vms/disk.vhdx" });
+    expect(named.cause).toBe(cause);
+    expect(error.file).toBeUndefined();
+    expect(VhdxError.inFile(named, "/other.vhdx").file).toBe("/vms/disk.vhdx");
+  });
 });

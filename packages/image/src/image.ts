@@ -46,6 +46,8 @@ export interface ImageParts {
   metadata: MetadataItems;
   geometry: BatGeometry;
   parent: VhdxImage | null;
+  /** Why a differencing disk has no parent (opened with requireParent: false), or null. */
+  parentError: VhdxError | null;
   /** Whether closing this image closes the parent (true when openImage opened it). */
   ownsParent: boolean;
 }
@@ -62,6 +64,12 @@ export class VhdxImage {
   readonly virtualDiskId: string;
   readonly creator: string;
   readonly parent: VhdxImage | null;
+  /**
+   * Why this differencing disk has no parent, when it was opened with
+   * requireParent: false and the parent could not be used; reads that need
+   * the parent throw it. Null otherwise.
+   */
+  readonly parentError: VhdxError | null;
   /** The parent locator's keys and values, or null for a disk without a parent. */
   readonly parentLocator: Readonly<Record<string, string>> | null;
   readonly geometry: BatGeometry;
@@ -111,6 +119,7 @@ export class VhdxImage {
     this.creator = parts.fileIdentifier.creator;
     this.parentLocator = metadata.parentLocator?.entries ?? null;
     this.parent = parts.parent;
+    this.parentError = parts.parentError;
     this.ownsParent = parts.ownsParent;
     this.bitmaps = new SectorBitmapCache((chunk) => this.loadSectorBitmap(chunk));
     this.writer = this.readOnly ? null : this.createWriter();
@@ -313,6 +322,7 @@ export class VhdxImage {
   /** Reads from the parent; a child larger than its parent reads zeros past the parent's end. */
   private async readParent(target: Uint8Array, offset: number): Promise<void> {
     const parent = this.parent;
+    if (parent === null && this.parentError !== null) throw this.parentError;
     const available = parent === null ? 0 : Math.max(0, Math.min(target.length, parent.virtualSize - offset));
     if (parent !== null && available > 0) await parent.readInto(target.subarray(0, available), offset);
     target.fill(0, available);

@@ -8,6 +8,7 @@ export { type CompactOptions, type CompactProgress, type CompactResult, compactI
 export { type MergeOptions, type MergeProgress, type MergeResult, mergeIntoParent } from "./maintain/merge.js";
 export { type ResizeOptions, type ResizeResult, resizeImage } from "./maintain/resize.js";
 export { type OpenOptions, openImage } from "./open/open-image.js";
+export { FORMAT_NAMES, type ProbedFormat, notVhdxError, probeFormat } from "./open/probe-format.js";
 export type { ParentCandidate, ParentLocation, ParentResolver } from "./open/parents.js";
 export type { Extent, Layout } from "./open/layout.js";
 export type { MetadataItems } from "./open/metadata.js";

@@ -4,7 +4,7 @@
 // one Windows writes (MS-VHDX 2.1 to 2.6), and every bad option is refused.
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { STATE, buildVhdx, patternBlock } from "@vhdx-tools/fixtures";
 import {
   BAT_REGION_GUID,
@@ -161,7 +161,7 @@ describe.skipIf(!hasAll)("differencing children of a QEMU-made parent", () => {
 
     const created = await createVhdx(childPath, { type: "differencing", parent: basePath });
     expect(created.diskType).toBe("differencing");
-    expect(created.parentLocator).toEqual({ parent_linkage: `{${baseGuid}}`, relative_path: relative });
+    expect(created.parentLocator).toEqual({ parent_linkage: `{${baseGuid}}`, relative_path: relative, absolute_win32_path: resolve(basePath) });
     expectBytes(await created.read(0, size), expected, "the returned image");
     await created.close();
 
@@ -361,9 +361,16 @@ describe("refusals", () => {
 });
 
 describe("parent locator paths", () => {
-  it("writes relative_path with backslashes, and absolute_win32_path on Windows", () => {
-    expect(parentLocatorPaths("/vms/child/c.vhdx", "/vms/base/b.vhdx", "linux")).toEqual({ relative_path: "..\\base\\b.vhdx" });
-    expect(parentLocatorPaths("/vms/c.vhdx", "/vms/b.vhdx", "darwin")).toEqual({ relative_path: "b.vhdx" });
+  it("writes relative_path with backslashes, and absolute_win32_path as the host names the parent", () => {
+    expect(parentLocatorPaths("/vms/child/c.vhdx", "/vms/base/b.vhdx", "linux")).toEqual({
+      relative_path: "..\\base\\b.vhdx",
+      absolute_win32_path: "/vms/base/b.vhdx",
+    });
+    expect(parentLocatorPaths("/vms/c.vhdx", "/vms/b.vhdx", "darwin")).toEqual({ relative_path: "b.vhdx", absolute_win32_path: "/vms/b.vhdx" });
+    expect(parentLocatorPaths("/home/me/c.vhdx", "/mnt/d/Hyper-V/b.vhdx", "linux")).toEqual({
+      relative_path: "..\\..\\mnt\\d\\Hyper-V\\b.vhdx",
+      absolute_win32_path: "\\\\?\\D:\\Hyper-V\\b.vhdx",
+    });
     expect(parentLocatorPaths("C:\\vms\\child\\c.vhdx", "C:\\vms\\base\\b.vhdx", "win32")).toEqual({
       relative_path: "..\\base\\b.vhdx",
       absolute_win32_path: "\\\\?\\C:\\vms\\base\\b.vhdx",

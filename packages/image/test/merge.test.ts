@@ -234,8 +234,9 @@ describe("mergeIntoParent", () => {
     const image = await createVhdx(child, { type: "differencing", parent: base });
     await image.write(MiB, pattern(512, 9));
     await image.close();
-    const childImage = await openVhdx(child);
+    // The parent first: the child's own read-only open of it would hold it shared, and lock out the writer.
     const parent = await openVhdx(base, { readOnly: false });
+    const childImage = await openVhdx(child, { parents: [parent] });
     const seen: number[] = [];
     const result = await mergeIntoParent(childImage, parent, { onProgress: (p) => seen.push(p.done) });
     await parent.close();

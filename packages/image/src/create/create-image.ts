@@ -12,6 +12,7 @@ import {
   REGION_TABLE_2_OFFSET,
 } from "@vhdx/structs";
 import type { VhdxImage } from "../image.js";
+import { checkOptionKeys } from "../internal/options.js";
 import { openImage } from "../open/open-image.js";
 import { type RandomAccessSource, readBytes, readOnlyError } from "../sources/source.js";
 import {
@@ -23,7 +24,7 @@ import {
   metadataItems,
   planLayout,
 } from "./create-layout.js";
-import { type CreateOptions, type CreatePlan, invalidArgument, resolveCreateOptions } from "./create-options.js";
+import { CREATE_OPTION_KEYS, type CreateOptions, type CreatePlan, invalidArgument, resolveCreateOptions } from "./create-options.js";
 
 /** BAT bytes written at a time for a fixed disk. */
 const BAT_CHUNK = MiB;
@@ -36,6 +37,7 @@ const BAT_CHUNK = MiB;
  */
 export async function createImage(source: RandomAccessSource, options: CreateOptions): Promise<VhdxImage> {
   checkSource(source);
+  checkOptionKeys("createImage", options, CREATE_OPTION_KEYS);
   const plan = resolveCreateOptions(options);
   await writeNewImage(source, plan);
   return openImage(source, { readOnly: false, ...(plan.parent === null ? {} : { parents: [plan.parent] }) });

@@ -39,6 +39,18 @@ export interface CreateOptions {
   virtualDiskId?: string;
 }
 
+export const CREATE_OPTION_KEYS = [
+  "size",
+  "type",
+  "blockSize",
+  "logicalSectorSize",
+  "physicalSectorSize",
+  "parent",
+  "parentLocator",
+  "creator",
+  "virtualDiskId",
+] as const satisfies readonly (keyof CreateOptions)[];
+
 /** Everything the writer needs, filled in and checked. */
 export interface CreatePlan {
   type: CreateDiskType;

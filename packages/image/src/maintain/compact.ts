@@ -16,6 +16,7 @@ import {
   VhdxError,
 } from "@vhdx/structs";
 import type { VhdxImage } from "../image.js";
+import { checkOptionKeys } from "../internal/options.js";
 
 /** Moves between flushes: each flush is one log entry for the BAT pages changed. */
 const MOVES_PER_FLUSH = 16;
@@ -54,6 +55,7 @@ interface Gap {
 
 /** Compacts an image opened read-write; the image stays open (and consistent) for the caller. */
 export async function compactImage(image: VhdxImage, options: CompactOptions = {}): Promise<CompactResult> {
+  checkOptionKeys("compactImage", options, ["onProgress"]);
   checkCompactable(image);
   const report = options.onProgress ?? (() => {});
   const fileSizeBefore = await image.source.size();

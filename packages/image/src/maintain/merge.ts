@@ -17,6 +17,7 @@ import { type ReadRun, mapRange, splitPartialRun } from "@vhdx/bat";
 import { guidEquals } from "@vhdx/guid";
 import { SECTOR_BITMAP_BLOCK_SIZE, VhdxError } from "@vhdx/structs";
 import type { VhdxImage } from "../image.js";
+import { checkOptionKeys } from "../internal/options.js";
 import { readExactly } from "../sources/source.js";
 
 export interface MergeProgress {
@@ -50,6 +51,7 @@ const MiB = 1 << 20;
  * closing it (and the child) stays the caller's.
  */
 export async function mergeIntoParent(child: VhdxImage, parent: VhdxImage, options: MergeOptions = {}): Promise<MergeResult> {
+  checkOptionKeys("mergeIntoParent", options, ["onProgress", "bufferSize"]);
   checkPair(child, parent);
   const table = await child.bat();
   const corrupt = await child.corruptBatEntries();

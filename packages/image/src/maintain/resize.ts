@@ -19,6 +19,7 @@ import {
   findMetadataEntry,
 } from "@vhdx/structs";
 import type { VhdxImage } from "../image.js";
+import { checkOptionKeys } from "../internal/options.js";
 import { readBytes } from "../sources/source.js";
 
 const PAGE = 4096;
@@ -41,6 +42,7 @@ type Extent = { offset: number; length: number };
 /** Resizes a fixed or dynamic image opened read-write, then closes it (its in-memory view is stale). */
 export async function resizeImage(image: VhdxImage, newSize: number, options: ResizeOptions = {}): Promise<ResizeResult> {
   try {
+    checkOptionKeys("resizeImage", options, ["force"]);
     const oldSize = image.virtualSize;
     checkRequest(image, newSize);
     if (newSize === oldSize) return { oldSize, newSize, batMoved: false };

@@ -5,8 +5,9 @@
 import { rm } from "node:fs/promises";
 import { posix, resolve, win32 } from "node:path";
 import { writeNewImage } from "../create/create-image.js";
-import { type CreateOptions, checkDiskType, invalidArgument, resolveCreateOptions } from "../create/create-options.js";
+import { CREATE_OPTION_KEYS, type CreateOptions, checkDiskType, invalidArgument, resolveCreateOptions } from "../create/create-options.js";
 import { VhdxImage } from "../image.js";
+import { checkOptionKeys } from "../internal/options.js";
 import { type OpenOptions, openImage } from "../open/open-image.js";
 import { FileSource } from "./file-source.js";
 import { fileParentResolver, openVhdx } from "./open-vhdx.js";
@@ -23,11 +24,18 @@ export interface CreateVhdxOptions extends Omit<CreateOptions, "parent" | "paren
   flush?: boolean;
 }
 
+const OPTION_KEYS = [
+  ...CREATE_OPTION_KEYS.filter((key) => key !== "parentLocator"),
+  "allowParentOutsideTree",
+  "flush",
+] as const satisfies readonly (keyof CreateVhdxOptions)[];
+
 /**
  * Creates a VHDX file at `path` (refusing to overwrite one: IO_ERROR) and
  * returns it opened read-write. A parent given by path is opened here and
  * closed with the returned image; a parent given as an image stays the
- * caller's to close. If writing fails, the new file is removed.
+ * caller's to close. If writing fails, the new file is removed. The new file
+ * is locked as a read-write open is, and a parent opened here as a reader.
  */
 export async function createVhdx(path: string, options: CreateVhdxOptions): Promise<VhdxImage> {
   checkArguments(path, options);
@@ -63,6 +71,7 @@ async function createFile(path: string, flush: boolean, write: (source: FileSour
 function checkArguments(path: string, options: CreateVhdxOptions): void {
   if (typeof path !== "string" || path === "") throw new TypeError("createVhdx: path must be a non-empty string");
   if (typeof options !== "object" || options === null) throw new TypeError("createVhdx: options must be an object");
+  checkOptionKeys("createVhdx", options, OPTION_KEYS);
   const { parent, allowParentOutsideTree, type, flush } = options;
   if (parent !== undefined && typeof parent !== "string" && !(parent instanceof VhdxImage)) {
     throw new TypeError("createVhdx: parent must be a path or an opened VhdxImage");
@@ -85,8 +94,11 @@ function parentFile(parent: string | VhdxImage | undefined, image: VhdxImage): s
 /**
  * The locator path keys for a child at `childPath` and its parent at
  * `parentPath`: relative_path from the child's folder, "\"-separated (left out
- * on Windows when the two are on different drives), and on Windows the
- * parent's absolute_win32_path.
+ * on Windows when the two are on different drives), and absolute_win32_path:
+ * on Windows the parent's `\\?\C:\...` path; elsewhere a WSL drive path
+ * (/mnt/c/...) written as Windows sees it, and any other absolute path as
+ * this host writes it, which our reader and qemu-style tools on this host
+ * follow when the relative path no longer leads there.
  */
 export function parentLocatorPaths(
   childPath: string,
@@ -98,11 +110,18 @@ export function parentLocatorPaths(
     const fromChild = win32.relative(win32.dirname(win32.resolve(childPath)), parent);
     return { ...(win32.isAbsolute(fromChild) ? {} : { relative_path: fromChild }), absolute_win32_path: win32Absolute(parent) };
   }
-  const fromChild = posix.relative(posix.dirname(posix.resolve(childPath)), posix.resolve(parentPath));
-  if (fromChild.includes("\\")) {
-    throw invalidArgument(`the parent's path ${JSON.stringify(fromChild)} holds a backslash, which a locator's relative_path cannot express`);
+  const parent = posix.resolve(parentPath);
+  const fromChild = posix.relative(posix.dirname(posix.resolve(childPath)), parent);
+  if (parent.includes("\\")) {
+    throw invalidArgument(`the parent's path ${JSON.stringify(parent)} holds a backslash, which a locator's paths cannot express`);
   }
-  return { relative_path: fromChild.split("/").join("\\") };
+  return { relative_path: fromChild.split("/").join("\\"), absolute_win32_path: windowsPathOfWsl(parent) ?? parent };
+}
+
+/** `/mnt/c/dir/base.vhdx` as `\\?\C:\dir\base.vhdx`; null for a path outside WSL's drive mounts. */
+function windowsPathOfWsl(path: string): string | null {
+  const match = /^\/mnt\/([a-z])\/(.*)$/.exec(path);
+  return match === null ? null : `\\\\?\\${match[1]!.toUpperCase()}:\\${match[2]!.split("/").join("\\")}`;
 }
 
 /** `C:\dir\base.vhdx` as `\\?\C:\dir\base.vhdx`; UNC and `\\?\` paths as they are. */

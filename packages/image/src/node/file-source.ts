@@ -1,8 +1,10 @@
 // A source over a file on disk, through node:fs/promises. flush() is
 // fdatasync, which is what makes a completed write durable, unless the
-// source was opened with `flush: false`.
+// source was opened with `flush: false`. The file is locked from open to
+// close (file-lock.ts): exclusively for writing, shared for reading.
 import { type FileHandle, open } from "node:fs/promises";
 import { VhdxError } from "@vhdx/structs";
+import { checkOptionKeys } from "../internal/options.js";
 import {
   type RandomAccessSource,
   checkBuffer,
@@ -10,6 +12,7 @@ import {
   closedError,
   readOnlyError,
 } from "../sources/source.js";
+import { type FileLock, type LockMode, lockFile } from "./file-lock.js";
 
 export interface FileSourceOptions {
   /** Open for reading only (the default). */
@@ -23,7 +26,16 @@ export interface FileSourceOptions {
    * lose or corrupt the file. For outputs you can make again. Default true.
    */
   flush?: boolean;
+  /**
+   * Read-only opens only: read even while another program writes the file
+   * (qemu's -U / force-share). What is read may then be inconsistent. The
+   * file is still marked as being read, so a writer that refuses readers
+   * stays refused. Default false.
+   */
+  forceShare?: boolean;
 }
+
+const OPTION_KEYS = ["readOnly", "create", "flush", "forceShare"] as const;
 
 export class FileSource implements RandomAccessSource {
   readonly readOnly: boolean;
@@ -32,6 +44,7 @@ export class FileSource implements RandomAccessSource {
   private constructor(
     readonly name: string,
     private readonly handle: FileHandle,
+    private readonly lock: FileLock,
     readOnly: boolean,
     /** Whether flush() calls fdatasync (see FileSourceOptions.flush). */
     readonly flushes: boolean,
@@ -39,14 +52,23 @@ export class FileSource implements RandomAccessSource {
     this.readOnly = readOnly;
   }
 
+  /** Opens (or creates) the file and locks it; LOCKED when another program holds it in a way that conflicts. */
   static async open(path: string, options: FileSourceOptions = {}): Promise<FileSource> {
-    if (options.flush !== undefined && typeof options.flush !== "boolean") throw new TypeError("FileSource.open: flush must be a boolean");
+    checkOptions(options);
     const readOnly = options.create ? false : (options.readOnly ?? true);
     const flags = options.create ? "wx+" : readOnly ? "r" : "r+";
+    let handle: FileHandle;
     try {
-      return new FileSource(path, await open(path, flags), readOnly, options.flush ?? true);
+      handle = await open(path, flags);
     } catch (cause) {
       throw ioError(path, options.create ? "create" : "open", cause);
+    }
+    try {
+      const lock = await lockFile(handle, path, lockMode(readOnly, options.forceShare ?? false));
+      return new FileSource(path, handle, lock, readOnly, options.flush ?? true);
+    } catch (cause) {
+      await handle.close().catch(() => undefined);
+      throw VhdxError.isInstance(cause) ? cause : ioError(path, "lock", cause);
     }
   }
 
@@ -102,6 +124,12 @@ export class FileSource implements RandomAccessSource {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Closing the descriptor lets go of the lock too; saying so first costs nothing.
+    try {
+      this.lock.release();
+    } catch {
+      // The close below releases it all the same.
+    }
     await this.attempt("close", () => this.handle.close());
   }
 
@@ -123,7 +151,23 @@ export class FileSource implements RandomAccessSource {
   }
 }
 
+function checkOptions(options: FileSourceOptions): void {
+  if (typeof options !== "object" || options === null) throw new TypeError("FileSource.open: options must be an object");
+  checkOptionKeys("FileSource.open", options, OPTION_KEYS);
+  for (const key of OPTION_KEYS) {
+    if (options[key] !== undefined && typeof options[key] !== "boolean") throw new TypeError(`FileSource.open: ${key} must be a boolean`);
+  }
+  if (options.forceShare === true && (options.create === true || options.readOnly === false)) {
+    throw new VhdxError("INVALID_ARGUMENT", "FileSource.open: forceShare is only for read-only opens; a writer never shares a file another program writes");
+  }
+}
+
+function lockMode(readOnly: boolean, forceShare: boolean): LockMode {
+  if (!readOnly) return "write";
+  return forceShare ? "force-share" : "read";
+}
+
 function ioError(path: string, operation: string, cause: unknown): VhdxError {
   const reason = cause instanceof Error ? cause.message : String(cause);
-  return new VhdxError("IO_ERROR", `cannot ${operation} ${path}: ${reason}`, { cause });
+  return new VhdxError("IO_ERROR", `cannot ${operation} ${path}: ${reason}`, { cause, file: path });
 }

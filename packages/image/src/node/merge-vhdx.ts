@@ -7,6 +7,10 @@
 // stops before the end leaves a consistent parent holding part of the child's
 // data, and a child that no longer opens (its parent_linkage is the parent's
 // old DataWriteGuid). Resuming such a merge is not supported.
+//
+// Both files are locked as read-write opens are (the parent's own parents as
+// readers): the child is read first only to learn which file its parent is,
+// then the parent is opened for writing, then the child, given that parent.
 import { rm } from "node:fs/promises";
 import { resolve } from "node:path";
 import { normalizeGuid } from "@vhdx/guid";
@@ -18,7 +22,9 @@ import {
   findMetadataEntry,
 } from "@vhdx/structs";
 import type { VhdxImage } from "../image.js";
+import { checkOptionKeys } from "../internal/options.js";
 import { type MergeProgress, mergeIntoParent } from "../maintain/merge.js";
+import { openImage } from "../open/open-image.js";
 import { readExactly } from "../sources/source.js";
 import { FileSource } from "./file-source.js";
 import { openVhdx } from "./open-vhdx.js";
@@ -44,6 +50,7 @@ export interface MergeVhdxResult {
 }
 
 const PAGE = 4096;
+const OPTION_KEYS = ["keep", "allowParentOutsideTree", "onProgress"] as const;
 
 /**
  * Writes the differencing disk at `childPath` into its parent file. The child
@@ -52,19 +59,21 @@ const PAGE = 4096;
  */
 export async function mergeVhdx(childPath: string, options: MergeVhdxOptions = {}): Promise<MergeVhdxResult> {
   if (typeof childPath !== "string" || childPath === "") throw new TypeError("mergeVhdx: childPath must be a non-empty string");
+  checkOptionKeys("mergeVhdx", options, OPTION_KEYS);
   const keep = options.keep === true;
   const allowParentOutsideTree = options.allowParentOutsideTree ?? false;
-  const child = await openVhdx(childPath, { readOnly: !keep, allowParentOutsideTree });
-  let parent: VhdxImage | null = null;
+  const parentPath = await parentFileOf(childPath, allowParentOutsideTree);
+  let parent: VhdxImage | null = await openVhdx(parentPath, { readOnly: false, allowParentOutsideTree });
+  let child: VhdxImage;
   try {
-    if (child.parent === null) {
-      throw new VhdxError("INVALID_ARGUMENT", `merge: ${childPath} is a ${child.diskType} disk, not a differencing disk: it has no parent to merge into`);
-    }
-    const parentPath = filePath(child.parent);
-    if (resolve(parentPath) === resolve(childPath)) throw new VhdxError("PARENT_LOOP", `merge: ${childPath} is its own parent`);
+    child = await openChildOf(childPath, parent, allowParentOutsideTree);
+  } catch (error) {
+    await parent.close().catch(() => undefined);
+    throw error;
+  }
+  try {
     // Refuse --keep before the parent is touched when the new locator could not be written in place.
     if (keep) relinkedLocator(child, "00000000-0000-0000-0000-000000000000");
-    parent = await openVhdx(parentPath, { readOnly: false, allowParentOutsideTree });
     const { bytesCopied, bytesZeroed } = await mergeIntoParent(child, parent, options.onProgress ? { onProgress: options.onProgress } : {});
     await parent.close();
     const parentDataWriteGuid = parent.dataWriteGuid;
@@ -93,6 +102,36 @@ export async function mergeVhdx(childPath: string, options: MergeVhdxOptions = {
   } finally {
     await parent?.close().catch(() => undefined);
     await child.close().catch(() => undefined);
+  }
+}
+
+/** The path of the child's parent file, from a read-only open of the child that is closed again. */
+async function parentFileOf(childPath: string, allowParentOutsideTree: boolean): Promise<string> {
+  const child = await openVhdx(childPath, { allowParentOutsideTree });
+  try {
+    if (child.parent === null) {
+      throw new VhdxError("INVALID_ARGUMENT", `merge: ${childPath} is a ${child.diskType} disk, not a differencing disk: it has no parent to merge into`);
+    }
+    const parentPath = filePath(child.parent);
+    if (resolve(parentPath) === resolve(childPath)) throw new VhdxError("PARENT_LOOP", `merge: ${childPath} is its own parent`);
+    return parentPath;
+  } finally {
+    await child.close();
+  }
+}
+
+/**
+ * The child opened read-write on the parent already open for writing (a
+ * second, read-only open of the parent through the locator would meet our
+ * own write lock). PARENT_LINKAGE_MISMATCH if the child changed meanwhile.
+ */
+async function openChildOf(childPath: string, parent: VhdxImage, allowParentOutsideTree: boolean): Promise<VhdxImage> {
+  const source = await FileSource.open(childPath, { readOnly: false });
+  try {
+    return await openImage(source, { readOnly: false, parents: [parent], allowParentOutsideTree });
+  } catch (error) {
+    await source.close().catch(() => undefined);
+    throw error;
   }
 }
 

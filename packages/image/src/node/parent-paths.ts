@@ -2,7 +2,8 @@
 // (MS-VHDX 2.6.2.6.3): relative_path first, then volume_path, then
 // absolute_win32_path. On Windows the paths are used as written. Elsewhere a
 // relative path is resolved against the child's folder, a drive path is tried
-// under WSL's /mnt/<drive>, and, as a last resort, the parent's file name is
+// under WSL's /mnt/<drive>, an absolute path of this host (vhdx create on
+// Linux or macOS writes one) as it is, and, as a last resort, the parent's file name is
 // looked for beside the child. Volume GUID paths have no meaning off Windows.
 import { dirname, isAbsolute, relative, resolve, win32 } from "node:path";
 
@@ -35,7 +36,7 @@ export function parentPathCandidates(
       continue;
     }
     if (key === "relative_path") add(key, written, resolve(childDir, written.replace(/\\/g, "/")));
-    if (key === "absolute_win32_path") add(key, written, wslPath(written));
+    if (key === "absolute_win32_path") add(key, written, written.startsWith("/") ? written : wslPath(written));
   }
   for (const key of LOCATOR_PATH_KEYS) {
     const written = locator[key];

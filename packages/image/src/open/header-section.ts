@@ -25,6 +25,7 @@ import {
 } from "@vhdx/structs";
 import { isNilGuid } from "@vhdx/guid";
 import { type RandomAccessSource, readBytes } from "../sources/source.js";
+import { notVhdxError, probeFormat } from "./probe-format.js";
 
 const FIRST_READ_LENGTH = REGION_TABLE_2_OFFSET + REGION_TABLE_SIZE;
 
@@ -48,9 +49,14 @@ export type Headers = Omit<HeaderSection, "regionTable" | "regionTableCopy"> & {
 
 /** The file identifier and the current header, checked. The region table may still need the log. */
 export async function readHeaders(source: RandomAccessSource): Promise<Headers> {
-  const bytes = await readBytes(source, 0, FIRST_READ_LENGTH, "header section");
+  const bytes = await readBytes(source, 0, FIRST_READ_LENGTH, "header section").catch(async (error: unknown) => {
+    if (VhdxError.isInstance(error) && error.code === "TRUNCATED") await refuseOtherFormats(source);
+    throw error;
+  });
   const fileIdentifier = decodeFileIdentifier(bytes, 0, 0);
-  assertValid(validateFileIdentifier(fileIdentifier), { structure: "file identifier", offset: 0 });
+  const identifierViolations = validateFileIdentifier(fileIdentifier);
+  if (identifierViolations.length > 0) await refuseOtherFormats(source);
+  assertValid(identifierViolations, { structure: "file identifier", offset: 0 });
   const headers: [Header | null, Header | null] = [
     validHeaderAt(bytes, HEADER_1_OFFSET),
     validHeaderAt(bytes, HEADER_2_OFFSET),
@@ -58,6 +64,16 @@ export async function readHeaders(source: RandomAccessSource): Promise<Headers> 
   const { header, slot } = currentHeader(headers, bytes);
   checkHeaderVersions(header, slot === 1 ? HEADER_1_OFFSET : HEADER_2_OFFSET);
   return { bytes, fileIdentifier, header, headerSlot: slot, headers };
+}
+
+/**
+ * Only called once the file failed to read as VHDX, so a good open costs no
+ * extra read: NOT_VHDX or UNSUPPORTED_FORMAT when the file is not a VHDX at
+ * all; nothing when it is one with a damaged identifier.
+ */
+async function refuseOtherFormats(source: RandomAccessSource): Promise<void> {
+  const error = notVhdxError(await probeFormat(source), source.name);
+  if (error !== null) throw error;
 }
 
 /** Headers and region table together, for a file with no log to replay. */

@@ -4,6 +4,7 @@ import { computeGeometry } from "@vhdx/bat";
 import { isNilGuid } from "@vhdx/guid";
 import { REGION_TABLE_1_OFFSET, REGION_TABLE_2_OFFSET, VhdxError } from "@vhdx/structs";
 import { type LogReplay, VhdxImage } from "../image.js";
+import { checkOptionKeys } from "../internal/options.js";
 import { type RandomAccessSource, readBytes } from "../sources/source.js";
 import { type HeaderSection, readHeaders, usableRegionTable } from "./header-section.js";
 import { readReplayPlan, replayInMemory, replayOnDisk } from "./log-replay.js";
@@ -20,10 +21,29 @@ export interface OpenOptions {
   allowParentOutsideTree?: boolean;
   /** How locator paths are opened; @vhdx/image/node's openVhdx supplies one for files. */
   parentResolver?: ParentResolver;
+  /**
+   * false: a read-only differencing disk whose parent cannot be found (or
+   * does not match, or loops) still opens, with `parent` null and
+   * `parentError` saying why; reading what the parent would supply throws
+   * that error. For tools that describe an image. Default true.
+   */
+  requireParent?: boolean;
 }
 
+/** The errors requireParent: false turns into `image.parentError`. */
+const PARENT_ERRORS = new Set(["PARENT_NOT_FOUND", "PARENT_LINKAGE_MISMATCH", "PARENT_LOOP"]);
+
+export const OPEN_OPTION_KEYS = [
+  "readOnly",
+  "parents",
+  "allowParentOutsideTree",
+  "parentResolver",
+  "requireParent",
+] as const satisfies readonly (keyof OpenOptions)[];
+
 /** Opens the VHDX image in `source`. The source stays the caller's to close if opening fails. */
-export function openImage(source: RandomAccessSource, options: OpenOptions = {}): Promise<VhdxImage> {
+export async function openImage(source: RandomAccessSource, options: OpenOptions = {}): Promise<VhdxImage> {
+  checkOptionKeys("openImage", options, OPEN_OPTION_KEYS);
   return openInChain(source, options, sourceIdentity(source), new Set());
 }
 
@@ -57,6 +77,7 @@ async function openInChain(
 
   let parent: VhdxImage | null = null;
   let ownsParent = false;
+  let parentError: VhdxError | null = null;
   if (metadata.parentLocator !== null) {
     const chain = new Set([...below, identity, header.dataWriteGuid]);
     if (chain.size > MAX_CHAIN_DEPTH * 2) {
@@ -71,6 +92,12 @@ async function openInChain(
       allowOutsideTree: options.allowParentOutsideTree ?? false,
       chain,
       openParent: (parentSource, parentIdentity) => openInChain(parentSource, { ...options, readOnly: true }, parentIdentity, chain),
+    }).catch((error: unknown) => {
+      if (readOnly && options.requireParent === false && VhdxError.isInstance(error) && PARENT_ERRORS.has(error.code)) {
+        parentError = error;
+        return { image: null, owned: false };
+      }
+      throw error;
     });
     parent = found.image;
     ownsParent = found.owned;
@@ -89,6 +116,7 @@ async function openInChain(
     metadata,
     geometry,
     parent,
+    parentError,
     ownsParent,
   });
 }

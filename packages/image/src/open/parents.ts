@@ -25,6 +25,9 @@ export interface ParentLocation {
 /** A location being tried; sources the caller passed stay open when they are not the parent. */
 type Attempt = ParentLocation & { closeIfRejected: boolean };
 
+/** What was tried and why it failed, for the message; and the places that were locked by another program. */
+type Tried = string[] & { locked: VhdxError[] };
+
 /** How a host turns locator paths and path candidates into sources: see @vhdx/image/node. */
 export interface ParentResolver {
   locate(locator: Readonly<Record<string, string>>, child: RandomAccessSource, allowOutsideTree: boolean): Promise<ParentLocation[]>;
@@ -61,7 +64,7 @@ export function sourceIdentity(source: RandomAccessSource): string {
 
 export async function findParent(search: ParentSearch): Promise<{ image: VhdxImage; owned: boolean }> {
   const linkages = linkageGuids(search.locator);
-  const tried: string[] = [];
+  const tried: Tried = Object.assign([], { locked: [] });
   let mismatch = false;
   const accept = (dataWriteGuid: string, description: string) => {
     if (linkages.some((linkage) => guidEquals(linkage, dataWriteGuid))) return true;
@@ -91,6 +94,8 @@ export async function findParent(search: ParentSearch): Promise<{ image: VhdxIma
     const found = await tryLocation({ ...opened, open: async () => opened.source, closeIfRejected }, search, accept, tried);
     if (found !== null) return { image: found, owned: true };
   }
+  // A place that exists but another program holds is better reported as such than as no parent.
+  if (tried.locked[0] !== undefined) throw tried.locked[0];
   const code = mismatch ? "PARENT_LINKAGE_MISMATCH" : "PARENT_NOT_FOUND";
   const where = tried.length > 0 ? `tried ${tried.join("; ")}` : "the locator has no usable path and no parents were given";
   throw new VhdxError(code, `no parent with DataWriteGuid ${linkages.join(" or ")} found: ${where}`, {
@@ -103,12 +108,13 @@ async function tryLocation(
   location: Attempt,
   search: ParentSearch,
   accept: (dataWriteGuid: string, description: string) => boolean,
-  tried: string[],
+  tried: Tried,
 ): Promise<VhdxImage | null> {
   let source: RandomAccessSource;
   try {
     source = await location.open();
   } catch (error) {
+    if (isLocked(error)) tried.locked.push(error);
     tried.push(`${location.description}: ${VhdxError.isInstance(error) ? error.detail : String(error)}`);
     return null;
   }
@@ -136,7 +142,7 @@ async function tryLocation(
 async function openCandidate(
   candidate: RandomAccessSource | string,
   search: ParentSearch,
-  tried: string[],
+  tried: Tried,
 ): Promise<{ source: RandomAccessSource; identity: string; description: string } | null> {
   if (typeof candidate !== "string") return { source: candidate, identity: sourceIdentity(candidate), description: `parent ${candidate.name}` };
   if (search.resolver === undefined) throw new TypeError("parents: paths need @vhdx/image/node's openVhdx; pass sources instead");
@@ -144,9 +150,14 @@ async function openCandidate(
     const { source, identity } = await search.resolver.openPath(candidate);
     return { source, identity, description: `parent ${candidate}` };
   } catch (error) {
+    if (isLocked(error)) tried.locked.push(error);
     tried.push(`parent ${candidate}: ${VhdxError.isInstance(error) ? error.detail : String(error)}`);
     return null;
   }
+}
+
+function isLocked(error: unknown): error is VhdxError {
+  return VhdxError.isInstance(error) && error.code === "LOCKED";
 }
 
 function linkageGuids(locator: Readonly<Record<string, string>>): string[] {

@@ -1,7 +1,8 @@
 // Check rules of the BAT (MS-VHDX 2.5): every entry's state, its reserved
 // bits, where its block lies (past the header section, inside the file, over
 // no structure and no other block), the sector bitmap a PARTIALLY_PRESENT
-// block needs, and file space nothing refers to (leaked).
+// block needs, and file space nothing refers to (file-space.ts sorts it into
+// padding, preallocated and leaked).
 //
 // The BAT is streamed in pieces (bat-stream.ts), so memory stays bounded
 // whatever its size: 12 MiB of pieces, plus two bits per MiB of the file (a
@@ -9,23 +10,20 @@
 // pass, only when there are some, names the block each one overlaps.
 import { MAX_SAFE_FILE_OFFSET_MB, PAYLOAD_STATE_NAMES } from "@vhdx/bat";
 import type { RandomAccessSource } from "@vhdx/image";
-import { MiB, type RegionTableEntry } from "@vhdx/structs";
+import { METADATA_REGION_GUID, MiB, type RegionTableEntry } from "@vhdx/structs";
 import { forEachBatEntry } from "./bat-stream.js";
+import { type FileRange, MiBUnits, type UnreferencedSpace, sortUnreferenced } from "./file-space.js";
 import { type Findings, hex } from "./findings.js";
-import type { Extent } from "./header-section.js";
+import { type Extent, regionName } from "./header-section.js";
 import type { MetadataState } from "./metadata.js";
 
 /** Overlaps whose first owner the second pass looks for; more are reported without it. */
 const MAX_NAMED_OVERLAPS = 1000;
-const MAX_LEAKED_RANGES = 100;
 
-export interface BatScan {
+export interface BatScan extends UnreferencedSpace {
   /** Payload blocks with data in this file (FULLY_PRESENT, or PARTIALLY_PRESENT in a differencing disk). */
   allocatedBlocks: number;
   totalBlocks: number;
-  /** Bytes of the file no structure, block or BAT entry refers to. */
-  leakedBytes: number;
-  leakedRanges: Array<{ offset: number; length: number }>;
   /** Bytes of BAT read (the BAT itself is never held whole). */
   batBytes: number;
 }
@@ -81,8 +79,10 @@ export async function checkBat(
   const overlapUnits = new MiBUnits(fileSize);
   let allocatedBlocks = 0;
   let chunkHasPartial = false;
+  let partialBlockTail: FileRange | null = null;
 
   const blockLength = (block: number) => Math.min(blockSize, virtualSize - block * blockSize);
+  const lastBlockLength = blockLength(payloadBlockCount - 1);
 
   /** A block this entry says holds data: where it lies. Returns whether its placement is sound. */
   const placeBlock = (index: number, mb: number, length: number, what: string): boolean => {
@@ -161,6 +161,9 @@ export async function checkBat(
     }
     const block = index - group;
     const what = `payload block ${block}`;
+    if (block === payloadBlockCount - 1 && lastBlockLength < blockSize && mb !== 0 && mb <= MAX_SAFE_FILE_OFFSET_MB) {
+      partialBlockTail = { offset: mb * MiB + lastBlockLength, length: blockSize - lastBlockLength };
+    }
     switch (state) {
       case 6:
         allocatedBlocks++;
@@ -231,57 +234,9 @@ export async function checkBat(
     }
   }
 
-  const { leakedBytes, leakedRanges } = leaks(used, referenced, fileSize);
-  return { allocatedBlocks, totalBlocks: payloadBlockCount, leakedBytes, leakedRanges, batBytes: batByteLength };
-}
-
-function leaks(used: MiBUnits, referenced: MiBUnits, fileSize: number) {
-  let leakedBytes = 0;
-  const leakedRanges: Array<{ offset: number; length: number }> = [];
-  let open: { offset: number; length: number } | null = null;
-  const units = Math.ceil(fileSize / MiB);
-  for (let unit = 0; unit < units; unit++) {
-    if (used.has(unit) || referenced.has(unit)) {
-      open = null;
-      continue;
-    }
-    const offset = unit * MiB;
-    const length = Math.min(MiB, fileSize - offset);
-    leakedBytes += length;
-    if (open !== null) open.length += length;
-    else if (leakedRanges.length < MAX_LEAKED_RANGES) leakedRanges.push((open = { offset, length }));
-  }
-  return { leakedBytes, leakedRanges };
-}
-
-/** One bit per MiB of the file. */
-class MiBUnits {
-  private readonly bits: Uint8Array;
-
-  constructor(fileSize: number) {
-    this.bits = new Uint8Array(Math.ceil(Math.ceil(fileSize / MiB) / 8) + 1);
-  }
-
-  /** Marks [offset, offset + length) and returns whether any of it was marked before. */
-  mark(offset: number, length: number): boolean {
-    let seen = false;
-    const end = Math.ceil((offset + length) / MiB);
-    for (let unit = Math.floor(offset / MiB); unit < end; unit++) {
-      const byte = unit >>> 3;
-      const bit = 1 << (unit & 7);
-      if (this.bits[byte]! & bit) seen = true;
-      this.bits[byte]! |= bit;
-    }
-    return seen;
-  }
-
-  any(offset: number, length: number): boolean {
-    const end = Math.ceil((offset + length) / MiB);
-    for (let unit = Math.floor(offset / MiB); unit < end; unit++) if (this.has(unit)) return true;
-    return false;
-  }
-
-  has(unit: number): boolean {
-    return (this.bits[unit >>> 3]! & (1 << (unit & 7))) !== 0;
-  }
+  const metadataRegion = structures.find((e) => e.name === regionName(METADATA_REGION_GUID)) ?? null;
+  const fixed = metadata.fileParameters.leaveBlockAllocated && !hasParent;
+  const preallocatable = fixed ? (payloadBlockCount - 1) * blockSize + Math.ceil(lastBlockLength / MiB) * MiB : 0;
+  const space = sortUnreferenced(used, referenced, { fileSize, structures, metadataRegion, partialBlockTail, preallocatable });
+  return { allocatedBlocks, totalBlocks: payloadBlockCount, ...space, batBytes: batByteLength };
 }

@@ -1,5 +1,6 @@
-// `vhdx <command> [options] [operands]`: dispatch, --help, and the one-line
-// error report (`vhdx: CODE: message`, exit status 2).
+// `vhdx <command> [options] [operands]`: dispatch, --help, and the error
+// report: one line (`vhdx: CODE: message`), or with --json one JSON object on
+// stderr (`{"error": {"code", "message", "file"?, "offset"?}}`); exit status 2.
 import { COMMANDS } from "./commands/index.js";
 import { EXIT_ERROR, EXIT_OK } from "./exit-status.js";
 import { type CliIO, writeLine } from "./io.js";
@@ -13,13 +14,15 @@ Usage: vhdx <command> [options] [operands]      vhdx <command> --help for its op
 Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`).join("\n")}
 
-Options for every command: --help, --debug (a stack trace with errors)
+Options for every command: --help, --debug (a stack trace with errors);
+with --json, an error is one JSON object on stderr: {"error": {"code", "message", "file"?, "offset"?}}
 Exit status: 0 success, 1 a "no" answer (compare differs, check found problems), 2 an error.
 Sizes take binary suffixes: 512K, 64M, 10G, 2T.`;
 
 /** Runs the command line `argv` (without node and the script); resolves to the exit status. */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const debug = argv.includes("--debug");
+  const json = argv.includes("--json");
   const args = argv.filter((arg) => arg !== "--debug");
   const [name, ...rest] = args;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
@@ -32,7 +35,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   }
   const entry = COMMANDS.find((c) => c.name === name);
   if (entry === undefined) {
-    writeLine(io.stderr, `vhdx: INVALID_ARGUMENT: unknown command ${JSON.stringify(name)}; run vhdx --help for the list`);
+    report(io, json, { code: "INVALID_ARGUMENT", message: `unknown command ${JSON.stringify(name)}; run vhdx --help for the list` });
     return EXIT_ERROR;
   }
   try {
@@ -43,22 +46,40 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     }
     return await command.run(rest, io);
   } catch (error) {
-    await reportError(io, error, debug);
+    await reportError(io, error, debug, json);
     return EXIT_ERROR;
   }
 }
 
-async function reportError(io: CliIO, error: unknown, debug: boolean): Promise<void> {
+interface ErrorReport {
+  code: string;
+  message: string;
+  file?: string;
+  offset?: number;
+}
+
+async function reportError(io: CliIO, error: unknown, debug: boolean, json: boolean): Promise<void> {
   // Loaded here, on the way out, so that start-up does not pay for it.
   const { VhdxError } = await import("@vhdx/structs");
   if (VhdxError.isInstance(error)) {
-    writeLine(io.stderr, `vhdx: ${error.code}: ${error.message}`);
+    const file = error.file ?? fileOf(error.cause);
+    report(io, json, { code: error.code, message: error.message, ...(file ? { file } : {}), ...(error.offset === undefined ? {} : { offset: error.offset }) });
   } else if (isNodeError(error)) {
-    writeLine(io.stderr, `vhdx: IO_ERROR: ${error.message}`);
+    report(io, json, { code: "IO_ERROR", message: error.message, ...(error.path ? { file: error.path } : {}) });
   } else {
-    writeLine(io.stderr, `vhdx: INTERNAL: ${error instanceof Error ? error.message : String(error)} (please report this; --debug shows where)`);
+    const message = error instanceof Error ? error.message : String(error);
+    report(io, json, { code: "INTERNAL", message: `${message} (please report this; --debug shows where)` });
   }
   if (debug && error instanceof Error && error.stack) writeLine(io.stderr, error.stack);
+}
+
+function report(io: CliIO, json: boolean, error: ErrorReport): void {
+  writeLine(io.stderr, json ? JSON.stringify({ error }) : `vhdx: ${error.code}: ${error.message}`);
+}
+
+/** The path of the Node I/O error behind a VhdxError, when there is one. */
+function fileOf(cause: unknown): string | undefined {
+  return isNodeError(cause) && typeof cause.path === "string" ? cause.path : undefined;
 }
 
 function isNodeError(error: unknown): error is NodeJS.ErrnoException {

@@ -1,15 +1,18 @@
 // Moving a virtual disk's bytes somewhere else, shared by cat, read and
 // convert: find where the data is (a VHDX's BAT says; zeros are never read),
 // copy it in large pieces with the next read and the zero scan overlapping the
-// last write, and write files sparse. Also the guards those commands share.
+// last write, and write files sparse, all or nothing (see output-file.ts).
+// Also the guards those commands share.
 import { Buffer } from "node:buffer";
-import { type FileHandle, open, rm, stat } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type ReadRun, mapRange } from "@vhdx/bat";
 import { type VhdxImage, VhdxError } from "@vhdx/image";
 import { EXIT_OK, usageError } from "./command.js";
 import type { Disk } from "./disk.js";
+import type { Interrupts } from "./interrupt.js";
 import { type CliIO, writeChunk } from "./io.js";
+import { writeOutput } from "./output-file.js";
 import { progress } from "./progress.js";
 
 // ---------------------------------------------------------------- ranges
@@ -122,9 +125,17 @@ interface ReadPiece {
  * disk's data (dataExtents) a piece at a time. The next pieces are read,
  * and the one just read is scanned for zero grains, while the sink writes the
  * one before: the sink's writes, the usual bottleneck, follow each other with
- * no gap. `done` hears the bytes handled so far.
+ * no gap. `done` hears the bytes handled so far. When `stop` aborts, the copy
+ * ends with its reason after the write in flight, none being left running.
  */
-export async function copyRange(disk: Disk, offset: number, length: number, sink: Sink, done?: (bytes: number) => void): Promise<void> {
+export async function copyRange(
+  disk: Disk,
+  offset: number,
+  length: number,
+  sink: Sink,
+  done?: (bytes: number) => void,
+  stop?: AbortSignal,
+): Promise<void> {
   const end = offset + length;
   const reads = pieceReader(disk, offset, length, sink.reusesBuffers);
   let writing: Promise<void> = Promise.resolve();
@@ -134,11 +145,13 @@ export async function copyRange(disk: Disk, offset: number, length: number, sink
     const runs = sink.skipsZeroGrains ? nonZeroRuns(piece.bytes) : [0, piece.bytes.length];
     readsInFlight = runs.length === 0 ? MAX_READS_IN_FLIGHT : 1;
     await writing;
+    stop?.throwIfAborted();
     writing = quietUntilAwaited(writeAfterGap(sink, position, piece, runs));
     position = piece.offset + piece.bytes.length;
     done?.(position - offset);
   }
   await writing;
+  stop?.throwIfAborted();
   await fillGap(sink, position, end);
   if (position < end) done?.(length);
 }
@@ -319,16 +332,55 @@ export async function openSparseFile(path: string, overwrite: boolean, base = 0,
   };
 }
 
-/** Runs `copy` into `sink`, then sets the file's length; removes the file when anything fails. */
+/** Runs `copy` into `sink`, then sets the file's length; closes the file when anything fails (removing it is writeOutput's). */
 export async function finishFile(sink: FileSink, size: number, copy: () => Promise<void>): Promise<void> {
   try {
     await copy();
     await sink.finish(size);
   } catch (error) {
     await sink.abandon();
-    await rm(sink.path, { force: true }).catch(() => undefined);
     throw error;
   }
+}
+
+export interface FileCopy {
+  /** Flush the file to stable storage before it is renamed into place. */
+  sync?: boolean;
+  /** Replace an existing file (otherwise it is an error). */
+  replace: boolean;
+  interrupts: Interrupts;
+  command: string;
+  /** Names the destination in messages: "DST", "-o". */
+  label: string;
+  done?: (bytes: number) => void;
+}
+
+/**
+ * Copies [offset, offset + length) of `disk` to a new sparse raw file at
+ * `destination`, all or nothing (writeOutput); returns the bytes of data
+ * written (zero grains stay holes).
+ */
+export async function copyToFile(disk: Disk, offset: number, length: number, destination: string, options: FileCopy): Promise<number> {
+  const { interrupts } = options;
+  return writeOutput(destination, options, async (temporary) => {
+    const sink = await openSparseFile(temporary, false, offset, options.sync === true);
+    await finishFile(sink, length, () => copyRange(disk, offset, length, sink, options.done, interrupts.signal));
+    return sink.written;
+  });
+}
+
+/** copyToFile with a progress bar, for cat -o and read -o; on a signal it reports the destination left as it was. */
+export async function copyToFileShown(io: CliIO, disk: Disk, offset: number, length: number, destination: string, options: FileCopy): Promise<void> {
+  await refuseSameFile(destination, disk, options.command, options.label);
+  options.interrupts.report(() => `removed the unfinished copy; ${destination} was left as it was`);
+  const bar = tracker(io, options.command, length);
+  try {
+    await copyToFile(disk, offset, length, destination, { ...options, done: bar.update });
+  } catch (error) {
+    bar.abandon();
+    throw error;
+  }
+  bar.finish();
 }
 
 // ---------------------------------------------------------------- guards and small helpers

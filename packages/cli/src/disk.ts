@@ -1,9 +1,13 @@
-// A virtual disk to read, whatever holds it: a VHDX image (found by its
-// signature, "vhdxfile") or a raw file (anything else), so convert, compare
-// and cat treat both alike.
-import { type VhdxImage, VhdxError } from "@vhdx/image";
-import { FileSource, openVhdx } from "@vhdx/image/node";
+// A virtual disk to read, whatever holds it: a VHDX image or a raw file, so
+// convert, compare, map, cat and read treat both alike. Without -f the file's
+// magic numbers decide: "vhdxfile" is a VHDX (and one that does not open is an
+// error, never raw); qcow2, VHD, VMDK, VDI, QED and Parallels images are
+// refused, since their container bytes are not the disk; anything else is raw.
+import { FORMAT_NAMES, type ProbedFormat, type VhdxImage, VhdxError, notVhdxError, probeFormat } from "@vhdx/image";
+import { FileSource, type OpenVhdxOptions, openVhdx } from "@vhdx/image/node";
 import { resolve } from "node:path";
+import type { ImageAccess } from "./command.js";
+import { type CliIO, warn } from "./io.js";
 
 export type DiskFormat = "vhdx" | "raw";
 
@@ -17,14 +21,14 @@ export interface Disk {
   close(): Promise<void>;
 }
 
-const SIGNATURE = "vhdxfile";
+const READ_ONLY: ImageAccess = { forceShare: false, confineParents: false };
 
-/** Opens `path` read-only as the format given, or the one its first bytes say. */
-export async function openDisk(path: string, cwd: string, format?: DiskFormat): Promise<Disk> {
-  const full = resolve(cwd, path);
+/** Opens `path` read-only as the format given, or the one its magic numbers say. */
+export async function openDisk(path: string, io: CliIO, format?: DiskFormat, access: ImageAccess = READ_ONLY): Promise<Disk> {
+  const full = resolve(io.cwd, path);
   const kind = format ?? (await detectFormat(full));
   if (kind === "vhdx") {
-    const image = await openVhdx(full);
+    const image = await openImageFile(full, io, access);
     return {
       path: full,
       format: kind,
@@ -34,7 +38,7 @@ export async function openDisk(path: string, cwd: string, format?: DiskFormat): 
       close: () => image.close(),
     };
   }
-  const source = await FileSource.open(full);
+  const source = await openShared(io, full, access, (forceShare) => FileSource.open(full, { forceShare }));
   const size = await source.size();
   return {
     path: full,
@@ -49,12 +53,76 @@ export async function openDisk(path: string, cwd: string, format?: DiskFormat): 
   };
 }
 
-export async function detectFormat(path: string): Promise<DiskFormat> {
-  const source = await FileSource.open(path);
+/**
+ * Opens the VHDX at `path` (already resolved) with the command's access: read-only
+ * unless `readOnly: false`, parents followed anywhere unless --confine-parents,
+ * and -U honoured for read-only opens.
+ */
+export function openImageFile(
+  path: string,
+  io: CliIO,
+  access: ImageAccess,
+  options: Omit<OpenVhdxOptions, "allowParentOutsideTree" | "forceShare"> = {},
+): Promise<VhdxImage> {
+  const allowParentOutsideTree = !access.confineParents;
+  if (options.readOnly === false) return openVhdx(path, { ...options, allowParentOutsideTree });
+  return openShared(io, path, access, (forceShare) => openVhdx(path, { ...options, allowParentOutsideTree, forceShare }));
+}
+
+/**
+ * Opens with the usual shared lock first; only when that is refused (LOCKED)
+ * and -U was given, opens again without it and warns that the reads may be
+ * inconsistent.
+ */
+async function openShared<T>(io: CliIO, path: string, access: ImageAccess, open: (forceShare: boolean) => Promise<T>): Promise<T> {
   try {
-    const head = new Uint8Array(SIGNATURE.length);
-    const count = await source.read(head, 0);
-    return count === head.length && String.fromCharCode(...head) === SIGNATURE ? "vhdx" : "raw";
+    return await open(false);
+  } catch (error) {
+    if (!access.forceShare || !VhdxError.isInstance(error) || error.code !== "LOCKED") throw error;
+    warn(io, `-U: ${path} is open for writing by another program; what is read may be inconsistent`);
+    return open(true);
+  }
+}
+
+/**
+ * Whether a read-only open of `path` must force-share: false when the usual
+ * shared lock is granted; true (with the warning) when it is refused and -U
+ * was given; the LOCKED error otherwise. For code that opens the file itself.
+ */
+export async function needsForceShare(path: string, io: CliIO, access: ImageAccess): Promise<boolean> {
+  let forced = false;
+  const source = await openShared(io, path, access, (forceShare) => {
+    forced = forceShare;
+    return FileSource.open(path, { forceShare });
+  });
+  await source.close();
+  return forced;
+}
+
+/** vhdx or raw, from the file's first bytes; other image formats are refused (UNSUPPORTED_FORMAT). */
+export async function detectFormat(path: string): Promise<DiskFormat> {
+  const format = await probeFile(path);
+  if (format === "vhdx" || format === "damaged-vhdx") return "vhdx";
+  if (format === "unknown") return "raw";
+  throw new VhdxError(
+    "UNSUPPORTED_FORMAT",
+    `${path} is a ${FORMAT_NAMES[format]} image, which vhdx does not read: convert it with qemu-img ` +
+      `(qemu-img convert -O vhdx ${path} out.vhdx), or give -f raw to take its bytes as a raw disk on purpose`,
+    { structure: "file identifier", offset: 0 },
+  );
+}
+
+/** Refuses a file that is not a VHDX at all (NOT_VHDX, or UNSUPPORTED_FORMAT naming what it is). */
+export async function requireVhdx(path: string): Promise<void> {
+  const error = notVhdxError(await probeFile(path), path);
+  if (error !== null) throw error;
+}
+
+/** The probe reads a few bytes and closes: it never waits for, nor blocks, a writer. */
+async function probeFile(path: string): Promise<ProbedFormat> {
+  const source = await FileSource.open(path, { forceShare: true });
+  try {
+    return await probeFormat(source);
   } finally {
     await source.close();
   }

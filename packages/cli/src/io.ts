@@ -8,6 +8,13 @@ export interface CliIO {
   interactive: boolean;
   /** Current folder, for relative paths. */
   cwd: string;
+  /** -q: no warnings on stderr (errors are still reported). */
+  quiet?: boolean;
+}
+
+/** A warning on stderr, unless -q. */
+export function warn(io: CliIO, message: string): void {
+  if (!io.quiet) writeLine(io.stderr, `vhdx: warning: ${message}`);
 }
 
 export function writeLine(stream: NodeJS.WritableStream, line = ""): void {

@@ -416,7 +416,7 @@ describe("what cannot be checked: exit 2", () => {
       expect(outcome.stdout).toBe("");
       expect(outcome.stderr).toMatch(/^vhdx: [A-Z_]+: /);
     }
-    expect((await vhdx(["check", raw])).stderr).toMatch(/BAD_SIGNATURE: .*not a VHDX file/);
+    expect((await vhdx(["check", raw])).stderr).toMatch(/NOT_VHDX: .*is not a VHDX image/);
   });
 });
 
@@ -434,7 +434,7 @@ describe.skipIf(!hasQemu)("the built command", () => {
     writeFileSync(raw, new Uint8Array(4096));
     const refused = vhdxProcess(["check", raw]);
     expect(refused.status).toBe(2);
-    expect(refused.stderr).toMatch(/^vhdx: BAD_SIGNATURE: /);
+    expect(refused.stderr).toMatch(/^vhdx: NOT_VHDX: /);
   });
 
   it("checks a 64 TiB image with 1 MiB blocks (a 512 MiB BAT) in bounded memory", () => {

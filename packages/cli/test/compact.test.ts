@@ -92,7 +92,7 @@ describe("vhdx compact, arguments", () => {
   it("--help has usage and examples", async () => {
     const outcome = await vhdx(["compact", "--help"]);
     expect(outcome.status).toBe(0);
-    expect(outcome.stdout).toMatch(/^Usage: vhdx compact \[--json\] FILE/);
+    expect(outcome.stdout).toMatch(/^Usage: vhdx compact \[-p\|-q\] \[--confine-parents\] \[--json\] FILE/);
     expect(outcome.stdout).toMatch(/Examples:\n {2}vhdx compact disk\.vhdx/);
   });
 

@@ -93,7 +93,7 @@ describe.skipIf(!hasQemu)("convert without --sync never flushes; --sync does; QE
       const afterRaw = syncs.calls;
       expectClean(await vhdx(["convert", ...flag, image, vhdxOut], dir));
       if (sync) {
-        expect(afterRaw, "-O raw --sync: one fdatasync at the end").toBe(1);
+        expect(afterRaw, "-O raw --sync: one fdatasync of the file, one fsync of its folder after the rename").toBe(2);
         expect(syncs.calls - afterRaw, "-O vhdx --sync").toBeGreaterThan(2);
       } else {
         expect(syncs.calls, "without --sync").toBe(0);
@@ -136,7 +136,8 @@ describe.skipIf(!hasQemu || !hasStrace)("the built vhdx convert, traced", () => 
     expect(tracedSyncs(["convert", "--block-size", "2M", "traced.raw", "traced.vhdx"])).toBe(0);
     expect(tracedSyncs(["convert", "--sync", "--block-size", "2M", "traced.raw", "traced-sync.vhdx"])).toBeGreaterThan(2);
     expect(tracedSyncs(["convert", "-O", "raw", "traced.vhdx", "traced-back.raw"])).toBe(0);
-    expect(tracedSyncs(["convert", "-O", "raw", "--sync", "traced.vhdx", "traced-back-sync.raw"])).toBe(1);
+    // The file's fdatasync, then the folder's fsync that makes the rename into place durable.
+    expect(tracedSyncs(["convert", "-O", "raw", "--sync", "traced.vhdx", "traced-back-sync.raw"])).toBe(2);
     for (const out of ["traced.vhdx", "traced-sync.vhdx"]) {
       expect(run("qemu-img", ["check", "-f", "vhdx", file(out)])).toMatch(/No errors were found/);
       expect(qemuCompare(raw, file(out))).toMatch(/Images are identical/);

@@ -83,7 +83,7 @@ describe("errors: one coded line on stderr, exit status 2, no stack", () => {
     writeFileSync(junk, Buffer.alloc(2 * MiB, 7));
     const outcome = vhdxProcess(["info", junk]);
     expect(outcome.status).toBe(2);
-    expect(outcome.stderr).toMatch(/^vhdx: BAD_SIGNATURE: file identifier @0x0: /);
+    expect(outcome.stderr).toMatch(/^vhdx: NOT_VHDX: file identifier @0x0: /);
     expect(outcome.stderr).not.toMatch(/\n\s+at /);
     const debug = vhdxProcess(["info", "--debug", junk]);
     expect(debug.stderr).toMatch(/\n\s+at /);

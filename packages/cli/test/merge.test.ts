@@ -113,7 +113,7 @@ describe("vhdx merge", () => {
   it("has --help with examples", async () => {
     const outcome = await vhdx(["merge", "--help"], dir);
     expect(outcome.status).toBe(0);
-    expect(outcome.stdout).toContain("Usage: vhdx merge [--keep] [--json] CHILD");
+    expect(outcome.stdout).toContain("Usage: vhdx merge [--keep] [-p|-q] [--confine-parents] [--json] CHILD");
     expect(outcome.stdout).toContain("Examples:");
     expect(outcome.stdout).toContain("not atomic");
   });

@@ -11,6 +11,7 @@ import { type RandomAccessSource, type VhdxImage, VhdxError } from "@vhdx/image"
 import { FileSource, openVhdx } from "@vhdx/image/node";
 import { FILE_IDENTIFIER_SIGNATURE, HEADER_1_OFFSET, HEADER_2_OFFSET, HEADER_SECTION_SIZE } from "@vhdx/structs";
 import { type BatScan, checkBat } from "./bat.js";
+import type { FileRange, ReservedRange } from "./file-space.js";
 import { Findings, type Problem } from "./findings.js";
 import { HEADER_AREA_LENGTH, checkHeaders, checkRegionTables, readPadded } from "./header-section.js";
 import { type MetadataState, checkMetadata } from "./metadata.js";
@@ -41,8 +42,16 @@ export interface CheckReport {
   warningCount: number;
   omittedErrors: number;
   omittedWarnings: number;
+  /** Bytes of the file nothing refers to and no creator left on purpose (see ../check/file-space.ts). */
   leakedBytes: number | null;
-  leakedRanges: Array<{ offset: number; length: number }>;
+  /** The first 100 leaked ranges, merged. */
+  leakedRanges: FileRange[];
+  /** Unreferenced but not leaked: room after the metadata region, the rest of a partial last block. */
+  paddingBytes: number | null;
+  /** Unreferenced but not leaked: a fixed disk's space for blocks without a file offset. */
+  preallocatedBytes: number | null;
+  /** The first 100 padding and preallocated ranges, merged, each with its kind. */
+  reservedRanges: ReservedRange[];
   allocatedBlocks: number | null;
   totalBlocks: number | null;
   imageEndOffset: number;
@@ -59,12 +68,17 @@ export interface ScanOptions {
   onProgress?: (done: number, total: number) => void;
   /** Told the BAT size before it is read, to decide whether to show progress. */
   onBatSize?: (entries: number) => void;
+  /** Read the image even while another program writes it (-U). */
+  forceShare?: boolean;
+  /** Let parent locators lead outside the child's folder (the CLI's default). */
+  allowParentOutsideTree?: boolean;
 }
 
 const PARENT_CODES = new Set(["PARENT_NOT_FOUND", "PARENT_LINKAGE_MISMATCH", "PARENT_LOOP"]);
 
 export async function scanFile(path: string, options: ScanOptions = {}): Promise<CheckReport> {
-  const file = await FileSource.open(path);
+  const file = await FileSource.open(path, { forceShare: options.forceShare ?? false });
+  const open = { forceShare: options.forceShare ?? false, allowParentOutsideTree: options.allowParentOutsideTree ?? false };
   let opened: VhdxImage | null = null;
   try {
     const fileSize = await file.size();
@@ -99,7 +113,7 @@ export async function scanFile(path: string, options: ScanOptions = {}): Promise
         repairable: true,
       });
       try {
-        opened = await openVhdx(path);
+        opened = await openVhdx(path, open);
       } catch (error) {
         if (!VhdxError.isInstance(error)) throw error;
         reportOpenFailure(findings, error, true);
@@ -133,13 +147,16 @@ export async function scanFile(path: string, options: ScanOptions = {}): Promise
       report.allocatedBlocks = bat.allocatedBlocks;
       report.leakedBytes = bat.leakedBytes;
       report.leakedRanges = bat.leakedRanges;
+      report.paddingBytes = bat.paddingBytes;
+      report.preallocatedBytes = bat.preallocatedBytes;
+      report.reservedRanges = bat.reservedRanges;
       report.batBytes = bat.batBytes;
     }
 
     // The parent linkage, and the library's own verdict on opening the file.
     if (opened === null) {
       try {
-        opened = await openVhdx(path);
+        opened = await openVhdx(path, open);
       } catch (error) {
         if (!VhdxError.isInstance(error)) throw error;
         openError = error;
@@ -208,6 +225,9 @@ function emptyReport(path: string, fileSize: number): CheckReport {
     omittedWarnings: 0,
     leakedBytes: null,
     leakedRanges: [],
+    paddingBytes: null,
+    preallocatedBytes: null,
+    reservedRanges: [],
     allocatedBlocks: null,
     totalBlocks: null,
     imageEndOffset: fileSize,

@@ -1,40 +1,63 @@
-// vhdx cat: the whole virtual disk to stdout, as a raw image. Blocks that
-// read as zeros are written from a buffer of zeros without being read; a
-// reader that goes away (`| head -c 10`) ends it quietly with status 0.
-import { type Command, parseCommandArgs } from "../command.js";
+// vhdx cat: the whole virtual disk to stdout, as a raw image, or with -o to
+// a sparse file made all or nothing (as read -o makes it). Blocks that read as
+// zeros are written from a buffer of zeros without being read; a reader that
+// goes away (`| head -c 10`) ends it quietly with status 0.
+import { resolve } from "node:path";
+import { type Command, EXIT_OK, progressHelp, PROGRESS_OPTIONS, readAccessHelp, READ_ACCESS_OPTIONS, imageAccess, parseCommandArgs, withProgressChoice } from "../command.js";
 import { openDisk, parseFormat } from "../disk.js";
-import { copyToStream, refuseTerminal } from "../copy.js";
+import { copyToFileShown, copyToStream, refuseTerminal } from "../copy.js";
+import { runInterruptible } from "../interrupt.js";
 
-const HELP = `Usage: vhdx cat [-f vhdx|raw] FILE
+const HELP = `Usage: vhdx cat [-f vhdx|raw] [-o OUT] FILE
 
 Writes the whole virtual disk in FILE to stdout: every byte, zeros included,
 as a raw image. A differencing disk is read through its parents. Binary data
-is not written to a terminal: redirect stdout or pipe it. For a sparse raw
-file, vhdx convert -O raw is faster; for a part of the disk, see vhdx read.
+is not written to a terminal: redirect stdout or pipe it, or give -o. For a
+part of the disk, see vhdx read.
+
+With -o, the disk goes to the file OUT instead, created or replaced, sparse
+where the disk reads as zeros. It is written as OUT.partial-<pid>-<random> in
+OUT's folder and renamed to OUT when complete: if cat fails or is interrupted
+(Ctrl-C, SIGTERM, SIGHUP), that file is removed, OUT is left as it was, and
+the exit status is 2 (an error) or 128 + the signal's number (130 for Ctrl-C).
 
 Options:
   -f, --format FORMAT   vhdx or raw (default: found from the file's signature)
+${readAccessHelp(24)}
+${progressHelp(24)}
+  -o, --output OUT      write to the file OUT instead of stdout (a regular file)
 
 Examples:
   vhdx cat disk.vhdx > disk.raw
+  vhdx cat -o disk.raw disk.vhdx
   vhdx cat disk.vhdx | sha256sum
   vhdx cat disk.vhdx | ssh backup 'cat > disk.raw'`;
 
 const OPTIONS = {
   format: { type: "string", short: "f" },
+  output: { type: "string", short: "o" },
+  ...READ_ACCESS_OPTIONS,
+  ...PROGRESS_OPTIONS,
 } as const;
 
 export const cat: Command = {
   name: "cat",
-  summary: "write the whole virtual disk to stdout",
+  summary: "write the whole virtual disk to stdout (or -o a file)",
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("cat", args, OPTIONS, { min: 1, max: 1 });
+    io = withProgressChoice(io, values);
     const format = parseFormat(values.format, "-f");
-    refuseTerminal(io, "cat");
-    const disk = await openDisk(positionals[0]!, io.cwd, format);
+    const toStdout = values.output === undefined || values.output === "-";
+    if (toStdout) refuseTerminal(io, "cat");
+    const disk = await openDisk(positionals[0]!, io, format, imageAccess(values));
     try {
-      return await copyToStream(disk, 0, disk.size, io, "cat");
+      if (toStdout) return await copyToStream(disk, 0, disk.size, io, "cat");
+      const out = resolve(io.cwd, values.output!);
+      return await runInterruptible(io, async (interrupts) => {
+        await copyToFileShown(io, disk, 0, disk.size, out, { replace: true, interrupts, command: "cat", label: "-o" });
+        return EXIT_OK;
+      });
     } finally {
       await disk.close();
     }

@@ -4,14 +4,16 @@
 // bat.ts (states, placement, bitmaps, leaks), scan.ts (log, parent linkage).
 import { resolve } from "node:path";
 import type { Problem } from "../check/findings.js";
-import { repairFile } from "../check/repair.js";
-import { type CheckReport, type Repair, scanFile } from "../check/scan.js";
-import { type Command, EXIT_NO, EXIT_OK, parseCommandArgs } from "../command.js";
+import { type RepairOutcome, repairFile } from "../check/repair.js";
+import { type CheckReport, type Repair, type ScanOptions, scanFile } from "../check/scan.js";
+import { type Command, EXIT_NO, EXIT_OK, readAccessHelp, READ_ACCESS_OPTIONS, imageAccess, parseCommandArgs, usageError } from "../command.js";
+import { needsForceShare, requireVhdx } from "../disk.js";
+import { runInterruptible } from "../interrupt.js";
 import { type CliIO, writeJson, writeLine } from "../io.js";
 import { type Progress, progress } from "../progress.js";
 import { formatSize } from "../sizes.js";
 
-const HELP = `Usage: vhdx check [--repair] [--json] FILE
+const HELP = `Usage: vhdx check [-U] [--confine-parents] [--repair] [--json] FILE
 
 Checks every structural rule of a VHDX file: the file identifier, both
 headers, both region table copies and the layout (alignment, overlaps,
@@ -26,7 +28,21 @@ even for a 64 TiB disk.
 
 Errors break a rule: data may read wrong, or a write may make it so.
 Warnings bend one without harm (one damaged header slot, reserved bits set).
-Leaked space is wasted, not harmful.
+Leaked space is wasted, not harmful: MiBs of the file no structure, block or
+BAT entry refers to, which writers do not reuse (they add blocks at the end).
+Unreferenced space a creator leaves on purpose is not leaked, only noted:
+  - padding: up to 4 MiB right after the metadata region (QEMU starts its
+    blocks there), and the rest of a partial last block (allocated whole)
+  - preallocated: a fixed disk's space for blocks with no file offset (QEMU
+    marks a fixed disk's blocks ZERO by default and puts written ones at the
+    end of the file), at most the virtual size, right after the structures
+--json has leakedBytes and leakedRanges for leaks only, paddingBytes,
+preallocatedBytes, and reservedRanges ({offset, length, kind: "padding" or
+"preallocated"}); each range list keeps the first 100 ranges.
+qemu-img check reports no leaks for a VHDX: it replays the log and tests that
+fully present blocks lie inside the file and off its structures, nothing
+more. So a block whose BAT entry was cleared, or a file grown past its last
+block, is leaked space here and clean there.
 
 --repair fixes what is safe, then checks again:
   - replays a log left by a crash (as any read-write open does)
@@ -34,10 +50,14 @@ Leaked space is wasted, not harmful.
   - restores a damaged or differing region table copy from the intact one
 It never touches the BAT: blocks past the end of the file or overlapping
 others are data loss to decide on, not to hide.
+A signal (Ctrl-C, SIGTERM, SIGHUP) during the repairs lets them finish (each
+is a few flushed writes), then ends vhdx check before checking again, with
+exit status 128 + the signal's number.
 
 Options:
   --repair  fix what can be fixed without losing data (writes the file)
   --json    machine-readable report (camelCase fields)
+${readAccessHelp(12)}
 
 Exit status: 0 no errors (warnings and leaks allowed), 1 errors found
 (after --repair: errors left), 2 the file could not be checked (not a VHDX
@@ -59,17 +79,25 @@ export const check: Command = {
     const { values, positionals } = parseCommandArgs(
       "check",
       args,
-      { repair: { type: "boolean", short: "r" }, json: { type: "boolean" } },
+      { repair: { type: "boolean", short: "r" }, json: { type: "boolean" }, ...READ_ACCESS_OPTIONS },
       { min: 1, max: 1 },
     );
     const path = resolve(io.cwd, positionals[0]!);
-    let report = await scanWithProgress(path, io, "Checking");
+    const access = imageAccess(values);
+    if (values.repair && access.forceShare) throw usageError("check", "--repair writes the image; -U is only for reading");
+    await requireVhdx(path);
+    const scan: ScanOptions = {
+      forceShare: values.repair ? false : await needsForceShare(path, io, access),
+      allowParentOutsideTree: !access.confineParents,
+    };
+    let report = await scanWithProgress(path, io, "Checking", scan);
     let failed: Repair[] = [];
     if (values.repair && (report.errors.some((p) => p.repairable) || report.warnings.some((p) => p.repairable))) {
       const first = report;
-      const outcome = await repairFile(path);
+      const outcome = await repairToTheEnd(path, io);
+      if (typeof outcome === "number") return outcome;
       failed = outcome.failed;
-      report = await scanWithProgress(path, io, "Double checking");
+      report = await scanWithProgress(path, io, "Double checking", scan);
       report.repaired = outcome.repaired;
       if (!values.json) printRepairs(io, first, outcome.repaired, failed);
     }
@@ -79,10 +107,26 @@ export const check: Command = {
   },
 };
 
-async function scanWithProgress(path: string, io: CliIO, label: string): Promise<CheckReport> {
+/**
+ * repairFile, which a signal does not cut short: each repair is a few small
+ * flushed writes, over in moments, and stopping between them gains nothing.
+ * A signal that came meanwhile ends the command after the repairs, before the
+ * second scan (exit status 128 + its number).
+ */
+async function repairToTheEnd(path: string, io: CliIO): Promise<RepairOutcome | number> {
+  return runInterruptible(io, async (interrupts) => {
+    const outcome = await repairFile(path);
+    const done = outcome.repaired.map((r) => r.rule).join(", ");
+    interrupts.report(() => `the repairs were finished first (${done === "" ? "none succeeded" : done}); run vhdx check ${path} to check the result`);
+    return outcome;
+  });
+}
+
+async function scanWithProgress(path: string, io: CliIO, label: string, scan: ScanOptions): Promise<CheckReport> {
   const shown: { bar: Progress | null } = { bar: null };
   try {
     return await scanFile(path, {
+      ...scan,
       onBatSize: (entries) => {
         if (entries >= PROGRESS_ENTRIES) shown.bar = progress(io, `${label} the BAT`, entries);
       },
@@ -130,11 +174,28 @@ function printReport(io: CliIO, report: CheckReport, repairing: boolean): void {
     writeLine(out, `${report.leakedBytes} leaked bytes (${formatSize(report.leakedBytes)}) were found on the image.`);
     writeLine(out, "This means waste of disk space, but no harm to data.");
   }
+  const reserved = describeReserved(report);
+  if (reserved !== null) writeLine(out, reserved);
   if (report.allocatedBlocks !== null && report.totalBlocks !== null && report.totalBlocks > 0) {
     const percent = ((report.allocatedBlocks / report.totalBlocks) * 100).toFixed(2);
     writeLine(out, `${report.allocatedBlocks}/${report.totalBlocks} = ${percent}% allocated blocks`);
   }
   writeLine(out, `Image end offset: ${report.imageEndOffset}`);
+}
+
+/** Padding and preallocated space, as a note: neither is a problem. */
+function describeReserved(report: CheckReport): string | null {
+  const padding = report.paddingBytes ?? 0;
+  const preallocated = report.preallocatedBytes ?? 0;
+  const total = padding + preallocated;
+  if (total === 0) return null;
+  const what =
+    preallocated === 0
+      ? "padding"
+      : padding === 0
+        ? "space preallocated by the creator"
+        : `padding (${formatSize(padding)}) and space preallocated by the creator (${formatSize(preallocated)})`;
+  return `${total} bytes (${formatSize(total)}) of ${what}; not a leak.`;
 }
 
 function describe(report: CheckReport): string {

@@ -6,15 +6,16 @@
 // 1 MiB pieces; ranges the BAT says read as zeros are not read.
 import { type BatTable, payloadBatIndex } from "@vhdx/bat";
 import type { VhdxImage } from "@vhdx/image";
-import { type Command, EXIT_NO, EXIT_OK, parseCommandArgs } from "../command.js";
+import { type Command, EXIT_NO, EXIT_OK, PROGRESS_OPTIONS, readAccessHelp, READ_ACCESS_OPTIONS, imageAccess, parseCommandArgs, withProgressChoice } from "../command.js";
 import { type Disk, openDisk, parseFormat } from "../disk.js";
 import { type CliIO, writeJson, writeLine } from "../io.js";
 import { progress } from "../progress.js";
 
-const HELP = `Usage: vhdx compare [-f FORMAT] [-F FORMAT] [-s] [-q] [--json] A B
+const HELP = `Usage: vhdx compare [-f FORMAT] [-F FORMAT] [-s] [-q] [-p] [-U] [--confine-parents] [--json] A B
 
 Compares the virtual disks of A and B, each a VHDX image or a raw disk file
-(detected from the first bytes; -f and -F force the format of A and B), and
+(detected from the first bytes, where other image formats such as qcow2 or
+VHD are refused; -f and -F force the format of A and B), and
 prints the first difference like qemu-img compare: the offset of the first
 512-byte sector that differs.
 
@@ -29,6 +30,8 @@ Options:
   -F FORMAT     format of B: vhdx or raw
   -s, --strict  different sizes make the disks differ
   -q, --quiet   print nothing; the exit status answers
+  -p, --progress  show progress even when stderr is not a terminal
+${readAccessHelp(16)}
   --json        {identical, mismatchOffset, sizeMismatch, sizes, formats}
 
 Exit status: 0 identical, 1 different, 2 error (a file missing or unreadable).
@@ -53,15 +56,18 @@ export const compare: Command = {
         format: { type: "string", short: "f" },
         "format-b": { type: "string", short: "F" },
         strict: { type: "boolean", short: "s" },
-        quiet: { type: "boolean", short: "q" },
         json: { type: "boolean" },
+        ...READ_ACCESS_OPTIONS,
+        ...PROGRESS_OPTIONS,
       },
       { min: 2, max: 2 },
     );
-    const a = await openDisk(positionals[0]!, io.cwd, parseFormat(values.format, "-f"));
+    io = withProgressChoice(io, values);
+    const access = imageAccess(values);
+    const a = await openDisk(positionals[0]!, io, parseFormat(values.format, "-f"), access);
     let b: Disk;
     try {
-      b = await openDisk(positionals[1]!, io.cwd, parseFormat(values["format-b"], "-F"));
+      b = await openDisk(positionals[1]!, io, parseFormat(values["format-b"], "-F"), access);
     } catch (error) {
       await a.close();
       throw error;

@@ -3,24 +3,31 @@
 // never are), a piece at a time, so memory stays bounded whatever the size.
 // Zeros are never written: a raw output has holes there, and a VHDX output
 // leaves blocks of zeros unallocated. Like qemu-img convert, cp and dd, DST is
-// left to the page cache unless --sync asks for it to reach the disk.
-import { rm, stat } from "node:fs/promises";
+// left to the page cache unless --sync asks for it to reach the disk. DST is
+// made all or nothing, under a temporary name (../output-file.ts).
+import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type VhdxImage, VhdxError } from "@vhdx/image";
 import { createVhdx } from "@vhdx/image/node";
-import { type Command, EXIT_OK, parseCommandArgs, usageError } from "../command.js";
+import { type Command, EXIT_OK, progressHelp, PROGRESS_OPTIONS, readAccessHelp, READ_ACCESS_OPTIONS, imageAccess, parseCommandArgs, usageError, withProgressChoice } from "../command.js";
 import { type Disk, type DiskFormat, openDisk, parseFormat } from "../disk.js";
-import { writeJson } from "../io.js";
+import { type Interrupts, runInterruptible } from "../interrupt.js";
+import { type CliIO, writeJson } from "../io.js";
+import { writeOutput } from "../output-file.js";
 import { parseSize } from "../sizes.js";
-import { type Sink, copyRange, finishFile, isDiskFile, openSparseFile, tracker } from "../copy.js";
+import { type Sink, copyRange, copyToFile, isDiskFile, tracker } from "../copy.js";
 
-const HELP = `Usage: vhdx convert [-f vhdx|raw] [-O vhdx|raw] [-t fixed|dynamic] [--block-size S]
+const HELP = `Usage: vhdx convert [-f vhdx|raw] [-O vhdx|raw] [-p|-q] [-U] [--confine-parents] [-t fixed|dynamic] [--block-size S]
                     [--logical-sector-size 512|4096] [--physical-sector-size 512|4096]
                     [--sync] [--force] [--json] SRC DST
 
-Copies the virtual disk in SRC to a new image DST. SRC is a VHDX (found by its
-signature; a differencing disk is read through its parents, so the copy is a
-flat, standalone disk) or a raw file (anything else). DST is a VHDX unless -O
+Copies the virtual disk in SRC to a new image DST. SRC is a VHDX (a differencing
+disk is read through its parents, so the copy is a flat, standalone disk) or
+a raw file. Without -f the format is found from the
+file's first bytes: qcow2, VHD, VMDK, VDI, QED and Parallels images are
+refused (UNSUPPORTED_FORMAT; convert them with qemu-img, or give -f raw to
+take their bytes as a raw disk on purpose), and a file that starts like a VHDX
+but does not open is an error, never raw. DST is a VHDX unless -O
 raw says otherwise. Only data is copied: a raw DST is a sparse file with holes
 where the disk reads as zeros, and a VHDX DST leaves blocks of zeros
 unallocated. A raw SRC whose size is not a multiple of the logical sector size
@@ -28,7 +35,16 @@ is padded with zeros up to the next sector.
 
 DST must not exist: vhdx convert refuses to replace a file unless --force is
 given (qemu-img replaces it silently). DST may never be SRC or one of its
-parents. If the conversion fails, the partly written DST is removed.
+parents, nor a folder, device or pipe.
+
+DST is written as DST.partial-<pid>-<random> in DST's folder, and renamed to
+DST only when it is complete (a VHDX closed cleanly, and with --sync flushed).
+If the conversion fails or is interrupted (Ctrl-C, SIGTERM, SIGHUP), that
+file is removed: nothing appears under DST's name, and a DST that --force
+would have replaced is left untouched. The exit status is then 2 (an error)
+or 128 + the signal's number (130 for Ctrl-C); a second signal exits at once,
+still removing the file. After a kill -9 or a power cut at most the
+.partial- file is left, which you may delete.
 
 Like qemu-img convert, cp and dd, vhdx convert leaves DST in the operating
 system's page cache and does not wait for it to reach the disk: a crash or
@@ -37,6 +53,8 @@ power cut soon after it returns may lose or corrupt DST. Run sync(1), or give
 
 Options:
   -f, --format FORMAT          SRC's format: vhdx or raw (default: found from its signature)
+${readAccessHelp(31)}
+${progressHelp(31)}
   -O, --output-format FORMAT   DST's format: vhdx (default) or raw
   -t, --type TYPE              a VHDX DST's type: dynamic (default) or fixed
   --block-size S               a VHDX DST's block size, 1M to 256M (default: SRC's, or 32M)
@@ -45,7 +63,7 @@ Options:
   --sync                       flush DST to stable storage before exiting, with every
                                metadata update ordered by the log as MS-VHDX requires:
                                what Hyper-V does; slower
-  --force                      replace DST if it exists
+  --force                      replace DST if it exists (once the new one is complete)
   --json                       print what was written as JSON (otherwise nothing is printed)
 
 A progress bar is shown on stderr when it is a terminal.
@@ -66,6 +84,8 @@ const OPTIONS = {
   sync: { type: "boolean" },
   force: { type: "boolean" },
   json: { type: "boolean" },
+  ...READ_ACCESS_OPTIONS,
+  ...PROGRESS_OPTIONS,
 } as const;
 
 const VHDX_ONLY = ["type", "block-size", "logical-sector-size", "physical-sector-size"] as const;
@@ -83,6 +103,7 @@ export const convert: Command = {
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("convert", args, OPTIONS, { min: 2, max: 2 });
+    io = withProgressChoice(io, values);
     const sourceFormat = parseFormat(values.format, "-f");
     const format: DiskFormat = parseFormat(values["output-format"], "-O") ?? "vhdx";
     if (format === "raw") {
@@ -98,19 +119,12 @@ export const convert: Command = {
       ...(values["physical-sector-size"] === undefined ? {} : { physicalSectorSize: sectorSize(values["physical-sector-size"], "--physical-sector-size") }),
     };
     const destination = resolve(io.cwd, positionals[1]!);
-    const disk = await openDisk(positionals[0]!, io.cwd, sourceFormat);
+    const disk = await openDisk(positionals[0]!, io, sourceFormat, imageAccess(values));
     try {
-      await clearDestination(destination, disk, values.force === true);
-      const bar = tracker(io, "convert", disk.size);
-      const sync = values.sync === true;
-      let report: Record<string, unknown>;
-      try {
-        report = format === "raw" ? await toRaw(disk, destination, sync, bar.update) : await toVhdx(disk, destination, options, sync, bar.update);
-      } catch (error) {
-        bar.abandon();
-        throw error;
-      }
-      bar.finish();
+      await refuseSource(destination, disk);
+      const output: Output = { destination, replace: values.force === true, sync: values.sync === true };
+      const report = await runInterruptible(io, (interrupts) => convertShown(io, disk, format, options, { ...output, interrupts }));
+      if (typeof report === "number") return report;
       const info = await stat(destination);
       if (values.json) {
         writeJson(io, {
@@ -129,32 +143,64 @@ export const convert: Command = {
   },
 };
 
-/** Refuses DST when it is SRC (or a parent), or exists without --force; removes it with --force. */
-async function clearDestination(destination: string, disk: Disk, force: boolean): Promise<void> {
-  const existing = await stat(destination).catch(() => null);
-  if (existing === null) return;
+/** DST may never be SRC or one of its parents, not even with --force. */
+async function refuseSource(destination: string, disk: Disk): Promise<void> {
   if (await isDiskFile(destination, disk)) {
     throw usageError("convert", `DST ${destination} is the source${disk.image?.parent ? " or one of its parents" : ""}; convert into a new file`);
   }
-  if (existing.isDirectory()) throw usageError("convert", `DST ${destination} is a folder`);
-  if (!force) throw usageError("convert", `DST ${destination} exists; add --force to replace it`);
-  await rm(destination, { force: true });
 }
 
-async function toRaw(disk: Disk, destination: string, sync: boolean, done: (bytes: number) => void): Promise<Record<string, unknown>> {
-  const sink = await openSparseFile(destination, false, 0, sync);
-  await finishFile(sink, disk.size, () => copyRange(disk, 0, disk.size, sink, done));
-  return { format: "raw", virtualSize: disk.size, dataBytes: sink.written };
+interface Output {
+  destination: string;
+  /** --force: an existing DST is replaced, by the final rename. */
+  replace: boolean;
+  sync: boolean;
 }
 
-async function toVhdx(disk: Disk, destination: string, options: VhdxOutput, sync: boolean, done: (bytes: number) => void): Promise<Record<string, unknown>> {
+/**
+ * The conversion with its progress bar, written all or nothing
+ * (writeOutput); resolves to what the --json report says about DST.
+ */
+async function convertShown(
+  io: CliIO,
+  disk: Disk,
+  format: DiskFormat,
+  options: VhdxOutput,
+  output: Output & { interrupts: Interrupts },
+): Promise<Record<string, unknown>> {
+  const { destination, interrupts } = output;
+  interrupts.report(() => `removed the unfinished copy; ${destination} was left as it was`);
+  const bar = tracker(io, "convert", disk.size);
+  const common = { ...output, command: "convert", label: "DST" };
+  try {
+    const report =
+      format === "raw"
+        ? { format: "raw", virtualSize: disk.size, dataBytes: await copyToFile(disk, 0, disk.size, destination, { ...common, done: bar.update }) }
+        : await writeOutput(destination, common, (temporary) => toVhdx(disk, temporary, options, output.sync, bar.update, interrupts.signal));
+    bar.finish();
+    return report;
+  } catch (error) {
+    bar.abandon();
+    throw error;
+  }
+}
+
+/** Writes the disk into a new VHDX at `path`, closed when this resolves. */
+async function toVhdx(
+  disk: Disk,
+  path: string,
+  options: VhdxOutput,
+  sync: boolean,
+  done: (bytes: number) => void,
+  stop: AbortSignal,
+): Promise<Record<string, unknown>> {
   const source = disk.image;
   const logicalSectorSize = options.logicalSectorSize ?? (source?.logicalSectorSize as 512 | 4096 | undefined) ?? 512;
   const physicalSectorSize = options.physicalSectorSize ?? (source?.physicalSectorSize as 512 | 4096 | undefined);
   const blockSize = options.blockSize ?? source?.blockSize;
   const size = Math.ceil(disk.size / logicalSectorSize) * logicalSectorSize;
   if (size === 0) throw new VhdxError("INVALID_ARGUMENT", `convert: ${disk.path} is empty; a VHDX needs a virtual size above 0`);
-  const image = await createVhdx(destination, {
+  const image = await createVhdx(path, {
     size,
     type: options.type,
     logicalSectorSize,
@@ -172,11 +218,10 @@ async function toVhdx(disk: Disk, destination: string, options: VhdxOutput, sync
     },
   };
   try {
-    await copyRange(disk, 0, disk.size, sink, done);
+    await copyRange(disk, 0, disk.size, sink, done, stop);
     await image.close();
   } catch (error) {
     await closeQuietly(image);
-    await rm(destination, { force: true }).catch(() => undefined);
     throw error;
   }
   return {

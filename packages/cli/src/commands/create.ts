@@ -1,20 +1,33 @@
 // vhdx create: a new fixed, dynamic or differencing image, laid out as
 // Windows lays them out.
-import { resolve } from "node:path";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { VhdxError } from "@vhdx/image";
-import { createVhdx } from "@vhdx/image/node";
-import { type Command, EXIT_OK, parseCommandArgs, usageError } from "../command.js";
+import { type CreateVhdxOptions, createVhdx } from "@vhdx/image/node";
+import { CHAIN_OPTIONS, type Command, EXIT_OK, parseCommandArgs, usageError } from "../command.js";
+import { runInterruptible } from "../interrupt.js";
 import { writeJson, writeLine } from "../io.js";
+import { writeOutput } from "../output-file.js";
 import { formatSize, parseSize } from "../sizes.js";
 
 const HELP = `Usage: vhdx create [-t fixed|dynamic|differencing] [--block-size S]
                    [--logical-sector-size 512|4096] [--physical-sector-size 512|4096]
-                   [--parent PARENT] [--json] FILE [SIZE]
+                   [--parent PARENT [--confine-parents]] [--json] FILE [SIZE]
 
 Creates a VHDX image. A dynamic image (the default) grows as it is written; a
 fixed one has every block allocated; a differencing one records only what
 differs from PARENT, and takes its size and sector sizes from it. The file
 must not exist yet.
+
+PARENT may be in any folder. The child's parent locator records PARENT's
+path relative to the child's folder (relative_path, e.g. ..\\base\\b.vhdx,
+tried first, so the pair can be moved together) and its absolute path
+(absolute_win32_path: on WSL a /mnt/c/... path as C:\\...; elsewhere the path
+as this host writes it).
+
+The image is made as FILE.partial-<pid>-<random> in FILE's folder, closed,
+and then renamed to FILE. If creating fails or is interrupted (Ctrl-C,
+SIGTERM, SIGHUP), that file is removed and FILE is not created; the exit
+status is 2 (an error) or 128 + the signal's number (130 for Ctrl-C).
 
 Options:
   -t, --type TYPE               fixed, dynamic (default) or differencing
@@ -22,6 +35,8 @@ Options:
   --logical-sector-size N       512 (default) or 4096
   --physical-sector-size N      512 or 4096 (default 4096)
   --parent PARENT               the parent of a differencing image (implies -t differencing)
+  --confine-parents             refuse a PARENT outside FILE's folder, and a chain of
+                                parents that leads outside each child's folder
   --json                        print what was created as JSON
 
 Examples:
@@ -36,6 +51,7 @@ const OPTIONS = {
   "physical-sector-size": { type: "string" },
   parent: { type: "string" },
   json: { type: "boolean" },
+  ...CHAIN_OPTIONS,
 } as const;
 
 export const create: Command = {
@@ -51,30 +67,53 @@ export const create: Command = {
     if (type === "differencing" && values.parent === undefined) throw usageError("create", "a differencing image needs --parent");
     if (type !== "differencing" && positionals[1] === undefined) throw usageError("create", "give the SIZE of the new image (e.g. 64G)");
     const path = resolve(io.cwd, positionals[0]!);
-    const image = await createVhdx(path, {
+    if (values.parent !== undefined && values["confine-parents"]) refuseParentOutside(path, resolve(io.cwd, values.parent));
+    const options: CreateVhdxOptions = {
       type,
       ...(positionals[1] === undefined ? {} : { size: parseSize(positionals[1], "SIZE") }),
       ...(values["block-size"] === undefined ? {} : { blockSize: parseSize(values["block-size"], "--block-size") }),
       ...(values["logical-sector-size"] === undefined ? {} : { logicalSectorSize: sectorSize(values["logical-sector-size"], "--logical-sector-size") }),
       ...(values["physical-sector-size"] === undefined ? {} : { physicalSectorSize: sectorSize(values["physical-sector-size"], "--physical-sector-size") }),
       ...(values.parent === undefined ? {} : { parent: resolve(io.cwd, values.parent) }),
-    });
-    const created = {
-      file: path,
-      diskType: image.diskType,
-      virtualSize: image.virtualSize,
-      blockSize: image.blockSize,
-      logicalSectorSize: image.logicalSectorSize,
-      physicalSectorSize: image.physicalSectorSize,
-      virtualDiskId: image.virtualDiskId,
-      parent: image.parent?.source.name ?? null,
+      allowParentOutsideTree: values["confine-parents"] !== true,
     };
-    await image.close();
+    const created = await runInterruptible(io, (interrupts) => {
+      interrupts.report(() => `removed the unfinished image; ${path} was not created`);
+      const output = { replace: false, interrupts, command: "create", label: "FILE", whenExists: "vhdx create never replaces a file" };
+      return writeOutput(path, output, (temporary) => createClosed(temporary, options));
+    });
+    if (typeof created === "number") return created;
+    created.file = path;
     if (values.json) writeJson(io, created);
     else writeLine(io.stdout, `created ${created.file}: ${created.diskType}, ${formatSize(created.virtualSize)}, ${formatSize(created.blockSize)} blocks${created.parent ? `, parent ${created.parent}` : ""}`);
     return EXIT_OK;
   },
 };
+
+/** Creates the image at `path` and closes it; resolves to what --json reports (`file` is the caller's). */
+async function createClosed(path: string, options: CreateVhdxOptions) {
+  const image = await createVhdx(path, options);
+  const created = {
+    file: path,
+    diskType: image.diskType,
+    virtualSize: image.virtualSize,
+    blockSize: image.blockSize,
+    logicalSectorSize: image.logicalSectorSize,
+    physicalSectorSize: image.physicalSectorSize,
+    virtualDiskId: image.virtualDiskId,
+    parent: image.parent?.source.name ?? null,
+  };
+  await image.close();
+  return created;
+}
+
+/** --confine-parents: the parent must be in the child's folder or below it. */
+function refuseParentOutside(child: string, parent: string): void {
+  const fromChild = relative(dirname(child), parent);
+  if (fromChild.startsWith("..") || isAbsolute(fromChild)) {
+    throw usageError("create", `--confine-parents: the parent ${parent} is outside the folder of ${child}`);
+  }
+}
 
 function sectorSize(text: string, option: string): 512 | 4096 {
   if (text === "512" || text === "4096") return Number(text) as 512 | 4096;

@@ -3,7 +3,6 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { VhdxImage } from "@vhdx/image";
-import { openVhdx } from "@vhdx/image/node";
 import {
   BAT_REGION_GUID,
   FILE_PARAMETERS_GUID,
@@ -14,20 +13,24 @@ import {
   VIRTUAL_DISK_ID_GUID,
   VIRTUAL_DISK_SIZE_GUID,
 } from "@vhdx/structs";
-import { type Command, EXIT_OK, parseCommandArgs } from "../command.js";
+import { type Command, EXIT_OK, readAccessHelp, READ_ACCESS_OPTIONS, imageAccess, parseCommandArgs } from "../command.js";
+import { openImageFile } from "../disk.js";
 import { type CliIO, writeJson, writeLine } from "../io.js";
 import { formatSize } from "../sizes.js";
 
-const HELP = `Usage: vhdx info [--json] FILE
+const HELP = `Usage: vhdx info [-U] [--confine-parents] [--json] FILE
 
 Shows what a VHDX image is: its type, virtual size, block and sector sizes,
 identity (virtual disk id, data and file write GUIDs), creator, log state,
 size on disk, its regions and metadata items (unknown ones included), and the
 chain of parents of a differencing disk. Reads the header section and the
-metadata only, never the BAT.
+metadata only, never the BAT. A differencing disk whose parent is missing or
+does not match is still shown, with its parent locator and the problem
+(--json: "parentError": {"code", "message"}); the exit status is still 0.
 
 Options:
-  --json    machine-readable output (camelCase fields)
+  --json                 machine-readable output (camelCase fields)
+${readAccessHelp(25)}
 
 Examples:
   vhdx info disk.vhdx
@@ -48,9 +51,9 @@ export const info: Command = {
   summary: "show what an image is",
   help: HELP,
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs("info", args, { json: { type: "boolean" } }, { min: 1, max: 1 });
+    const { values, positionals } = parseCommandArgs("info", args, { json: { type: "boolean" }, ...READ_ACCESS_OPTIONS }, { min: 1, max: 1 });
     const path = resolve(io.cwd, positionals[0]!);
-    const image = await openVhdx(path);
+    const image = await openImageFile(path, io, imageAccess(values), { requireParent: false });
     try {
       const report = await describe(image, path);
       if (values.json) writeJson(io, report);
@@ -105,7 +108,15 @@ async function describe(image: VhdxImage, path: string) {
     })),
     parentLocator: image.parentLocator,
     parents: chainOf(image),
+    parentError: parentErrorOf(image),
   };
+}
+
+/** Why the chain stops short: the deepest image's parent problem, or null. */
+function parentErrorOf(image: VhdxImage): { code: string; message: string } | null {
+  let last = image;
+  while (last.parent !== null) last = last.parent;
+  return last.parentError === null ? null : { code: last.parentError.code, message: last.parentError.message };
 }
 
 function chainOf(image: VhdxImage) {
@@ -147,6 +158,7 @@ function printReport(io: CliIO, report: InfoReport): void {
     writeLine(io.stdout, "parents:");
     report.parents.forEach((parent, depth) => writeLine(io.stdout, `  ${depth + 1}. ${parent.file} (${parent.diskType}, DataWriteGuid ${parent.dataWriteGuid})`));
   }
+  if (report.parentError !== null) line("parent problem", `${report.parentError.code}: ${report.parentError.message}`);
 }
 
 function hex(value: number): string {

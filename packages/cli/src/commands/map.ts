@@ -8,7 +8,7 @@
 import { type BatTable, PAYLOAD_STATE_NAMES, payloadBatIndex, splitPartialRun } from "@vhdx/bat";
 import { type VhdxImage, VhdxError } from "@vhdx/image";
 import { SB_BLOCK_PRESENT, SECTOR_BITMAP_BLOCK_SIZE } from "@vhdx/structs";
-import { type Command, EXIT_OK, parseCommandArgs } from "../command.js";
+import { type Command, EXIT_OK, readAccessHelp, READ_ACCESS_OPTIONS, imageAccess, parseCommandArgs } from "../command.js";
 import { openDisk, parseFormat } from "../disk.js";
 import { type CliIO, writeChunk } from "../io.js";
 
@@ -32,7 +32,9 @@ Options:
   --json        a JSON array of {start, length, depth, present, zero, data,
                 offset (data only), state}, the fields of qemu-img map --output=json
                 plus state
-  -f FORMAT     vhdx or raw (default: detected from the first bytes)
+  -f FORMAT     vhdx or raw (default: detected from the first bytes; other image
+                formats such as qcow2 or VHD are refused)
+${readAccessHelp(16)}
 
 Examples:
   vhdx map disk.vhdx
@@ -60,10 +62,10 @@ export const map: Command = {
     const { values, positionals } = parseCommandArgs(
       "map",
       args,
-      { json: { type: "boolean" }, format: { type: "string", short: "f" } },
+      { json: { type: "boolean" }, format: { type: "string", short: "f" }, ...READ_ACCESS_OPTIONS },
       { min: 1, max: 1 },
     );
-    const disk = await openDisk(positionals[0]!, io.cwd, parseFormat(values.format, "-f"));
+    const disk = await openDisk(positionals[0]!, io, parseFormat(values.format, "-f"), imageAccess(values));
     const out = new Output(io, values.json === true);
     try {
       const emitter = new Merger((extent) => out.extent(extent));

@@ -2,13 +2,14 @@
 // Hyper-V's Merge-VHD), then removes the child, or keeps it relinked to the
 // parent with --keep.
 import { resolve } from "node:path";
-import { mergeVhdx } from "@vhdx/image/node";
-import { type Command, EXIT_OK, parseCommandArgs } from "../command.js";
+import { type MergeVhdxOptions, type MergeVhdxResult, mergeVhdx } from "@vhdx/image/node";
+import { chainHelp, CHAIN_OPTIONS, type Command, EXIT_OK, progressHelp, PROGRESS_OPTIONS, parseCommandArgs, withProgressChoice } from "../command.js";
 import { tracker } from "../copy.js";
-import { writeJson, writeLine } from "../io.js";
+import { announceOnSignal, runInterruptible } from "../interrupt.js";
+import { type CliIO, writeJson, writeLine } from "../io.js";
 import { formatSize } from "../sizes.js";
 
-const HELP = `Usage: vhdx merge [--keep] [--json] CHILD
+const HELP = `Usage: vhdx merge [--keep] [-p|-q] [--confine-parents] [--json] CHILD
 
 Merges the differencing disk CHILD into its parent, the way Hyper-V's
 Merge-VHD does: everything CHILD itself holds (its data, and the ranges it
@@ -28,11 +29,15 @@ A merge is not atomic. If it stops half-way (power cut, kill, full disk), the
 parent is consistent (every flushed write is in it) and holds part of CHILD's
 data, and CHILD still exists but no longer opens on the changed parent.
 Resuming an interrupted merge is not supported: keep a copy of the parent if
-you cannot afford that.
+you cannot afford that. So Ctrl-C, SIGTERM or SIGHUP do not stop a merge
+half-way: it finishes, then vhdx merge exits with 128 + the signal's number
+(130 for Ctrl-C). A second signal exits at once, as a kill would.
 
 Options:
   --keep   keep CHILD, relinked to the merged parent (default: remove it)
   --json   print what was merged as JSON
+${progressHelp(11)}
+${chainHelp(11)}
 
 A progress bar is shown on stderr when it is a terminal.
 
@@ -44,6 +49,8 @@ Examples:
 const OPTIONS = {
   keep: { type: "boolean" },
   json: { type: "boolean" },
+  ...PROGRESS_OPTIONS,
+  ...CHAIN_OPTIONS,
 } as const;
 
 export const merge: Command = {
@@ -52,32 +59,38 @@ export const merge: Command = {
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("merge", args, OPTIONS, { min: 1, max: 1 });
+    io = withProgressChoice(io, values);
     const child = resolve(io.cwd, positionals[0]!);
-    // The bar is made at the first block, when the child's size is known.
-    const shown: { bar: ReturnType<typeof tracker> | null } = { bar: null };
-    let result: Awaited<ReturnType<typeof mergeVhdx>>;
-    try {
-      result = await mergeVhdx(child, {
-        keep: values.keep === true,
-        onProgress: ({ done, total }) => {
-          shown.bar ??= tracker(io, "merge", total);
-          shown.bar.update(done);
-        },
-      });
-    } catch (error) {
-      shown.bar?.abandon();
-      throw error;
-    }
-    shown.bar?.finish();
-    if (values.json) {
-      writeJson(io, result);
-    } else {
+    return runInterruptible(io, async (interrupts) => {
+      // Stopped half-way, the child would no longer open and the parent would hold part of it.
+      announceOnSignal(io, interrupts, `finishing the merge first (stopped half-way, ${positionals[0]!} would no longer open)`);
+      const result = await mergeShown(io, child, { keep: values.keep === true, allowParentOutsideTree: values["confine-parents"] !== true });
       const fate = result.childRemoved ? "removed" : "kept, relinked to the parent";
-      writeLine(
-        io.stdout,
-        `merged ${positionals[0]!} into ${result.parent}: ${formatSize(result.bytesCopied)} of data, ${formatSize(result.bytesZeroed)} of zeros; ${positionals[0]!} ${fate}`,
-      );
-    }
-    return EXIT_OK;
+      const summary = `merged ${positionals[0]!} into ${result.parent}: ${formatSize(result.bytesCopied)} of data, ${formatSize(result.bytesZeroed)} of zeros; ${positionals[0]!} ${fate}`;
+      interrupts.report(() => `the merge was finished first: ${summary}`);
+      interrupts.signal.throwIfAborted();
+      if (values.json) writeJson(io, result);
+      else writeLine(io.stdout, summary);
+      return EXIT_OK;
+    });
   },
 };
+
+/** mergeVhdx with a progress bar, made at the first block, when the child's size is known. */
+async function mergeShown(io: CliIO, child: string, options: MergeVhdxOptions): Promise<MergeVhdxResult> {
+  const shown: { bar: ReturnType<typeof tracker> | null } = { bar: null };
+  try {
+    const result = await mergeVhdx(child, {
+      ...options,
+      onProgress: ({ done, total }) => {
+        shown.bar ??= tracker(io, "merge", total);
+        shown.bar.update(done);
+      },
+    });
+    shown.bar?.finish();
+    return result;
+  } catch (error) {
+    shown.bar?.abandon();
+    throw error;
+  }
+}

@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { VhdxError } from "@vhdx/image";
 import { openVhdx, resizeVhdx } from "@vhdx/image/node";
 import { type Command, EXIT_OK, parseCommandArgs } from "../command.js";
+import { announceOnSignal, runInterruptible } from "../interrupt.js";
 import { writeJson, writeLine } from "../io.js";
 import { formatSize, parseSize } from "../sizes.js";
 
@@ -14,8 +15,10 @@ with a leading + or -. Growing keeps every byte and reads zeros in the new
 part; a fixed image gets the new blocks allocated; the BAT moves to a larger
 region at the end of the file when it must. Shrinking refuses when the part
 cut off holds data, unless --force. The change goes through the log, so a
-crash leaves the old or the new size. A differencing image takes its size from
-its parent and cannot be resized.
+crash leaves the old or the new size. A differencing image takes its size
+from its parent and cannot be resized. Ctrl-C, SIGTERM or SIGHUP let the
+resize finish (it takes moments), then end vhdx resize with exit status
+128 + the signal's number.
 
 Options:
   --force   shrink even if data past the new end is lost
@@ -39,10 +42,17 @@ export const resize: Command = {
     const { values, positionals } = parseCommandArgs("resize", rest, options, shrinkBy === undefined ? { min: 2, max: 2 } : { min: 1, max: 1 });
     const path = resolve(io.cwd, positionals[0]!);
     const newSize = await targetSize(path, shrinkBy ?? positionals[1]!);
-    const result = await resizeVhdx(path, newSize, { force: values.force ?? false });
-    if (values.json) writeJson(io, { file: path, ...result });
-    else writeLine(io.stdout, `resized ${path}: ${formatSize(result.oldSize)} -> ${formatSize(result.newSize)}${result.batMoved ? " (the BAT moved to a larger region)" : ""}`);
-    return EXIT_OK;
+    return runInterruptible(io, async (interrupts) => {
+      // A resize is a few log entries, over in moments: a signal lets it finish.
+      announceOnSignal(io, interrupts, "finishing the resize first");
+      const result = await resizeVhdx(path, newSize, { force: values.force ?? false });
+      const summary = `${formatSize(result.oldSize)} -> ${formatSize(result.newSize)}${result.batMoved ? " (the BAT moved to a larger region)" : ""}`;
+      interrupts.report(() => `the resize was finished first: ${path} ${summary}`);
+      interrupts.signal.throwIfAborted();
+      if (values.json) writeJson(io, { file: path, ...result });
+      else writeLine(io.stdout, `resized ${path}: ${summary}`);
+      return EXIT_OK;
+    });
   },
 };
 

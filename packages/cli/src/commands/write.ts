@@ -5,13 +5,25 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type VhdxImage, VhdxError } from "@vhdx/image";
-import { openVhdx } from "@vhdx/image/node";
-import { type Command, EXIT_OK, parseCommandArgs, usageError } from "../command.js";
-import { writeJson } from "../io.js";
-import { parseSize } from "../sizes.js";
+import {
+  chainHelp,
+  CHAIN_OPTIONS,
+  type Command,
+  EXIT_OK,
+  progressHelp,
+  PROGRESS_OPTIONS,
+  imageAccess,
+  parseCommandArgs,
+  usageError,
+  withProgressChoice,
+} from "../command.js";
+import { openImageFile } from "../disk.js";
+import { type Interrupts, runInterruptible } from "../interrupt.js";
+import { type CliIO, writeJson } from "../io.js";
+import { formatSize, parseSize } from "../sizes.js";
 import { PIECE, isAllZero, tracker } from "../copy.js";
 
-const HELP = `Usage: vhdx write --offset N [--json] FILE INPUT
+const HELP = `Usage: vhdx write --offset N [-p|-q] [--confine-parents] [--json] FILE INPUT
 
 Writes the bytes of INPUT (a file, or - for stdin) into the virtual disk of
 the VHDX image FILE from byte N on, then closes FILE, which makes the write
@@ -22,9 +34,21 @@ written. Pieces that are all zeros are written as zeros without allocating
 space where the disk allows it. A differencing disk takes the data itself;
 its parents are not changed. Prints nothing on success unless --json.
 
+Interrupted (Ctrl-C, SIGTERM, SIGHUP), vhdx write stops reading INPUT, writes
+what it has read, closes FILE (consistent, holding every byte it says it
+wrote), prints on stderr how many bytes were written, and exits with 128 + the
+signal's number (130 for Ctrl-C). A second signal ends it at once; FILE is
+then left as after a crash, which its log repairs at the next open.
+
+FILE is locked for writing while it is open: if another program (another
+vhdx, qemu-img, qemu-io, a running VM) has it open, vhdx write refuses with
+LOCKED instead of waiting or writing beside it.
+
 Options:
   --offset N   where on the virtual disk to write (required); suffixes: 512, 4K, 1M, 2G
   --json       print what was written as JSON
+${progressHelp(15)}
+${chainHelp(15)}
 
 Examples:
   vhdx write disk.vhdx --offset 0 mbr.bin
@@ -34,6 +58,8 @@ Examples:
 const OPTIONS = {
   offset: { type: "string" },
   json: { type: "boolean" },
+  ...PROGRESS_OPTIONS,
+  ...CHAIN_OPTIONS,
 } as const;
 
 export const write: Command = {
@@ -42,39 +68,87 @@ export const write: Command = {
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("write", args, OPTIONS, { min: 2, max: 2 });
+    io = withProgressChoice(io, values);
     if (values.offset === undefined) throw usageError("write", "give the --offset to write at (e.g. --offset 0 or --offset 1M)");
     const offset = parseSize(values.offset, "--offset");
     const path = resolve(io.cwd, positionals[0]!);
     const input = positionals[1]! === "-" ? null : resolve(io.cwd, positionals[1]!);
     const inputSize = input === null ? null : await regularFileSize(input);
-    const image = await openVhdx(path, { readOnly: false });
-    let written = 0;
-    try {
-      if (offset > image.virtualSize) {
-        throw new VhdxError("OUT_OF_RANGE", `offset ${offset} is past the end of the virtual disk (${image.virtualSize} bytes): ${path}`);
-      }
-      if (inputSize !== null && offset + inputSize > image.virtualSize) {
-        throw new VhdxError(
-          "OUT_OF_RANGE",
-          `write of ${inputSize} bytes at offset ${offset} ends past the end of the virtual disk (${image.virtualSize} bytes): ${path}`,
-        );
-      }
-      const bar = tracker(io, "write", inputSize ?? 0);
-      const chunks = input === null ? io.stdin : createReadStream(input, { highWaterMark: PIECE });
-      try {
-        written = await writeChunks(image, offset, chunks, (done) => bar.update(done));
-      } catch (error) {
-        bar.abandon();
-        throw error;
-      }
-      bar.finish();
-    } finally {
-      await image.close();
-    }
-    if (values.json) writeJson(io, { file: path, input: input ?? "-", offset, length: written });
-    return EXIT_OK;
+    return runInterruptible(io, async (interrupts) => {
+      interrupts.report(() => `nothing was written to ${path}`);
+      const image = await openImageFile(path, io, imageAccess(values), { readOnly: false });
+      const written = await writeInput(image, path, offset, input, inputSize, io, interrupts);
+      interrupts.signal.throwIfAborted();
+      if (values.json) writeJson(io, { file: path, input: input ?? "-", offset, length: written });
+      return EXIT_OK;
+    });
   },
 };
+
+/**
+ * Writes INPUT into the image at `offset` and closes it (also on failure);
+ * returns the bytes written. A signal stops the reading: what was read is
+ * written, the image is closed, and the report says how much.
+ */
+async function writeInput(image: VhdxImage, path: string, offset: number, input: string | null, inputSize: number | null, io: CliIO, interrupts: Interrupts): Promise<number> {
+  let written = 0;
+  try {
+    if (offset > image.virtualSize) {
+      throw new VhdxError("OUT_OF_RANGE", `offset ${offset} is past the end of the virtual disk (${image.virtualSize} bytes): ${path}`);
+    }
+    if (inputSize !== null && offset + inputSize > image.virtualSize) {
+      throw new VhdxError(
+        "OUT_OF_RANGE",
+        `write of ${inputSize} bytes at offset ${offset} ends past the end of the virtual disk (${image.virtualSize} bytes): ${path}`,
+      );
+    }
+    const bar = tracker(io, "write", inputSize ?? 0);
+    const chunks = input === null ? io.stdin : createReadStream(input, { highWaterMark: PIECE });
+    const done = (bytes: number) => {
+      written = bytes;
+      bar.update(bytes);
+    };
+    try {
+      await writeChunks(image, offset, untilStopped(chunks, interrupts.signal), done);
+    } catch (error) {
+      bar.abandon();
+      throw error;
+    }
+    if (interrupts.signal.aborted) bar.abandon();
+    else bar.finish();
+  } finally {
+    interrupts.report(() => stoppedWriting(path, offset, written, inputSize));
+    await image.close();
+  }
+  return written;
+}
+
+function stoppedWriting(path: string, offset: number, written: number, inputSize: number | null): string {
+  const of = inputSize === null ? "" : ` of ${inputSize} (${formatSize(inputSize)})`;
+  return `wrote ${written} bytes (${formatSize(written)})${of} of the input at offset ${offset}, the rest was not written; ${path} was closed and is consistent`;
+}
+
+/**
+ * The chunks of `chunks` until `stop` aborts: the chunk being waited for is
+ * then given up, and the input closed. A chunk already taken is the caller's
+ * to finish.
+ */
+async function* untilStopped<T>(chunks: AsyncIterable<T>, stop: AbortSignal): AsyncGenerator<T> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  const stopped = new Promise<null>((resolve) => {
+    if (stop.aborted) resolve(null);
+    else stop.addEventListener("abort", () => resolve(null), { once: true });
+  });
+  try {
+    while (!stop.aborted) {
+      const next = await Promise.race([iterator.next(), stopped]);
+      if (next === null || next.done === true) return;
+      yield next.value;
+    }
+  } finally {
+    if (stop.aborted) void iterator.return?.()?.catch(() => undefined);
+  }
+}
 
 /** The size of a regular file (so it can be checked before writing), null for a pipe or a device. */
 async function regularFileSize(path: string): Promise<number | null> {

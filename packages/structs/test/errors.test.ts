@@ -9,7 +9,13 @@ describe("VhdxError", () => {
       offset: 0x30000,
     });
     expect(error.message).toBe('region table @0x30000: signature is 0x00000000, expected "regi"');
-    expect(error).toMatchObject({ name: "VhdxError", code: "BAD_SIGNATURE", structure: "region table", field: "signature", offset: 0x30000 });
+    expect(error).toMatchObject({
+      name: "VhdxError",
+      code: "BAD_SIGNATURE",
+      structure: "region table",
+      field: "signature",
+      offset: 0x30000,
+    });
     expect(error.detail).toBe('signature is 0x00000000, expected "regi"');
     expect(error).toBeInstanceOf(Error);
   });
@@ -55,9 +61,21 @@ describe("VhdxError", () => {
 
   it("inFile names the file and keeps the code, message, structure, offset and cause", () => {
     const cause = new Error("disk on fire");
-    const error = new VhdxError("BAD_FIELD", "BlockSize is 3", { structure: "file parameters", field: "BlockSize", offset: 0x300000, cause });
+    const error = new VhdxError("BAD_FIELD", "BlockSize is 3", {
+      structure: "file parameters",
+      field: "BlockSize",
+      offset: 0x300000,
+      cause,
+    });
     const named = VhdxError.inFile(error, "/vms/disk.vhdx");
-    expect(named).toMatchObject({ code: "BAD_FIELD", message: error.message, structure: "file parameters", field: "BlockSize", offset: 0x300000, file: "/vms/disk.vhdx" });
+    expect(named).toMatchObject({
+      code: "BAD_FIELD",
+      message: error.message,
+      structure: "file parameters",
+      field: "BlockSize",
+      offset: 0x300000,
+      file: "/vms/disk.vhdx",
+    });
     expect(named.cause).toBe(cause);
     expect(error.file).toBeUndefined();
     expect(VhdxError.inFile(named, "/other.vhdx").file).toBe("/vms/disk.vhdx");

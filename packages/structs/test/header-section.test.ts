@@ -59,7 +59,11 @@ describe("a header section built from the real structures", () => {
     head[HEADER_2_OFFSET + 30] = head[HEADER_2_OFFSET + 30]! ^ 0xff;
     expect(verifyHeaderChecksum(head, HEADER_2_OFFSET)).toBe(false);
     const error = expectVhdxError(
-      () => assertValid(validateHeader(decodeHeader(head, HEADER_2_OFFSET)), { structure: "header 2", offset: HEADER_2_OFFSET }),
+      () =>
+        assertValid(validateHeader(decodeHeader(head, HEADER_2_OFFSET)), {
+          structure: "header 2",
+          offset: HEADER_2_OFFSET,
+        }),
       "CHECKSUM_MISMATCH",
     );
     expect(error.message).toMatch(/^header 2 @0x20000: checksum is 0x9f69b235, the contents give 0x[0-9a-f]{8}$/);

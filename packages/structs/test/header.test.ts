@@ -114,7 +114,10 @@ describe("header: validator", () => {
     const header = decodeHeader(bytes, 0, 0x10000);
     const violations = validateHeader(header);
     expect(rules(violations)).toEqual(["SIGNATURE", "CHECKSUM"]);
-    const error = expectVhdxError(() => assertValid(violations, { structure: "header", offset: 0x10000 }), "BAD_SIGNATURE");
+    const error = expectVhdxError(
+      () => assertValid(violations, { structure: "header", offset: 0x10000 }),
+      "BAD_SIGNATURE",
+    );
     expect(error.message).toBe('header @0x10000: signature is 0x00000000, expected "head"');
     expect(error.field).toBe("signature");
     expect(error.offset).toBe(0x10000);
@@ -149,7 +152,12 @@ describe("header: validator", () => {
 
   it("HEADER_SECTION: a log inside the first 1 MiB", () => {
     expect(broken((h) => (h.logOffset = 0))).toEqual(["HEADER_SECTION"]);
-    expect(broken((h) => ((h.logOffset = 0), (h.logLength = 0)))).toEqual([]);
+    expect(
+      broken((h) => {
+        h.logOffset = 0;
+        h.logLength = 0;
+      }),
+    ).toEqual([]);
   });
 
   it("RESERVED", () => {

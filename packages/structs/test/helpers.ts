@@ -1,12 +1,13 @@
-// Shared test helpers: the real Windows vectors, a seeded random source so a
-// failure can be replayed, and an assertion for VhdxError codes.
+// Shared test helpers: the real Windows vectors (in test/vectors/libvhdi), a
+// seeded random source so a failure can be replayed, and an assertion for
+// VhdxError codes.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 import { VhdxError, type VhdxErrorCode } from "../src/index.js";
 
 export function vector(name: string): Uint8Array {
-  const path = fileURLToPath(new URL(`../../../../shared/vectors/libvhdi/${name}`, import.meta.url));
+  const path = fileURLToPath(new URL(`./vectors/libvhdi/${name}`, import.meta.url));
   return new Uint8Array(readFileSync(path));
 }
 

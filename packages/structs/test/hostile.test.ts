@@ -42,12 +42,15 @@ function outcome(decode: Decoder, bytes: Uint8Array, offset = 0): "ok" | string 
 }
 
 describe("every decoder on short and hostile input", () => {
-  it.each(DECODERS)("%s: TRUNCATED on 0, 1 and size - 1 bytes, and at an offset past the end", (_name, decode, size) => {
-    for (const length of [0, 1, size - 1]) expect(outcome(decode, new Uint8Array(length))).toBe("TRUNCATED");
-    expect(outcome(decode, new Uint8Array(size), 1)).toBe("TRUNCATED");
-    expect(outcome(decode, new Uint8Array(size), size + 100)).toBe("TRUNCATED");
-    expect(outcome(decode, new Uint8Array(size))).toBe("ok");
-  });
+  it.each(DECODERS)(
+    "%s: TRUNCATED on 0, 1 and size - 1 bytes, and at an offset past the end",
+    (_name, decode, size) => {
+      for (const length of [0, 1, size - 1]) expect(outcome(decode, new Uint8Array(length))).toBe("TRUNCATED");
+      expect(outcome(decode, new Uint8Array(size), 1)).toBe("TRUNCATED");
+      expect(outcome(decode, new Uint8Array(size), size + 100)).toBe("TRUNCATED");
+      expect(outcome(decode, new Uint8Array(size))).toBe("ok");
+    },
+  );
 
   it.each(DECODERS)("%s: random bytes give a value or a VhdxError", (_name, decode, size) => {
     const r = random(size);

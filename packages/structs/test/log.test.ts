@@ -142,7 +142,8 @@ describe("log entry header", () => {
   });
 
   describe("validator", () => {
-    const check = (change: Partial<LogEntryHeader>, context = {}) => rules(validateLogEntryHeader({ ...HEADER, ...change }, context));
+    const check = (change: Partial<LogEntryHeader>, context = {}) =>
+      rules(validateLogEntryHeader({ ...HEADER, ...change }, context));
 
     it("a good header breaks no rule, with and without context", () => {
       expect(check({})).toEqual([]);

@@ -23,12 +23,21 @@ const TiB = 2 ** 40;
 describe("file parameters", () => {
   it("decodes known bytes: 32 MiB blocks, a dynamic disk", () => {
     const bytes = Uint8Array.from([0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00]);
-    expect(decodeFileParameters(bytes)).toEqual({ blockSize: 32 * MiB, leaveBlockAllocated: false, hasParent: false, reserved: 0 });
+    expect(decodeFileParameters(bytes)).toEqual({
+      blockSize: 32 * MiB,
+      leaveBlockAllocated: false,
+      hasParent: false,
+      reserved: 0,
+    });
   });
 
   it("encodes the flags: bit 0 LeaveBlockAllocated, bit 1 HasParent", () => {
-    expect(hexOf(encodeFileParameters({ blockSize: MiB, leaveBlockAllocated: true, hasParent: false }))).toBe("0000100001000000");
-    expect(hexOf(encodeFileParameters({ blockSize: 256 * MiB, leaveBlockAllocated: false, hasParent: true }))).toBe("0000001002000000");
+    expect(hexOf(encodeFileParameters({ blockSize: MiB, leaveBlockAllocated: true, hasParent: false }))).toBe(
+      "0000100001000000",
+    );
+    expect(hexOf(encodeFileParameters({ blockSize: 256 * MiB, leaveBlockAllocated: false, hasParent: true }))).toBe(
+      "0000001002000000",
+    );
   });
 
   it("round trips random values and random bytes", () => {
@@ -43,16 +52,17 @@ describe("file parameters", () => {
 
   it("BLOCK_SIZE: a power of two from 1 MiB to 256 MiB", () => {
     const ok = { blockSize: MiB, leaveBlockAllocated: false, hasParent: false, reserved: 0 };
-    for (let size = MiB; size <= 256 * MiB; size *= 2) expect(validateFileParameters({ ...ok, blockSize: size })).toEqual([]);
+    for (let size = MiB; size <= 256 * MiB; size *= 2)
+      expect(validateFileParameters({ ...ok, blockSize: size })).toEqual([]);
     for (const size of [0, MiB / 2, 3 * MiB, 512 * MiB, MiB + 1]) {
       expect(rules(validateFileParameters({ ...ok, blockSize: size })), `block size ${size}`).toEqual(["BLOCK_SIZE"]);
     }
   });
 
   it("RESERVED flag bits", () => {
-    expect(rules(validateFileParameters({ blockSize: MiB, leaveBlockAllocated: false, hasParent: false, reserved: 1 }))).toEqual([
-      "RESERVED",
-    ]);
+    expect(
+      rules(validateFileParameters({ blockSize: MiB, leaveBlockAllocated: false, hasParent: false, reserved: 1 })),
+    ).toEqual(["RESERVED"]);
   });
 });
 
@@ -94,7 +104,9 @@ describe("virtual disk size", () => {
 
 describe("virtual disk id", () => {
   it("decodes and encodes a GUID in the Microsoft layout", () => {
-    const bytes = Uint8Array.from([0x66, 0x77, 0xc2, 0x2d, 0x23, 0xf6, 0x00, 0x42, 0x9d, 0x64, 0x11, 0x5e, 0x9b, 0xfd, 0x4a, 0x08]);
+    const bytes = Uint8Array.from([
+      0x66, 0x77, 0xc2, 0x2d, 0x23, 0xf6, 0x00, 0x42, 0x9d, 0x64, 0x11, 0x5e, 0x9b, 0xfd, 0x4a, 0x08,
+    ]);
     expect(decodeVirtualDiskId(bytes)).toBe("2dc27766-f623-4200-9d64-115e9bfd4a08");
     expect(encodeVirtualDiskId("2DC27766-F623-4200-9D64-115E9BFD4A08")).toEqual(bytes);
   });

@@ -61,7 +61,9 @@ describe("metadata table: the real Windows bytes", () => {
   });
 
   it("encodes the header from just { signature, entryCount }", () => {
-    expect(encodeMetadataTableHeader({ signature: "metadata", entryCount: 5 })).toEqual(vector("metadata_table_header.1"));
+    expect(encodeMetadataTableHeader({ signature: "metadata", entryCount: 5 })).toEqual(
+      vector("metadata_table_header.1"),
+    );
   });
 
   it("decodes the File Parameters entry", () => {
@@ -107,7 +109,12 @@ describe("metadata table: round trips", () => {
     for (let i = 0; i < 50; i++) {
       const entry = randomEntry(r);
       expect(decodeMetadataTableEntry(encodeMetadataTableEntry(entry))).toEqual(entry);
-      const header = { signature: "metadata", reserved: r.int(65536), entryCount: r.int(65536), reserved2: r.bytes(20) };
+      const header = {
+        signature: "metadata",
+        reserved: r.int(65536),
+        entryCount: r.int(65536),
+        reserved2: r.bytes(20),
+      };
       expect(decodeMetadataTableHeader(encodeMetadataTableHeader(header))).toEqual(header);
     }
   });
@@ -140,7 +147,8 @@ describe("metadata table: round trips", () => {
 });
 
 describe("metadata table: validator", () => {
-  const tableOf = (entries: MetadataTableEntry[]): MetadataTable => decodeMetadataTable(encodeMetadataTable({ entries }));
+  const tableOf = (entries: MetadataTableEntry[]): MetadataTable =>
+    decodeMetadataTable(encodeMetadataTable({ entries }));
   const check = (entries: MetadataTableEntry[], context = { regionLength: 1048576 }) =>
     rules(validateMetadataTable(tableOf(entries), context));
   const withEntry = (change: Partial<MetadataTableEntry>, index = 0) => {
@@ -171,7 +179,9 @@ describe("metadata table: validator", () => {
   });
 
   it("ITEM_LENGTH: over 1 MiB", () => {
-    expect(check(withEntry({ offset: 2 * 1048576, length: 1048577 }), { regionLength: 4 * 1048576 })).toEqual(["ITEM_LENGTH"]);
+    expect(check(withEntry({ offset: 2 * 1048576, length: 1048577 }), { regionLength: 4 * 1048576 })).toEqual([
+      "ITEM_LENGTH",
+    ]);
   });
 
   it("OUTSIDE_REGION, only when the region length is known", () => {
@@ -263,6 +273,11 @@ describe("metadata table: hostile input", () => {
     expectVhdxError(() => encodeMetadataTableHeader({ entryCount: 65536 }), "OUT_OF_RANGE");
     const bytes = new Uint8Array(32);
     setU32(bytes, 24, 0xffffffff);
-    expect(decodeMetadataTableEntry(bytes)).toMatchObject({ isUser: true, isVirtualDisk: true, isRequired: true, reserved: 0x1fffffff });
+    expect(decodeMetadataTableEntry(bytes)).toMatchObject({
+      isUser: true,
+      isVirtualDisk: true,
+      isRequired: true,
+      reserved: 0x1fffffff,
+    });
   });
 });

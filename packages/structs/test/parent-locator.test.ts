@@ -23,7 +23,10 @@ const WINDOWS_ENTRIES = {
   volume_path: "\\\\?\\Volume{26a21bda-a627-11d7-9931-806e6f6e6963}\\path2\\sub3\\parent.vhdx",
   absolute_win32_path: "\\\\?\\d:\\path2\\sub3\\parent.vhdx",
 };
-const windowsLocator = (): ParentLocator => ({ locatorType: VHDX_PARENT_LOCATOR_TYPE_GUID, entries: { ...WINDOWS_ENTRIES } });
+const windowsLocator = (): ParentLocator => ({
+  locatorType: VHDX_PARENT_LOCATOR_TYPE_GUID,
+  entries: { ...WINDOWS_ENTRIES },
+});
 
 /** Entry i of an encoded item starts at 20 + 12 i. */
 const entryAt = (i: number) => 20 + 12 * i;
@@ -87,7 +90,9 @@ describe("parent locator: the whole item", () => {
   });
 
   it("keeps a key named __proto__ as data", () => {
-    const decoded = decodeParentLocator(encodeParentLocator({ locatorType: VHDX_PARENT_LOCATOR_TYPE_GUID, entries: JSON.parse('{"__proto__":"x"}') }));
+    const decoded = decodeParentLocator(
+      encodeParentLocator({ locatorType: VHDX_PARENT_LOCATOR_TYPE_GUID, entries: JSON.parse('{"__proto__":"x"}') }),
+    );
     expect(Object.keys(decoded.entries)).toEqual(["__proto__"]);
     expect(Object.getPrototypeOf(decoded.entries)).toBe(Object.prototype);
   });
@@ -118,7 +123,9 @@ describe("parent locator: validator", () => {
     const odd = item();
     setU16(odd, entryAt(2) + 10, 9);
     expect(check(odd)).toEqual(["ODD_LENGTH"]);
-    expect(rules(validateParentLocator({ ...windowsLocator(), entries: { ...WINDOWS_ENTRIES, extra: "" } }))).toEqual(["LENGTH"]);
+    expect(rules(validateParentLocator({ ...windowsLocator(), entries: { ...WINDOWS_ENTRIES, extra: "" } }))).toEqual([
+      "LENGTH",
+    ]);
   });
 
   it("DUPLICATE_KEY: two entries with the same key; the first value wins", () => {
@@ -132,9 +139,9 @@ describe("parent locator: validator", () => {
   });
 
   it("NUL_CHARACTER in a key or a value", () => {
-    expect(rules(validateParentLocator({ ...windowsLocator(), entries: { ...WINDOWS_ENTRIES, relative_path: "a\0b" } }))).toEqual([
-      "NUL_CHARACTER",
-    ]);
+    expect(
+      rules(validateParentLocator({ ...windowsLocator(), entries: { ...WINDOWS_ENTRIES, relative_path: "a\0b" } })),
+    ).toEqual(["NUL_CHARACTER"]);
     expect(rules(validateParentLocator({ ...windowsLocator(), entries: { ...WINDOWS_ENTRIES, "x\0": "y" } }))).toEqual([
       "NUL_CHARACTER",
     ]);
@@ -214,9 +221,17 @@ describe("parent locator: hostile input", () => {
   });
 
   it("encoder: values that do not fit or are not strings", () => {
-    expectVhdxError(() => encodeParentLocator({ locatorType: VHDX_PARENT_LOCATOR_TYPE_GUID, entries: { k: "x".repeat(40000) } }), "OUT_OF_RANGE");
-    expect(() => encodeParentLocator({ locatorType: VHDX_PARENT_LOCATOR_TYPE_GUID, entries: { k: 1 as unknown as string } })).toThrow(TypeError);
+    expectVhdxError(
+      () => encodeParentLocator({ locatorType: VHDX_PARENT_LOCATOR_TYPE_GUID, entries: { k: "x".repeat(40000) } }),
+      "OUT_OF_RANGE",
+    );
+    expect(() =>
+      encodeParentLocator({ locatorType: VHDX_PARENT_LOCATOR_TYPE_GUID, entries: { k: 1 as unknown as string } }),
+    ).toThrow(TypeError);
     expect(() => encodeParentLocator({ locatorType: "vhdx", entries: {} })).toThrow(TypeError);
-    expectVhdxError(() => encodeParentLocatorEntry({ keyOffset: 1, valueOffset: 1, keyLength: 65536, valueLength: 1 }), "OUT_OF_RANGE");
+    expectVhdxError(
+      () => encodeParentLocatorEntry({ keyOffset: 1, valueOffset: 1, keyLength: 65536, valueLength: 1 }),
+      "OUT_OF_RANGE",
+    );
   });
 });

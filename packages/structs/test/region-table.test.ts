@@ -17,7 +17,17 @@ import {
   validateRegionTableHeader,
   verifyRegionTableChecksum,
 } from "../src/index.js";
-import { expectSameBytes, expectVhdxError, makeSafeU64, padded, random, rules, setU32, setU64, vector } from "./helpers.js";
+import {
+  expectSameBytes,
+  expectVhdxError,
+  makeSafeU64,
+  padded,
+  random,
+  rules,
+  setU32,
+  setU64,
+  vector,
+} from "./helpers.js";
 
 const MiB = 1048576;
 const BAT_ENTRY = { guid: BAT_REGION_GUID, fileOffset: 3145728, length: MiB, required: true, reserved: 0 };
@@ -139,7 +149,10 @@ describe("region table: validator", () => {
     bytes.fill(0, 0, 4);
     const violations = validateRegionTable(decodeRegionTable(bytes));
     expect(rules(violations)).toEqual(["SIGNATURE", "CHECKSUM"]);
-    const error = expectVhdxError(() => assertValid(violations, { structure: "region table", offset: 0x30000 }), "BAD_SIGNATURE");
+    const error = expectVhdxError(
+      () => assertValid(violations, { structure: "region table", offset: 0x30000 }),
+      "BAD_SIGNATURE",
+    );
     expect(error.message).toBe('region table @0x30000: signature is 0x00000000, expected "regi"');
   });
 
@@ -166,7 +179,9 @@ describe("region table: validator", () => {
     const violations = validateRegionTable(table([{ ...BAT_ENTRY, fileOffset: 3 * MiB + 4096 }, METADATA_ENTRY]));
     expect(rules(violations)).toEqual(["ALIGNMENT"]);
     expect(violations[0]!.field).toBe("entries[0].fileOffset");
-    expect(ruleNames(table([BAT_ENTRY, { ...METADATA_ENTRY, fileOffset: 5 * MiB, length: MiB + 1 }]))).toEqual(["ALIGNMENT"]);
+    expect(ruleNames(table([BAT_ENTRY, { ...METADATA_ENTRY, fileOffset: 5 * MiB, length: MiB + 1 }]))).toEqual([
+      "ALIGNMENT",
+    ]);
   });
 
   it("HEADER_SECTION: a region below 1 MiB", () => {
@@ -180,12 +195,20 @@ describe("region table: validator", () => {
   });
 
   it("UNKNOWN_REQUIRED_REGION, unless the caller knows it or it is optional", () => {
-    const unknown = { guid: "11111111-2222-3333-4444-555555555555", fileOffset: 8 * MiB, length: MiB, required: true, reserved: 0 };
+    const unknown = {
+      guid: "11111111-2222-3333-4444-555555555555",
+      fileOffset: 8 * MiB,
+      length: MiB,
+      required: true,
+      reserved: 0,
+    };
     const violations = validateRegionTable(table([BAT_ENTRY, METADATA_ENTRY, unknown]));
     expect(rules(violations)).toEqual(["UNKNOWN_REQUIRED_REGION"]);
     expect(violations[0]!.code).toBe("UNKNOWN_REQUIRED_REGION");
     expect(ruleNames(table([BAT_ENTRY, METADATA_ENTRY, { ...unknown, required: false }]))).toEqual([]);
-    expect(ruleNames(table([BAT_ENTRY, METADATA_ENTRY, unknown]), { knownRegions: [unknown.guid.toUpperCase()] })).toEqual([]);
+    expect(
+      ruleNames(table([BAT_ENTRY, METADATA_ENTRY, unknown]), { knownRegions: [unknown.guid.toUpperCase()] }),
+    ).toEqual([]);
   });
 
   it("MISSING_REGION for the BAT and the metadata region", () => {
@@ -195,17 +218,28 @@ describe("region table: validator", () => {
   });
 
   it("REGION_OVERLAP between entries and with the log", () => {
-    const violations = validateRegionTable(table([{ ...BAT_ENTRY, length: 2 * MiB }, { ...METADATA_ENTRY, fileOffset: 4 * MiB }]));
+    const violations = validateRegionTable(
+      table([
+        { ...BAT_ENTRY, length: 2 * MiB },
+        { ...METADATA_ENTRY, fileOffset: 4 * MiB },
+      ]),
+    );
     expect(rules(violations)).toEqual(["REGION_OVERLAP"]);
     expect(violations[0]!.code).toBe("REGION_OVERLAP");
     expect(ruleNames(table([BAT_ENTRY, METADATA_ENTRY]), { log: { offset: MiB, length: MiB } })).toEqual([]);
-    expect(ruleNames(table([BAT_ENTRY, METADATA_ENTRY]), { log: { offset: MiB, length: 2 * MiB } })).toEqual(["REGION_OVERLAP"]);
+    expect(ruleNames(table([BAT_ENTRY, METADATA_ENTRY]), { log: { offset: MiB, length: 2 * MiB } })).toEqual([
+      "REGION_OVERLAP",
+    ]);
     // Adjacent and zero-length regions do not overlap.
     expect(ruleNames(table([BAT_ENTRY, { ...METADATA_ENTRY, fileOffset: 4 * MiB, length: 0 }]))).toEqual([]);
   });
 
   it("reports a bounded number of overlaps for a hostile table", () => {
-    const entries = Array.from({ length: 2047 }, (_, i) => ({ ...BAT_ENTRY, guid: random(i + 1).guid(), required: false }));
+    const entries = Array.from({ length: 2047 }, (_, i) => ({
+      ...BAT_ENTRY,
+      guid: random(i + 1).guid(),
+      required: false,
+    }));
     const violations = validateRegionTable(table(entries));
     expect(violations.filter((v) => v.rule === "REGION_OVERLAP").length).toBe(2046);
   });
@@ -248,7 +282,10 @@ describe("region table: hostile input", () => {
     const many = Array.from({ length: 2048 }, () => BAT_ENTRY);
     expectVhdxError(() => encodeRegionTable({ entries: many }), "OUT_OF_RANGE");
     expectVhdxError(() => encodeRegionTable({ entryCount: 3, entries: [BAT_ENTRY] }), "BAD_FIELD");
-    const error = expectVhdxError(() => encodeRegionTable({ entries: [BAT_ENTRY, { ...BAT_ENTRY, length: -1 }] }), "OUT_OF_RANGE");
+    const error = expectVhdxError(
+      () => encodeRegionTable({ entries: [BAT_ENTRY, { ...BAT_ENTRY, length: -1 }] }),
+      "OUT_OF_RANGE",
+    );
     expect(error.field).toBe("entries[1].length");
     expectVhdxError(() => encodeRegionTableEntry({ ...BAT_ENTRY, reserved: 2 ** 31 }), "OUT_OF_RANGE");
   });

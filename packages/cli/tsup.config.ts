@@ -1,48 +1,49 @@
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { defineConfig } from "tsup";
 
 /**
- * The command is bundled with the sources of the @vhdx packages it uses
- * rather than importing their dist bundles: Node then loads a few files
- * instead of resolving six packages, and esbuild splits per source module, so
- * `vhdx --version` loads no image code and `vhdx info` no check code. Start-up
- * is most of what `vhdx info` costs (see tools/bench). The library entry
- * (`index`) keeps importing the packages, as a library should.
+ * The library entry (`index`) and the command (`vhdx`) are one ES module
+ * build, split per source module: each command is one chunk that both use,
+ * `vhdx --version` loads no image code and `vhdx info` no check code.
+ *
+ * The @vhdx packages are bundled from their TypeScript sources, found through
+ * the "@vhdx/source" condition of their package.json exports (tools/check-packages
+ * requires one in every package): Node then loads a few files instead of
+ * resolving six packages, and start-up is most of what `vhdx info` costs (see
+ * tools/bench). Everything else stays external: the dependencies in
+ * package.json (fs-native-extensions, a native addon, in particular).
  */
-const fromWorkspaceSources = {
-  name: "vhdx-workspace-sources",
-  setup(build: { onResolve(options: { filter: RegExp }, callback: (args: { path: string }) => { path: string } | undefined): void }) {
-    build.onResolve({ filter: /^@vhdx\/[a-z0-9-]+(\/[a-z0-9-]+)?$/ }, ({ path }) => {
-      const [, name, subpath] = /^@vhdx\/([^/]+)(?:\/(.+))?$/.exec(path)!;
-      const source = fileURLToPath(new URL(`../${name}/src/${subpath === undefined ? "" : `${subpath}/`}index.ts`, import.meta.url));
-      return existsSync(source) ? { path: source } : undefined;
-    });
-  },
-};
+const fromSources = { conditions: ["@vhdx/source"] };
 
 export default defineConfig([
   {
-    entry: { index: "src/index.ts" },
-    format: ["esm", "cjs"],
-    dts: true,
+    entry: { index: "src/index.ts", vhdx: "src/bin.ts" },
+    format: ["esm"],
+    splitting: true,
+    dts: { entry: { index: "src/index.ts" } },
     clean: false,
     sourcemap: true,
     target: "es2022",
-  },
-  {
-    // The command itself: ESM, split per subcommand so each run loads only what it needs.
-    entry: { vhdx: "src/bin.ts" },
-    format: ["esm"],
-    splitting: true,
-    sourcemap: true,
-    target: "es2022",
-    banner: { js: "#!/usr/bin/env node" },
     noExternal: [/^@vhdx\//],
-    esbuildPlugins: [fromWorkspaceSources],
+    esbuildOptions(options) {
+      Object.assign(options, fromSources);
+    },
     // Less for V8 to parse at every start (3 to 4 ms of `vhdx info`); names
     // are kept, so --debug stack traces still say where.
     minifyWhitespace: true,
     minifySyntax: true,
+  },
+  {
+    // dist/index.cjs: the small synchronous exports, and a runCli that
+    // imports dist/index.js, so the commands are not built a second time.
+    entry: { index: "src/commonjs.ts" },
+    format: ["cjs"],
+    clean: false,
+    sourcemap: true,
+    target: "es2022",
+    noExternal: [/^@vhdx\//],
+    esbuildOptions(options) {
+      Object.assign(options, fromSources);
+      options.external = [...(options.external ?? []), "./index.js"];
+    },
   },
 ]);

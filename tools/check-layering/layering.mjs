@@ -3,6 +3,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { join, relative } from "node:path";
+import { importCycles } from "./cycles.mjs";
 
 /** For each package (by folder name under packages/), the @vhdx packages it may use. */
 export const ALLOWED_DEPENDENCIES = {
@@ -47,8 +48,7 @@ export function checkLayering(root) {
   for (const name of readdirSync(packagesDir).sort()) {
     const dir = join(packagesDir, name);
     if (!existsSync(join(dir, "package.json"))) continue;
-    const report = (file, rule, detail) =>
-      violations.push({ package: name, file: relative(root, file), rule, detail });
+    const report = (file, rule, detail) => violations.push({ package: name, file: relative(root, file), rule, detail });
     checkPackage(name, dir, report);
   }
   return violations;
@@ -77,8 +77,11 @@ function checkPackage(name, dir, report) {
   if (portable) checkPortableTsconfig(dir, report);
   const nodeFolders = (BROWSER_ENTRY_PACKAGES[name] ?? []).map((folder) => join(dir, "src", folder));
   for (const file of sourceFiles(join(dir, "src"))) {
-    const browser = name in BROWSER_ENTRY_PACKAGES && !nodeFolders.some((folder) => file.startsWith(folder + "/"));
+    const browser = name in BROWSER_ENTRY_PACKAGES && !nodeFolders.some((folder) => file.startsWith(`${folder}/`));
     checkSourceFile(file, { name, allowed, declared, portable, browser }, report);
+  }
+  for (const cycle of importCycles(join(dir, "src"))) {
+    report(join(dir, "src", cycle[0]), "import-cycle", cycle.join(" -> "));
   }
 }
 
@@ -121,7 +124,8 @@ function checkPortableTsconfig(dir, report) {
   const types = options.types ?? [];
   const lib = (options.lib ?? []).map((entry) => entry.toLowerCase());
   if (types.length > 0) report(path, "tsconfig", `compilerOptions.types must stay empty, found ${types.join(", ")}`);
-  if (lib.some((entry) => entry.startsWith("dom"))) report(path, "tsconfig", "compilerOptions.lib must not include DOM");
+  if (lib.some((entry) => entry.startsWith("dom")))
+    report(path, "tsconfig", "compilerOptions.lib must not include DOM");
 }
 
 export function importSpecifiers(text) {

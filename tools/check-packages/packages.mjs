@@ -12,7 +12,11 @@ export function listPackages(root) {
   return readdirSync(dir)
     .filter((name) => existsSync(join(dir, name, "package.json")))
     .sort()
-    .map((name) => ({ name, dir: join(dir, name), manifest: JSON.parse(readFileSync(join(dir, name, "package.json"), "utf8")) }));
+    .map((name) => ({
+      name,
+      dir: join(dir, name),
+      manifest: JSON.parse(readFileSync(join(dir, name, "package.json"), "utf8")),
+    }));
 }
 
 /** Problems with a package's manifest and files, as sentences; empty when it keeps the shape. */
@@ -25,7 +29,10 @@ export function manifestProblems({ name, dir, manifest }) {
   const binFolders = Object.values(manifest.bin ?? {}).map((path) => path.replace(/^\.\//, "").split("/")[0]);
   const requiredFiles = ["dist", ...new Set(binFolders.filter((folder) => folder !== "dist"))];
   const files = manifest.files ?? [];
-  expect(JSON.stringify(files.slice(0, requiredFiles.length)) === JSON.stringify(requiredFiles), `"files" should start ${JSON.stringify(requiredFiles)}`);
+  expect(
+    JSON.stringify(files.slice(0, requiredFiles.length)) === JSON.stringify(requiredFiles),
+    `"files" should start ${JSON.stringify(requiredFiles)}`,
+  );
   for (const extra of files.slice(requiredFiles.length)) {
     // Data a package ships beside its code (the conformance regression cases): never sources or tests.
     const ok = !UNSHIPPED_FOLDERS.includes(extra) && existsSync(join(dir, extra));
@@ -39,8 +46,16 @@ export function manifestProblems({ name, dir, manifest }) {
     if (subpath === "./package.json") continue;
     const keys = Object.keys(target ?? {});
     expect(
-      JSON.stringify(keys.slice(0, 3)) === '["types","import","require"]',
-      `exports["${subpath}"] should list types, import, require in that order (found ${keys.join(", ")})`,
+      JSON.stringify(keys.slice(0, 4)) === '["types","@vhdx/source","import","require"]',
+      `exports["${subpath}"] should list types, @vhdx/source, import, require in that order (found ${keys.join(", ")})`,
+    );
+    // "@vhdx/source" is the condition our own tools set (the command's bundle,
+    // vitest) to use a package's TypeScript sources; Node and bundlers of
+    // consumers never set it, and src/ is not shipped, so they get dist/.
+    const source = target?.["@vhdx/source"];
+    expect(
+      typeof source === "string" && /^\.\/src\/.+\.ts$/.test(source) && existsSync(join(dir, source)),
+      `exports["${subpath}"]["@vhdx/source"] should name a .ts file under ./src that exists (found ${JSON.stringify(source)})`,
     );
   }
   for (const script of ["build", "test", "typecheck"]) {

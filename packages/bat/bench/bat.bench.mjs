@@ -42,25 +42,57 @@ function naiveMap(t, offset, length, visit) {
 const results = [];
 const tables = { contiguous: table("contiguous"), mixed: table("mixed") };
 const mappers = [
-  ["@vhdx/bat mapRange", (t) => { let runs = 0; mapRange(t, 0, geometry.virtualSize, () => runs++); return runs; }],
-  ["naive per block", (t) => { let runs = 0; naiveMap(t, 0, geometry.virtualSize, () => runs++); return runs; }],
+  [
+    "@vhdx/bat mapRange",
+    (t) => {
+      let runs = 0;
+      mapRange(t, 0, geometry.virtualSize, () => runs++);
+      return runs;
+    },
+  ],
+  [
+    "naive per block",
+    (t) => {
+      let runs = 0;
+      naiveMap(t, 0, geometry.virtualSize, () => runs++);
+      return runs;
+    },
+  ],
 ];
 // Each whole-disk call takes tens of milliseconds: warm both up before timing either.
 for (let i = 0; i < 3; i++) for (const [, map] of mappers) for (const t of Object.values(tables)) map(t);
 for (const [layout, t] of Object.entries(tables)) {
   for (const [name, map] of mappers) {
     const whole = measure(() => map(t), { rounds: 5, roundMs: 200, warmupMs: 300 });
-    results.push({ case: `map the whole disk, ${layout}`, name, blocksPerSecond: blocks * whole.opsPerSecond, runs: map(t) });
+    results.push({
+      case: `map the whole disk, ${layout}`,
+      name,
+      blocksPerSecond: blocks * whole.opsPerSecond,
+      runs: map(t),
+    });
   }
 }
 
 // Short reads, as a reader issues them: 64 KiB at scattered block-aligned-ish offsets.
 {
   const t = tables.mixed;
-  const offsets = Array.from({ length: 1024 }, (_, i) => ((i * 2654435761) % (blocks - 1)) * MiB + ((i * 40503) % 16) * 4096);
-  for (const [name, map] of [["@vhdx/bat mapRange", mapRange], ["naive per block", naiveMap]]) {
+  const offsets = Array.from(
+    { length: 1024 },
+    (_, i) => ((i * 2654435761) % (blocks - 1)) * MiB + ((i * 40503) % 16) * 4096,
+  );
+  for (const [name, map] of [
+    ["@vhdx/bat mapRange", mapRange],
+    ["naive per block", naiveMap],
+  ]) {
     let i = 0;
-    const small = measure(() => { let n = 0; map(t, offsets[i++ & 1023], 65536, () => n++); return n; }, { bytesPerCall: 65536 });
+    const small = measure(
+      () => {
+        let n = 0;
+        map(t, offsets[i++ & 1023], 65536, () => n++);
+        return n;
+      },
+      { bytesPerCall: 65536 },
+    );
     results.push({ case: "64 KiB reads", name, callsPerSecond: small.opsPerSecond });
   }
 }
@@ -70,7 +102,12 @@ const SECTORS = 2 ** 23;
 function naiveRunLength(bitmap, first, maxCount) {
   const bit = (bitmap[first >>> 3] >>> (first & 7)) & 1;
   let count = 0;
-  while (count < maxCount && first + count < SECTORS && ((bitmap[(first + count) >>> 3] >>> ((first + count) & 7)) & 1) === bit) count++;
+  while (
+    count < maxCount &&
+    first + count < SECTORS &&
+    ((bitmap[(first + count) >>> 3] >>> ((first + count) & 7)) & 1) === bit
+  )
+    count++;
   return count;
 }
 function bitmapWithRuns(runLength) {
@@ -86,10 +123,28 @@ function bitmapWithRuns(runLength) {
 }
 // One walker per function, so each call site sees one callee.
 const walkers = [
-  ["@vhdx/bat sectorRunLength", (bitmap) => { let runs = 0; for (let s = 0; s < SECTORS; runs++) s += sectorRunLength(bitmap, s, SECTORS - s); return runs; }],
-  ["naive per bit", (bitmap) => { let runs = 0; for (let s = 0; s < SECTORS; runs++) s += naiveRunLength(bitmap, s, SECTORS - s); return runs; }],
+  [
+    "@vhdx/bat sectorRunLength",
+    (bitmap) => {
+      let runs = 0;
+      for (let s = 0; s < SECTORS; runs++) s += sectorRunLength(bitmap, s, SECTORS - s);
+      return runs;
+    },
+  ],
+  [
+    "naive per bit",
+    (bitmap) => {
+      let runs = 0;
+      for (let s = 0; s < SECTORS; runs++) s += naiveRunLength(bitmap, s, SECTORS - s);
+      return runs;
+    },
+  ],
 ];
-for (const [label, average] of [["runs of ~64 Ki sectors", 65536], ["runs of ~1 Ki sectors", 1024], ["runs of ~8 sectors", 8]]) {
+for (const [label, average] of [
+  ["runs of ~64 Ki sectors", 65536],
+  ["runs of ~1 Ki sectors", 1024],
+  ["runs of ~8 sectors", 8],
+]) {
   const bitmap = bitmapWithRuns(average);
   const [ours, naive] = walkers.map(([, walk]) => walk(bitmap));
   if (ours !== naive) throw new Error(`sectorRunLength found ${ours} runs, the per-bit loop ${naive}`);
@@ -104,14 +159,18 @@ if (wantsJson()) {
 } else {
   const cases = [...new Set(results.map((r) => r.case))];
   const figure = (r) =>
-    r.blocksPerSecond !== undefined ? `${(r.blocksPerSecond / 1e6).toFixed(1)} M blocks/s`
-    : r.callsPerSecond !== undefined ? `${(r.callsPerSecond / 1e6).toFixed(2)} M calls/s`
-    : formatRate(r.bytesPerSecond);
+    r.blocksPerSecond !== undefined
+      ? `${(r.blocksPerSecond / 1e6).toFixed(1)} M blocks/s`
+      : r.callsPerSecond !== undefined
+        ? `${(r.callsPerSecond / 1e6).toFixed(2)} M calls/s`
+        : formatRate(r.bytesPerSecond);
   const speed = (r) => r.blocksPerSecond ?? r.callsPerSecond ?? r.bytesPerSecond;
   const rows = cases.map((c) => {
     const [ours, naive] = results.filter((r) => r.case === c);
     return [c, figure(ours), figure(naive), `${(speed(ours) / speed(naive)).toFixed(1)}x`];
   });
-  console.log(`@vhdx/bat hot paths (median of rounds, Node ${process.version}); ratio = ours / naive, above 1 is faster`);
+  console.log(
+    `@vhdx/bat hot paths (median of rounds, Node ${process.version}); ratio = ours / naive, above 1 is faster`,
+  );
   printTable(["case", "@vhdx/bat", "naive", "ratio"], rows);
 }

@@ -9,7 +9,8 @@
 //
 // The table never copies the region and allocates nothing per lookup.
 import { MiB, SB_BLOCK_NOT_PRESENT, VhdxError } from "@vhdx/structs";
-import { BAT_ENTRY_SIZE, type BatGeometry, payloadBatIndex, sectorBitmapBatIndex } from "./geometry.js";
+import { BAT_ENTRY_SIZE } from "@vhdx/structs";
+import { type BatGeometry, payloadBatIndex, sectorBitmapBatIndex } from "./geometry.js";
 
 /** 2^44 - 1: the largest FileOffsetMB a BAT entry can hold. */
 export const MAX_FILE_OFFSET_MB = 2 ** 44 - 1;
@@ -63,7 +64,8 @@ export class BatTable {
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#count = geometry.batEntryCount;
     this.firstEntry = first ?? 0;
-    this.endEntry = first === null ? this.#count : Math.min(this.#count, first + Math.floor(bytes.length / BAT_ENTRY_SIZE));
+    this.endEntry =
+      first === null ? this.#count : Math.min(this.#count, first + Math.floor(bytes.length / BAT_ENTRY_SIZE));
   }
 
   /**
@@ -113,7 +115,10 @@ export class BatTable {
   setEntry(index: number, state: number, fileOffsetMB: number): void {
     this.#check(index);
     if (!Number.isInteger(state) || state < 0 || state > 7) {
-      throw new VhdxError("BAD_FIELD", `state ${state} does not fit in 3 bits`, { structure: "BAT entry", field: "State" });
+      throw new VhdxError("BAD_FIELD", `state ${state} does not fit in 3 bits`, {
+        structure: "BAT entry",
+        field: "State",
+      });
     }
     if (!Number.isInteger(fileOffsetMB) || fileOffsetMB < 0 || fileOffsetMB > MAX_FILE_OFFSET_MB) {
       throw new VhdxError("BAD_FIELD", `FileOffsetMB ${fileOffsetMB} does not fit in 44 bits`, {
@@ -162,8 +167,13 @@ export class BatTable {
 
   #check(index: number): void {
     if (index >>> 0 !== index || index < this.firstEntry || index >= this.endEntry) {
-      const held = this.endEntry === this.#count && this.firstEntry === 0 ? "" : ` (this window holds ${this.firstEntry}..${this.endEntry - 1})`;
-      throw new VhdxError("OUT_OF_RANGE", `BAT entry ${index} is outside 0..${this.#count - 1}${held}`, { structure: "BAT" });
+      const held =
+        this.endEntry === this.#count && this.firstEntry === 0
+          ? ""
+          : ` (this window holds ${this.firstEntry}..${this.endEntry - 1})`;
+      throw new VhdxError("OUT_OF_RANGE", `BAT entry ${index} is outside 0..${this.#count - 1}${held}`, {
+        structure: "BAT",
+      });
     }
   }
 }

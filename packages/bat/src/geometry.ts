@@ -12,7 +12,7 @@
 //   BAT entries, differencing      = sector bitmap blocks * (chunk ratio + 1)
 //   index of payload block i       = i + Fl(i / chunk ratio)
 //   index of sector bitmap block j = j * (chunk ratio + 1) + chunk ratio
-import { MiB, VhdxError } from "@vhdx/structs";
+import { BAT_ENTRY_SIZE, MAX_BLOCK_SIZE, MAX_VIRTUAL_DISK_SIZE, MIN_BLOCK_SIZE, VhdxError } from "@vhdx/structs";
 
 export interface GeometryInput {
   /** VirtualDiskSize in bytes (2.6.2.2). */
@@ -44,14 +44,6 @@ export interface BatGeometry extends GeometryInput {
 
 /** Logical sectors described by one sector bitmap block (1 MiB of bits). */
 export const SECTORS_PER_CHUNK = 2 ** 23;
-/** Size of a sector bitmap block. */
-export const SECTOR_BITMAP_BLOCK_SIZE = MiB;
-/** Size of one BAT entry. */
-export const BAT_ENTRY_SIZE = 8;
-/** The largest VirtualDiskSize the format allows: 64 TiB. */
-export const MAX_VIRTUAL_SIZE = 64 * 1024 * 1024 * MiB;
-export const MIN_BLOCK_SIZE = MiB;
-export const MAX_BLOCK_SIZE = 256 * MiB;
 
 /** Checks the parameters and derives every count and size the BAT needs. */
 export function computeGeometry(input: GeometryInput): BatGeometry {
@@ -132,10 +124,14 @@ function checkSectorSize(sectorSize: number): void {
 function checkVirtualSize(size: number, sectorSize: number): void {
   const where = { structure: "virtual disk size", field: "VirtualDiskSize" };
   if (typeof size !== "number") throw new TypeError("computeGeometry: virtualSize must be a number");
-  if (!Number.isInteger(size) || size <= 0 || size > MAX_VIRTUAL_SIZE) {
+  if (!Number.isInteger(size) || size <= 0 || size > MAX_VIRTUAL_DISK_SIZE) {
     throw new VhdxError("BAD_FIELD", `VirtualDiskSize is ${size}, expected a positive integer up to 64 TiB`, where);
   }
   if (size % sectorSize !== 0) {
-    throw new VhdxError("BAD_FIELD", `VirtualDiskSize ${size} is not a multiple of the ${sectorSize}-byte sector`, where);
+    throw new VhdxError(
+      "BAD_FIELD",
+      `VirtualDiskSize ${size} is not a multiple of the ${sectorSize}-byte sector`,
+      where,
+    );
   }
 }

@@ -41,12 +41,7 @@ export interface ReadRun {
  * Calls `visit` with the runs of [virtualOffset, virtualOffset + length), in
  * order, with no gaps. Validates every BAT entry the range uses.
  */
-export function mapRange(
-  table: BatTable,
-  virtualOffset: number,
-  length: number,
-  visit: (run: ReadRun) => void,
-): void {
+export function mapRange(table: BatTable, virtualOffset: number, length: number, visit: (run: ReadRun) => void): void {
   const geometry = table.geometry;
   checkRequest(geometry, virtualOffset, length);
   if (typeof visit !== "function") throw new TypeError("mapRange: visit must be a function");
@@ -75,7 +70,8 @@ export function mapRange(
     if (merges) {
       pendingLength += segmentLength;
     } else {
-      if (pendingKind !== KIND_INVALID) visit(makeRun(pendingKind, pendingStart, pendingLength, pendingFile, pendingBlock));
+      if (pendingKind !== KIND_INVALID)
+        visit(makeRun(pendingKind, pendingStart, pendingLength, pendingFile, pendingBlock));
       pendingKind = kind;
       pendingStart = position;
       pendingLength = segmentLength;
@@ -104,7 +100,14 @@ export function splitPartialRun(
   const { virtualOffset, length, fileOffset, block } = run;
   const end = virtualOffset + length;
   const chunkStart = virtualOffset - (virtualOffset % chunkSize);
-  if (!Number.isSafeInteger(virtualOffset) || virtualOffset < 0 || !Number.isSafeInteger(length) || length <= 0 || end - chunkStart > chunkSize || fileOffset < 0) {
+  if (
+    !Number.isSafeInteger(virtualOffset) ||
+    virtualOffset < 0 ||
+    !Number.isSafeInteger(length) ||
+    length <= 0 ||
+    end - chunkStart > chunkSize ||
+    fileOffset < 0
+  ) {
     throw new VhdxError("OUT_OF_RANGE", `run [${virtualOffset}, ${end}) is not a partial run inside one chunk`);
   }
   const lastSector = Math.floor((end - 1 - chunkStart) / logicalSectorSize);
@@ -152,11 +155,15 @@ function checkRequest(geometry: BatGeometry, virtualOffset: number, length: numb
 /** The file offset of a block whose data is in this file: past the header section, and a safe integer. */
 function blockFileOffset(table: BatTable, index: number, block: number): number {
   if (table.fileOffsetMB(index) === 0) {
-    throw new VhdxError("CORRUPT_BAT", `payload block ${block} is present at FileOffsetMB 0, inside the header section`, {
-      structure: "BAT entry",
-      field: "FileOffsetMB",
-      offset: table.entryFileOffset(index),
-    });
+    throw new VhdxError(
+      "CORRUPT_BAT",
+      `payload block ${block} is present at FileOffsetMB 0, inside the header section`,
+      {
+        structure: "BAT entry",
+        field: "FileOffsetMB",
+        offset: table.entryFileOffset(index),
+      },
+    );
   }
   return table.fileOffset(index);
 }

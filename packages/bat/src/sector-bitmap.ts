@@ -38,11 +38,15 @@ export function sectorRunLength(bitmap: Uint8Array, firstSector: number, maxCoun
   if (!(bitmap instanceof Uint8Array)) throw new TypeError("sector bitmap must be a Uint8Array");
   const bits = bitmap.length * 8;
   if (firstSector >>> 0 !== firstSector || firstSector >= bits || !(maxCount >= 0) || maxCount % 1 !== 0) {
-    throw new VhdxError("OUT_OF_RANGE", `run from sector ${firstSector}, at most ${maxCount}, is outside the bitmap's ${bits} sectors`, {
-      structure: "sector bitmap",
-    });
+    throw new VhdxError(
+      "OUT_OF_RANGE",
+      `run from sector ${firstSector}, at most ${maxCount}, is outside the bitmap's ${bits} sectors`,
+      {
+        structure: "sector bitmap",
+      },
+    );
   }
-  const limit = maxCount < bits - firstSector ? maxCount : bits - firstSector;
+  const limit = Math.min(maxCount, bits - firstSector);
   const first = bitmap[firstSector >>> 3]!;
   const shift = firstSector & 7;
   const fill = (first >>> shift) & 1 ? 0xff : 0;
@@ -51,7 +55,7 @@ export function sectorRunLength(bitmap: Uint8Array, firstSector: number, maxCoun
   const head = (first ^ fill) >>> shift;
   if (head !== 0) {
     const run = lowestBit(head);
-    return run < limit ? run : limit;
+    return Math.min(run, limit);
   }
 
   // Whole bytes (and words) equal to the fill byte, then the byte that differs
@@ -62,7 +66,7 @@ export function sectorRunLength(bitmap: Uint8Array, firstSector: number, maxCoun
   const differs = bitmap[byte]! ^ fill;
   if (differs === 0) return limit;
   const run = byte * 8 + lowestBit(differs) - firstSector;
-  return run < limit ? run : limit;
+  return Math.min(run, limit);
 }
 
 // Runs shorter than this many bytes are scanned byte by byte; longer ones word by word.

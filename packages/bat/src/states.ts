@@ -33,8 +33,8 @@ export type PayloadReadKind = "data" | "zero" | "parent" | "partial";
 // Numeric kinds for the read loop; READ_KINDS maps them to the names.
 export const KIND_INVALID = -1;
 export const KIND_DATA = 0;
-export const KIND_ZERO = 1;
-export const KIND_PARENT = 2;
+const KIND_ZERO = 1;
+const KIND_PARENT = 2;
 export const KIND_PARTIAL = 3;
 export const READ_KINDS: readonly PayloadReadKind[] = ["data", "zero", "parent", "partial"];
 
@@ -55,11 +55,6 @@ export const SECTOR_BITMAP_STATE_NAMES: Record<number, string> = Object.freeze({
   0: "NOT_PRESENT",
   6: "PRESENT",
 });
-
-/** The legacy UNMAPPED value 5 becomes 3; every other value is returned as is. */
-export function normalizePayloadState(state: number): number {
-  return state === PAYLOAD_BLOCK_UNMAPPED_V095 ? PAYLOAD_BLOCK_UNMAPPED : state;
-}
 
 /** The numeric read kind of a payload state, or KIND_INVALID. No allocation. */
 export function payloadReadKindCode(state: number, hasParent: boolean): number {

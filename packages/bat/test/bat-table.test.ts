@@ -73,7 +73,12 @@ describe("BatTable on hand-built bytes", () => {
 describe("BatTable.setEntry", () => {
   it("round-trips random entries and writes the bytes the spec defines", () => {
     const next = random(7);
-    const geometry = computeGeometry({ virtualSize: 64 * MiB, blockSize: MiB, logicalSectorSize: 512, hasParent: true });
+    const geometry = computeGeometry({
+      virtualSize: 64 * MiB,
+      blockSize: MiB,
+      logicalSectorSize: 512,
+      hasParent: true,
+    });
     const bytes = new Uint8Array(geometry.batByteLength);
     const table = new BatTable(bytes, geometry);
     for (let round = 0; round < 2000; round++) {
@@ -107,7 +112,10 @@ describe("BatTable.setEntry", () => {
 
 describe("BatTable bounds", () => {
   it("throws TRUNCATED with the region's offset when the bytes are shorter than the BAT", () => {
-    const error = expectVhdxError(() => new BatTable(new Uint8Array(31), dynamic4, { regionFileOffset: 3 * MiB }), "TRUNCATED");
+    const error = expectVhdxError(
+      () => new BatTable(new Uint8Array(31), dynamic4, { regionFileOffset: 3 * MiB }),
+      "TRUNCATED",
+    );
     expect(error.offset).toBe(3 * MiB);
     expect(new BatTable(new Uint8Array(32), dynamic4).entryCount).toBe(4);
   });
@@ -127,7 +135,12 @@ describe("BatTable bounds", () => {
 
 describe("BatTable by payload block and chunk", () => {
   it("follows the interleaving: chunk ratio 16, the bitmap entry after each 16 payload entries", () => {
-    const geometry = computeGeometry({ virtualSize: 5 * GiB, blockSize: 256 * MiB, logicalSectorSize: 512, hasParent: true });
+    const geometry = computeGeometry({
+      virtualSize: 5 * GiB,
+      blockSize: 256 * MiB,
+      logicalSectorSize: 512,
+      hasParent: true,
+    });
     expect(geometry.batEntryCount).toBe(34);
     const bytes = new Uint8Array(geometry.batByteLength);
     writeEntry(bytes, 15, 6, 100); // block 15
@@ -149,7 +162,12 @@ describe("BatTable by payload block and chunk", () => {
   });
 
   it("reads the missing last bitmap entry of a dynamic disk with a full last chunk as NOT_PRESENT", () => {
-    const geometry = computeGeometry({ virtualSize: 8 * GiB, blockSize: 256 * MiB, logicalSectorSize: 512, hasParent: false });
+    const geometry = computeGeometry({
+      virtualSize: 8 * GiB,
+      blockSize: 256 * MiB,
+      logicalSectorSize: 512,
+      hasParent: false,
+    });
     const bytes = new Uint8Array(geometry.batByteLength + 8);
     writeEntry(bytes, geometry.batEntryCount, 6, 9); // past the BAT: must not be read
     const table = new BatTable(bytes, geometry);
@@ -168,7 +186,10 @@ describe("BatTable.window: part of the BAT", () => {
     const bytes = new Uint8Array(geometry.batByteLength);
     for (let index = 0; index < geometry.batEntryCount; index++) writeEntry(bytes, index, next(8), next(2 ** 20));
     const whole = new BatTable(bytes, geometry, { regionFileOffset: 3 * MiB });
-    const window = BatTable.window(bytes.slice(first * 8, (first + count) * 8), geometry, { firstEntry: first, regionFileOffset: 3 * MiB });
+    const window = BatTable.window(bytes.slice(first * 8, (first + count) * 8), geometry, {
+      firstEntry: first,
+      regionFileOffset: 3 * MiB,
+    });
     return { whole, window };
   }
 
@@ -210,6 +231,8 @@ describe("BatTable.window: part of the BAT", () => {
 
   it("takes a first entry only inside the BAT", () => {
     expect(() => BatTable.window(new Uint8Array(8), geometry, { firstEntry: -1 })).toThrow(TypeError);
-    expect(() => BatTable.window(new Uint8Array(8), geometry, { firstEntry: geometry.batEntryCount + 1 })).toThrow(TypeError);
+    expect(() => BatTable.window(new Uint8Array(8), geometry, { firstEntry: geometry.batEntryCount + 1 })).toThrow(
+      TypeError,
+    );
   });
 });

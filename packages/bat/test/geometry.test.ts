@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { chunkOfBlock, computeGeometry, type GeometryInput, payloadBatIndex, sectorBitmapBatIndex } from "../src/index.js";
+import {
+  chunkOfBlock,
+  computeGeometry,
+  type GeometryInput,
+  payloadBatIndex,
+  sectorBitmapBatIndex,
+} from "../src/index.js";
 import { expectVhdxError, GiB, MiB, random, TiB } from "./helpers.js";
 
 /**
@@ -55,13 +61,23 @@ describe("computeGeometry at the edges", () => {
   });
 
   it("uses a chunk ratio of 16 with 256 MiB blocks and 512-byte sectors", () => {
-    const g = computeGeometry({ virtualSize: 10 * GiB, blockSize: 256 * MiB, logicalSectorSize: 512, hasParent: false });
+    const g = computeGeometry({
+      virtualSize: 10 * GiB,
+      blockSize: 256 * MiB,
+      logicalSectorSize: 512,
+      hasParent: false,
+    });
     expect(g.chunkRatio).toBe(16);
     expect(g.chunkSize).toBe(4 * GiB);
     expect(g.payloadBlockCount).toBe(40);
     expect(g.sectorBitmapBlockCount).toBe(3);
     expect(g.batEntryCount).toBe(40 + 2);
-    const diff = computeGeometry({ virtualSize: 10 * GiB, blockSize: 256 * MiB, logicalSectorSize: 512, hasParent: true });
+    const diff = computeGeometry({
+      virtualSize: 10 * GiB,
+      blockSize: 256 * MiB,
+      logicalSectorSize: 512,
+      hasParent: true,
+    });
     expect(diff.batEntryCount).toBe(3 * 17);
   });
 
@@ -104,9 +120,12 @@ describe("computeGeometry at the edges", () => {
 describe("computeGeometry refuses bad parameters", () => {
   const good: GeometryInput = { virtualSize: 4 * MiB, blockSize: MiB, logicalSectorSize: 512, hasParent: false };
 
-  it.each([[3 * MiB], [MiB / 2], [512 * MiB], [0], [-MiB], [MiB + 0.5], [NaN], [2 ** 32]])("block size %s", (blockSize) => {
-    expectVhdxError(() => computeGeometry({ ...good, blockSize }), "BAD_FIELD", "BlockSize");
-  });
+  it.each([[3 * MiB], [MiB / 2], [512 * MiB], [0], [-MiB], [MiB + 0.5], [NaN], [2 ** 32]])(
+    "block size %s",
+    (blockSize) => {
+      expectVhdxError(() => computeGeometry({ ...good, blockSize }), "BAD_FIELD", "BlockSize");
+    },
+  );
 
   it.each([[0], [1024], [520], [8192], [512.5]])("sector size %s", (logicalSectorSize) => {
     expectVhdxError(() => computeGeometry({ ...good, logicalSectorSize }), "BAD_FIELD", "LogicalSectorSize");

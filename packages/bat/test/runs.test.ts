@@ -27,7 +27,12 @@ interface Disk {
 
 const REGION = 2 * MiB;
 
-function buildDisk(input: GeometryInput, blocks: Entry[], bitmapEntries: Entry[] = [], bitmaps: Uint8Array[] = []): Disk {
+function buildDisk(
+  input: GeometryInput,
+  blocks: Entry[],
+  bitmapEntries: Entry[] = [],
+  bitmaps: Uint8Array[] = [],
+): Disk {
   const geometry = computeGeometry(input);
   const bytes = new Uint8Array(geometry.batByteLength);
   const ratio = geometry.chunkRatio;
@@ -37,7 +42,13 @@ function buildDisk(input: GeometryInput, blocks: Entry[], bitmapEntries: Entry[]
     // A dynamic disk whose last chunk is full has no entry for that chunk's bitmap.
     if (index < geometry.batEntryCount) writeEntry(bytes, index, state, mb);
   });
-  return { geometry, blocks, bitmapEntries, bitmaps, table: new BatTable(bytes, geometry, { regionFileOffset: REGION }) };
+  return {
+    geometry,
+    blocks,
+    bitmapEntries,
+    bitmaps,
+    table: new BatTable(bytes, geometry, { regionFileOffset: REGION }),
+  };
 }
 
 const e = (state: number, mb = 0): Entry => ({ state, mb });
@@ -53,7 +64,10 @@ function resolve(disk: Disk, offset: number, length: number): ReadRun[] {
   const runs: ReadRun[] = [];
   mapRange(disk.table, offset, length, (run) => {
     if (run.kind !== "partial") runs.push(run);
-    else splitPartialRun(run, disk.bitmaps[Math.floor(run.block / disk.geometry.chunkRatio)]!, disk.geometry, (r) => runs.push(r));
+    else
+      splitPartialRun(run, disk.bitmaps[Math.floor(run.block / disk.geometry.chunkRatio)]!, disk.geometry, (r) =>
+        runs.push(r),
+      );
   });
   return runs;
 }
@@ -65,7 +79,8 @@ function merge(pieces: Piece[]): Piece[] {
   const out: Piece[] = [];
   for (const { kind, virtualOffset, length, fileOffset } of pieces) {
     const last = out[out.length - 1];
-    if (last && last.kind === kind && (kind !== "data" || last.fileOffset + last.length === fileOffset)) last.length += length;
+    if (last && last.kind === kind && (kind !== "data" || last.fileOffset + last.length === fileOffset))
+      last.length += length;
     else out.push({ kind, virtualOffset, length, fileOffset });
   }
   return out;
@@ -86,7 +101,7 @@ function naiveRuns(disk: Disk, offset: number, length: number): Piece[] {
     else if (state === 7) {
       const bitmap = disk.bitmaps[Math.floor(position / chunkSize)]!;
       const sector = Math.floor((position % chunkSize) / logicalSectorSize);
-      kind = (bitmap[Math.floor(sector / 8)]! >> sector % 8) & 1 ? "data" : "parent";
+      kind = (bitmap[Math.floor(sector / 8)]! >> (sector % 8)) & 1 ? "data" : "parent";
     } else kind = "zero";
     pieces.push({ kind, virtualOffset: position, length: next - position, fileOffset: kind === "data" ? inFile : -1 });
     position = next;
@@ -94,7 +109,8 @@ function naiveRuns(disk: Disk, offset: number, length: number): Piece[] {
   return merge(pieces);
 }
 
-const plain = (runs: ReadRun[]) => runs.map(({ kind, virtualOffset, length, fileOffset }) => ({ kind, virtualOffset, length, fileOffset }));
+const plain = (runs: ReadRun[]) =>
+  runs.map(({ kind, virtualOffset, length, fileOffset }) => ({ kind, virtualOffset, length, fileOffset }));
 
 describe("mapRange on a dynamic disk", () => {
   const input = { virtualSize: 6 * MiB, blockSize: MiB, logicalSectorSize: 512, hasParent: false };
@@ -196,14 +212,22 @@ describe("mapRange on a differencing disk", () => {
     const chunkEnd = 4 * GiB;
     expect(resolve(disk, chunkEnd - 4096, 4096)).toEqual([
       { kind: "parent", virtualOffset: chunkEnd - 4096, length: 5 * 512, fileOffset: -1, block: 15 },
-      { kind: "data", virtualOffset: chunkEnd - 1536, length: 1536, fileOffset: 50 * MiB + 256 * MiB - 1536, block: 15 },
+      {
+        kind: "data",
+        virtualOffset: chunkEnd - 1536,
+        length: 1536,
+        fileOffset: 50 * MiB + 256 * MiB - 1536,
+        block: 15,
+      },
     ]);
   });
 
   it("refuses to split anything but a partial run that fits its bitmap", () => {
     const disk = buildDisk(input, [e(7, 10)], [e(6, 3)]);
     const [run] = collect(disk.table, 0, 4096);
-    expect(() => splitPartialRun({ ...run!, kind: "data" }, new Uint8Array(MiB), disk.geometry, () => {})).toThrow(TypeError);
+    expect(() => splitPartialRun({ ...run!, kind: "data" }, new Uint8Array(MiB), disk.geometry, () => {})).toThrow(
+      TypeError,
+    );
     expectVhdxError(() => splitPartialRun(run!, new Uint8Array(0), disk.geometry, () => {}), "TRUNCATED");
     expectVhdxError(
       () => splitPartialRun({ ...run!, length: 4 * GiB + 1 }, new Uint8Array(MiB), disk.geometry, () => {}),
@@ -255,7 +279,15 @@ describe("mapRange refuses bad entries and bad requests", () => {
 
   it("throws OUT_OF_RANGE for requests outside the disk", () => {
     const disk = buildDisk(input, []);
-    for (const [offset, length] of [[-1, 1], [0, 4 * MiB + 1], [4 * MiB, 1], [0.5, 1], [0, 1.5], [0, -1], [NaN, 1]]) {
+    for (const [offset, length] of [
+      [-1, 1],
+      [0, 4 * MiB + 1],
+      [4 * MiB, 1],
+      [0.5, 1],
+      [0, 1.5],
+      [0, -1],
+      [NaN, 1],
+    ]) {
       expectVhdxError(() => collect(disk.table, offset!, length!), "OUT_OF_RANGE");
     }
     expect(() => mapRange(disk.table, 0, 1, undefined as unknown as (run: ReadRun) => void)).toThrow(TypeError);
@@ -346,13 +378,23 @@ function checkTiling(runs: ReadRun[], geometry: BatGeometry, offset: number, len
 }
 
 /** mapRange's own output: tiled, maximal (nothing left to merge), partial runs inside one block. */
-function checkMapRangeShape(runs: ReadRun[], geometry: BatGeometry, offset: number, length: number, context: string): void {
+function checkMapRangeShape(
+  runs: ReadRun[],
+  geometry: BatGeometry,
+  offset: number,
+  length: number,
+  context: string,
+): void {
   checkTiling(runs, geometry, offset, length, context);
   runs.forEach((run, i) => {
-    if (run.kind === "partial") expect(Math.floor((run.virtualOffset + run.length - 1) / geometry.blockSize), context).toBe(run.block);
+    if (run.kind === "partial")
+      expect(Math.floor((run.virtualOffset + run.length - 1) / geometry.blockSize), context).toBe(run.block);
     if (run.kind !== "data" && run.kind !== "partial") expect(run.fileOffset, context).toBe(-1);
     const previous = runs[i - 1];
     if (previous === undefined || previous.kind !== run.kind || run.kind === "partial") return;
-    expect(run.kind === "data" && previous.fileOffset + previous.length !== run.fileOffset, `${context}: runs ${i - 1} and ${i} should merge`).toBe(true);
+    expect(
+      run.kind === "data" && previous.fileOffset + previous.length !== run.fileOffset,
+      `${context}: runs ${i - 1} and ${i} should merge`,
+    ).toBe(true);
   });
 }

@@ -3,7 +3,7 @@ import { isSectorPresent, sectorRunLength, setSectorRange } from "../src/index.j
 import { expectVhdxError, MiB, random } from "./helpers.js";
 
 /** Bit `sector` read the obvious way: byte sector / 8, bit sector % 8 counted from the least significant. */
-const bitOf = (bitmap: Uint8Array, sector: number) => (bitmap[Math.floor(sector / 8)]! >> sector % 8) & 1;
+const bitOf = (bitmap: Uint8Array, sector: number) => (bitmap[Math.floor(sector / 8)]! >> (sector % 8)) & 1;
 
 /** The loop sectorRunLength replaces. */
 function naiveRunLength(bitmap: Uint8Array, first: number, maxCount: number): number {
@@ -65,7 +65,9 @@ describe("setSectorRange", () => {
       for (let sector = first; sector < first + count; sector++) model[sector] = present;
       for (let sector = 0; sector < 512; sector++) {
         if (isSectorPresent(bitmap, sector) !== model[sector]) {
-          expect(isSectorPresent(bitmap, sector), `round ${round}: set ${first}+${count}; sector ${sector}`).toBe(model[sector]);
+          expect(isSectorPresent(bitmap, sector), `round ${round}: set ${first}+${count}; sector ${sector}`).toBe(
+            model[sector],
+          );
         }
       }
     }
@@ -124,7 +126,9 @@ describe("sectorRunLength", () => {
         const maxCount = next(4) === 0 ? next(40) : next(bits + 100);
         const expected = naiveRunLength(bitmap, first, maxCount);
         if (sectorRunLength(bitmap, first, maxCount) !== expected) {
-          expect(sectorRunLength(bitmap, first, maxCount), `round ${round} first ${first} max ${maxCount}`).toBe(expected);
+          expect(sectorRunLength(bitmap, first, maxCount), `round ${round} first ${first} max ${maxCount}`).toBe(
+            expected,
+          );
         }
       }
     }

@@ -31,7 +31,16 @@ try {
   const results = [];
   for (const [name, size, blockSize] of images) {
     const file = join(dir, `${size}.vhdx`);
-    execFileSync("qemu-img", ["create", "-q", "-f", "vhdx", "-o", `subformat=dynamic,block_size=${blockSize}`, file, size]);
+    execFileSync("qemu-img", [
+      "create",
+      "-q",
+      "-f",
+      "vhdx",
+      "-o",
+      `subformat=dynamic,block_size=${blockSize}`,
+      file,
+      size,
+    ]);
     const ours = median(process.execPath, [bin, "info", "--json", file]);
     const qemu = median("qemu-img", ["info", "--output=json", file]);
     results.push({ image: name, vhdxMs: ours, qemuImgMs: qemu, ratio: ours / qemu });
@@ -39,10 +48,17 @@ try {
   if (wantsJson()) {
     console.log(JSON.stringify({ benchmark: "cli-info", node: process.version, runs: RUNS, results }, null, 2));
   } else {
-    console.log(`vhdx info --json vs qemu-img info --output=json, median of ${RUNS} runs (ratio = ours / qemu-img, below 1 is faster)`);
+    console.log(
+      `vhdx info --json vs qemu-img info --output=json, median of ${RUNS} runs (ratio = ours / qemu-img, below 1 is faster)`,
+    );
     printTable(
       ["image", "vhdx info", "qemu-img info", "ratio"],
-      results.map((r) => [r.image, `${r.vhdxMs.toFixed(0)} ms`, `${r.qemuImgMs.toFixed(0)} ms`, `${r.ratio.toFixed(2)}x`]),
+      results.map((r) => [
+        r.image,
+        `${r.vhdxMs.toFixed(0)} ms`,
+        `${r.qemuImgMs.toFixed(0)} ms`,
+        `${r.ratio.toFixed(2)}x`,
+      ]),
     );
   }
 } finally {

@@ -4,8 +4,7 @@
 import { COMMANDS } from "./commands/index.js";
 import { EXIT_ERROR, EXIT_OK } from "./exit-status.js";
 import { type CliIO, writeLine } from "./io.js";
-
-export const VERSION = "0.0.0";
+import { VERSION } from "./version.js";
 
 const USAGE = `vhdx: read, write, create, check and convert VHDX virtual disks (Hyper-V, WSL 2, Windows containers)
 
@@ -35,7 +34,10 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   }
   const entry = COMMANDS.find((c) => c.name === name);
   if (entry === undefined) {
-    report(io, json, { code: "INVALID_ARGUMENT", message: `unknown command ${JSON.stringify(name)}; run vhdx --help for the list` });
+    report(io, json, {
+      code: "INVALID_ARGUMENT",
+      message: `unknown command ${JSON.stringify(name)}; run vhdx --help for the list`,
+    });
     return EXIT_ERROR;
   }
   try {
@@ -63,7 +65,12 @@ async function reportError(io: CliIO, error: unknown, debug: boolean, json: bool
   const { VhdxError } = await import("@vhdx/structs");
   if (VhdxError.isInstance(error)) {
     const file = error.file ?? fileOf(error.cause);
-    report(io, json, { code: error.code, message: error.message, ...(file ? { file } : {}), ...(error.offset === undefined ? {} : { offset: error.offset }) });
+    report(io, json, {
+      code: error.code,
+      message: error.message,
+      ...(file ? { file } : {}),
+      ...(error.offset === undefined ? {} : { offset: error.offset }),
+    });
   } else if (isNodeError(error)) {
     report(io, json, { code: "IO_ERROR", message: error.message, ...(error.path ? { file: error.path } : {}) });
   } else {
@@ -83,5 +90,9 @@ function fileOf(cause: unknown): string | undefined {
 }
 
 function isNodeError(error: unknown): error is NodeJS.ErrnoException {
-  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === "string" && (error as NodeJS.ErrnoException).syscall !== undefined;
+  return (
+    error instanceof Error &&
+    typeof (error as NodeJS.ErrnoException).code === "string" &&
+    (error as NodeJS.ErrnoException).syscall !== undefined
+  );
 }

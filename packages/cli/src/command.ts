@@ -5,10 +5,9 @@ import type { CliIO } from "./io.js";
 
 export { EXIT_ERROR, EXIT_NO, EXIT_OK } from "./exit-status.js";
 
+/** A subcommand. Its one-line summary is in commands/index.ts, which lists them without loading them. */
 export interface Command {
   name: string;
-  /** One line for the command list. */
-  summary: string;
   /** The whole --help text: usage, options, examples. */
   help: string;
   run(args: string[], io: CliIO): Promise<number>;
@@ -39,7 +38,8 @@ export function parseCommandArgs<O extends Options>(
   }
   const count = parsed.positionals.length;
   if (count < positionals.min || count > positionals.max) {
-    const wanted = positionals.min === positionals.max ? `${positionals.min}` : `${positionals.min} to ${positionals.max}`;
+    const wanted =
+      positionals.min === positionals.max ? `${positionals.min}` : `${positionals.min} to ${positionals.max}`;
     throw usageError(command, `expects ${wanted} operand(s), got ${count}; see vhdx ${command} --help`);
   }
   return parsed;
@@ -92,7 +92,10 @@ export function withProgressChoice(io: CliIO, values: { progress?: boolean; quie
 export function readAccessHelp(column: number): string {
   return optionRows(
     [
-      ["-U, --force-share", "read even while another program has the image open for writing (what is read may then be inconsistent); a write is never forced"],
+      [
+        "-U, --force-share",
+        "read even while another program has the image open for writing (what is read may then be inconsistent); a write is never forced",
+      ],
       ["--confine-parents", "refuse a parent locator that leads outside the child's folder"],
     ],
     column,

@@ -1,13 +1,14 @@
 // Moving a virtual disk's bytes somewhere else, shared by cat, read and
-// convert: find where the data is (a VHDX's BAT says; zeros are never read),
+// convert: find where the data is (a VHDX's extents say; zeros are never read),
 // copy it in large pieces with the next read and the zero scan overlapping the
 // last write, and write files sparse, all or nothing (see output-file.ts).
-// Also the guards those commands share.
+// Also the guards those commands share. Over 300 lines: the copy pipeline,
+// its sinks and the guards are used together by three commands; splitting the
+// guards and the zero scan into modules of their own is a next step.
 import { Buffer } from "node:buffer";
 import { type FileHandle, open, stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { type ReadRun, mapRange } from "@vhdx/bat";
-import { type VhdxImage, VhdxError } from "@vhdx/image";
+import { VhdxError } from "@vhdx/image";
 import { EXIT_OK, usageError } from "./command.js";
 import type { Disk } from "./disk.js";
 import type { Interrupts } from "./interrupt.js";
@@ -17,18 +18,19 @@ import { progress } from "./progress.js";
 
 // ---------------------------------------------------------------- ranges
 
-export const MiB = 1 << 20;
+const MiB = 1 << 20;
 /** Bytes read and written at a time: few syscalls, bounded memory. */
 export const PIECE = 8 * MiB;
 /** Zero detection: each aligned stretch of this many zero bytes is skipped (a hole, or a block left unallocated). */
 export const ZERO_GRAIN = 64 * 1024;
-/** Virtual bytes whose extents are worked out at a time, so a huge disk's map is never all in memory. */
-const MAP_WINDOW = 4 * 1024 * MiB;
 
 /** OUT_OF_RANGE unless [offset, offset + length) lies inside the disk. */
 export function checkRange(disk: Disk, offset: number, length: number, operation: string): void {
   if (offset > disk.size) {
-    throw new VhdxError("OUT_OF_RANGE", `offset ${offset} is past the end of the virtual disk (${disk.size} bytes): ${disk.path}`);
+    throw new VhdxError(
+      "OUT_OF_RANGE",
+      `offset ${offset} is past the end of the virtual disk (${disk.size} bytes): ${disk.path}`,
+    );
   }
   if (offset + length > disk.size) {
     throw new VhdxError(
@@ -39,12 +41,10 @@ export function checkRange(disk: Disk, offset: number, length: number, operation
 }
 
 /**
- * The (offset, length) stretches of [offset, offset + length) that may hold
- * data, in order, worked out a map window at a time; everything between them
- * reads as zeros. A raw disk is all data. A VHDX skips the blocks that read as
- * zeros and follows a differencing disk's parents for the blocks it takes
- * from them; partially present blocks count as data (the image's reader sorts
- * out their sectors).
+ * The (offset, length) stretches of [offset, offset + length) that hold data,
+ * in order; everything between them reads as zeros. A raw disk is all data; a
+ * VHDX's are its data extents (image.extents(), the parents' included),
+ * neighbours joined whatever file they are in.
  */
 async function* dataExtents(disk: Disk, offset: number, length: number): AsyncGenerator<[number, number]> {
   if (length === 0) return;
@@ -52,39 +52,23 @@ async function* dataExtents(disk: Disk, offset: number, length: number): AsyncGe
     yield [offset, length];
     return;
   }
-  const end = offset + length;
-  for (let at = offset; at < end; ) {
-    const next = Math.min(end, (Math.floor(at / MAP_WINDOW) + 1) * MAP_WINDOW);
-    const extents: number[] = [];
-    await mapData(disk.image, at, next - at, extents);
-    for (let i = 0; i < extents.length; i += 2) yield [extents[i]!, extents[i + 1]!];
-    at = next;
+  let start = offset;
+  let end = offset; // [start, end): data not yet handed out
+  for await (const extent of disk.image.extents(offset, length)) {
+    if (extent.kind !== "data") continue;
+    if (extent.start !== end) {
+      if (end > start) yield [start, end - start];
+      start = extent.start;
+    }
+    end = extent.start + extent.length;
   }
+  if (end > start) yield [start, end - start];
 }
 
 /** The data stretches cut into pieces of at most PIECE bytes. */
 async function* dataPieces(disk: Disk, offset: number, length: number): AsyncGenerator<[number, number]> {
   for await (const [start, size] of dataExtents(disk, offset, length)) {
     for (let at = start; at < start + size; at += PIECE) yield [at, Math.min(PIECE, start + size - at)];
-  }
-}
-
-/** Appends (offset, length) pairs of the data of [offset, offset + length) in `image` to `out`, merged. */
-async function mapData(image: VhdxImage, offset: number, length: number, out: number[]): Promise<void> {
-  const runs: ReadRun[] = [];
-  mapRange(await image.batWindow(offset, length), offset, length, (run) => runs.push(run));
-  for (const run of runs) {
-    if (run.kind === "zero") continue;
-    if (run.kind === "parent") {
-      // Past the parent's end (a child larger than its parent) reads zeros.
-      const parent = image.parent;
-      const end = parent === null ? 0 : Math.min(run.virtualOffset + run.length, parent.virtualSize);
-      if (parent !== null && end > run.virtualOffset) await mapData(parent, run.virtualOffset, end - run.virtualOffset, out);
-      continue;
-    }
-    const last = out.length - 2;
-    if (last >= 0 && out[last]! + out[last + 1]! === run.virtualOffset) out[last + 1]! += run.length;
-    else out.push(run.virtualOffset, run.length);
   }
 }
 
@@ -171,7 +155,8 @@ function pieceReader(disk: Disk, offset: number, length: number, reuseBuffers: b
   let exhausted = false;
   const read = async (at: number, count: number): Promise<ReadPiece> => {
     const slot = turn++ % BUFFERS;
-    const bytes = reuseBuffers ? (pool[slot] ??= new Uint8Array(Math.min(PIECE, length))).subarray(0, count) : Buffer.allocUnsafe(count);
+    if (reuseBuffers && pool[slot] === undefined) pool[slot] = new Uint8Array(Math.min(PIECE, length));
+    const bytes = reuseBuffers ? pool[slot]!.subarray(0, count) : Buffer.allocUnsafe(count);
     await disk.readInto(bytes, at);
     return { bytes, offset: at };
   };
@@ -215,18 +200,25 @@ async function fillGap(sink: Sink, from: number, to: number): Promise<void> {
 const ZEROS = new Uint8Array(PIECE);
 
 /** A sink writing everything, zeros included, to a stream, waiting when the stream asks to. */
-export function streamSink(stream: NodeJS.WritableStream): Sink {
+function streamSink(stream: NodeJS.WritableStream): Sink {
   return {
     reusesBuffers: false,
     data: (bytes) => writeChunk(stream, bytes),
     async zeros(_offset, length) {
-      for (let left = length; left > 0; left -= PIECE) await writeChunk(stream, ZEROS.subarray(0, Math.min(PIECE, left)));
+      for (let left = length; left > 0; left -= PIECE)
+        await writeChunk(stream, ZEROS.subarray(0, Math.min(PIECE, left)));
     },
   };
 }
 
 /** Streams [offset, offset + length) of `disk` to stdout; a reader that goes away (`| head`) ends it quietly. */
-export async function copyToStream(disk: Disk, offset: number, length: number, io: CliIO, label: string): Promise<number> {
+export async function copyToStream(
+  disk: Disk,
+  offset: number,
+  length: number,
+  io: CliIO,
+  label: string,
+): Promise<number> {
   quietOnClosedPipe(io.stdout);
   const bar = tracker(io, label, length);
   try {
@@ -273,7 +265,7 @@ export function nonZeroRuns(bytes: Uint8Array): number[] {
   return runs;
 }
 
-export interface FileSink extends Sink {
+interface FileSink extends Sink {
   readonly path: string;
   /** Bytes actually written (zero grains are skipped). */
   readonly written: number;
@@ -290,7 +282,7 @@ export interface FileSink extends Sink {
  * file to reach stable storage (fdatasync); otherwise it is left to the page
  * cache, as cp and dd leave it.
  */
-export async function openSparseFile(path: string, overwrite: boolean, base = 0, sync = false): Promise<FileSink> {
+async function openSparseFile(path: string, overwrite: boolean, base = 0, sync = false): Promise<FileSink> {
   let handle: FileHandle;
   try {
     handle = await open(path, overwrite ? "w" : "wx");
@@ -333,7 +325,7 @@ export async function openSparseFile(path: string, overwrite: boolean, base = 0,
 }
 
 /** Runs `copy` into `sink`, then sets the file's length; closes the file when anything fails (removing it is writeOutput's). */
-export async function finishFile(sink: FileSink, size: number, copy: () => Promise<void>): Promise<void> {
+async function finishFile(sink: FileSink, size: number, copy: () => Promise<void>): Promise<void> {
   try {
     await copy();
     await sink.finish(size);
@@ -360,7 +352,13 @@ export interface FileCopy {
  * `destination`, all or nothing (writeOutput); returns the bytes of data
  * written (zero grains stay holes).
  */
-export async function copyToFile(disk: Disk, offset: number, length: number, destination: string, options: FileCopy): Promise<number> {
+export async function copyToFile(
+  disk: Disk,
+  offset: number,
+  length: number,
+  destination: string,
+  options: FileCopy,
+): Promise<number> {
   const { interrupts } = options;
   return writeOutput(destination, options, async (temporary) => {
     const sink = await openSparseFile(temporary, false, offset, options.sync === true);
@@ -370,7 +368,14 @@ export async function copyToFile(disk: Disk, offset: number, length: number, des
 }
 
 /** copyToFile with a progress bar, for cat -o and read -o; on a signal it reports the destination left as it was. */
-export async function copyToFileShown(io: CliIO, disk: Disk, offset: number, length: number, destination: string, options: FileCopy): Promise<void> {
+export async function copyToFileShown(
+  io: CliIO,
+  disk: Disk,
+  offset: number,
+  length: number,
+  destination: string,
+  options: FileCopy,
+): Promise<void> {
   await refuseSameFile(destination, disk, options.command, options.label);
   options.interrupts.report(() => `removed the unfinished copy; ${destination} was left as it was`);
   const bar = tracker(io, options.command, length);
@@ -393,9 +398,10 @@ export function refuseTerminal(io: CliIO, command: string): void {
 }
 
 /** The files a disk reads from: the image and, for a differencing disk, every parent. */
-export function diskFiles(disk: Disk): string[] {
+function diskFiles(disk: Disk): string[] {
   const files = [disk.path];
-  for (let image = disk.image?.parent ?? null; image !== null; image = image.parent) files.push(resolve(image.source.name));
+  for (let image = disk.image?.parent ?? null; image !== null; image = image.parent)
+    files.push(resolve(image.source.name));
   return files;
 }
 
@@ -410,12 +416,13 @@ export async function isDiskFile(path: string, disk: Disk): Promise<boolean> {
   return false;
 }
 
-export async function refuseSameFile(path: string, disk: Disk, command: string, what: string): Promise<void> {
-  if (await isDiskFile(path, disk)) throw usageError(command, `${what} ${path} is the disk being read (or one of its parents)`);
+async function refuseSameFile(path: string, disk: Disk, command: string, what: string): Promise<void> {
+  if (await isDiskFile(path, disk))
+    throw usageError(command, `${what} ${path} is the disk being read (or one of its parents)`);
 }
 
 /** The error of a write to a pipe whose reader has gone. */
-export function isClosedPipe(error: unknown): boolean {
+function isClosedPipe(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === "EPIPE" || code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_WRITE_AFTER_END";
 }
@@ -427,7 +434,7 @@ const quieted = new WeakSet<object>();
  * listener is gone; without a listener that would crash with a stack trace.
  * Every write reports its own error through writeChunk.
  */
-export function quietOnClosedPipe(stream: NodeJS.WritableStream): void {
+function quietOnClosedPipe(stream: NodeJS.WritableStream): void {
   if (quieted.has(stream)) return;
   quieted.add(stream);
   stream.on("error", () => undefined);
@@ -446,7 +453,7 @@ export function tracker(io: CliIO, label: string, total: number) {
   };
 }
 
-export function ioError(what: string, cause: unknown): VhdxError {
+function ioError(what: string, cause: unknown): VhdxError {
   if (VhdxError.isInstance(cause)) return cause;
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new VhdxError("IO_ERROR", `${what}: ${reason}`, { cause });

@@ -24,7 +24,12 @@ export interface Disk {
 const READ_ONLY: ImageAccess = { forceShare: false, confineParents: false };
 
 /** Opens `path` read-only as the format given, or the one its magic numbers say. */
-export async function openDisk(path: string, io: CliIO, format?: DiskFormat, access: ImageAccess = READ_ONLY): Promise<Disk> {
+export async function openDisk(
+  path: string,
+  io: CliIO,
+  format?: DiskFormat,
+  access: ImageAccess = READ_ONLY,
+): Promise<Disk> {
   const full = resolve(io.cwd, path);
   const kind = format ?? (await detectFormat(full));
   if (kind === "vhdx") {
@@ -66,7 +71,9 @@ export function openImageFile(
 ): Promise<VhdxImage> {
   const allowParentOutsideTree = !access.confineParents;
   if (options.readOnly === false) return openVhdx(path, { ...options, allowParentOutsideTree });
-  return openShared(io, path, access, (forceShare) => openVhdx(path, { ...options, allowParentOutsideTree, forceShare }));
+  return openShared(io, path, access, (forceShare) =>
+    openVhdx(path, { ...options, allowParentOutsideTree, forceShare }),
+  );
 }
 
 /**
@@ -74,7 +81,12 @@ export function openImageFile(
  * and -U was given, opens again without it and warns that the reads may be
  * inconsistent.
  */
-async function openShared<T>(io: CliIO, path: string, access: ImageAccess, open: (forceShare: boolean) => Promise<T>): Promise<T> {
+async function openShared<T>(
+  io: CliIO,
+  path: string,
+  access: ImageAccess,
+  open: (forceShare: boolean) => Promise<T>,
+): Promise<T> {
   try {
     return await open(false);
   } catch (error) {
@@ -100,7 +112,7 @@ export async function needsForceShare(path: string, io: CliIO, access: ImageAcce
 }
 
 /** vhdx or raw, from the file's first bytes; other image formats are refused (UNSUPPORTED_FORMAT). */
-export async function detectFormat(path: string): Promise<DiskFormat> {
+async function detectFormat(path: string): Promise<DiskFormat> {
   const format = await probeFile(path);
   if (format === "vhdx" || format === "damaged-vhdx") return "vhdx";
   if (format === "unknown") return "raw";

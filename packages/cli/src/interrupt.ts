@@ -13,15 +13,15 @@ import { writeLine } from "./io.js";
 
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
-export type StopSignal = (typeof SIGNALS)[number];
+type StopSignal = (typeof SIGNALS)[number];
 
 /** 128 + the signal's number, as a shell reports a command a signal ended: 130, 143, 129. */
-export function exitStatusOf(signal: StopSignal): number {
+function exitStatusOf(signal: StopSignal): number {
   return 128 + constants.signals[signal];
 }
 
 /** Thrown (through interrupts.signal's reason) where a command stops early because of a signal. */
-export class Interrupted extends Error {
+class Interrupted extends Error {
   constructor(readonly signal: StopSignal) {
     super(`interrupted by ${signal}`);
     this.name = "Interrupted";
@@ -44,7 +44,10 @@ export interface Interrupts {
  * Interrupted) or finished the step it could not stop in, and the line
  * `vhdx: interrupted (SIGINT): <report>` is printed; other errors pass through.
  */
-export async function runInterruptible<T>(io: CliIO, work: (interrupts: Interrupts) => Promise<T>): Promise<T | number> {
+export async function runInterruptible<T>(
+  io: CliIO,
+  work: (interrupts: Interrupts) => Promise<T>,
+): Promise<T | number> {
   const controller = new AbortController();
   const cleanups = new Set<() => void>();
   let describe = () => "";

@@ -32,7 +32,7 @@ export interface OutputOptions {
 const NAME_MAX = 255;
 
 /** `out.vhdx.partial-<pid>-<random>` in out.vhdx's folder. */
-export function temporaryPath(destination: string): string {
+function temporaryPath(destination: string): string {
   const suffix = `.partial-${process.pid}-${randomBytes(3).toString("hex")}`;
   let name = basename(destination);
   while (Buffer.byteLength(name) + suffix.length > NAME_MAX) name = name.slice(0, -1);
@@ -44,12 +44,19 @@ export function temporaryPath(destination: string): string {
  * device or a pipe (redirect stdout to those), or an existing file without
  * `replace`.
  */
-export async function checkDestination(destination: string, options: Omit<OutputOptions, "interrupts" | "sync">): Promise<void> {
+async function checkDestination(
+  destination: string,
+  options: Omit<OutputOptions, "interrupts" | "sync">,
+): Promise<void> {
   const existing = await stat(destination).catch(() => null);
   if (existing === null) return;
   const { label, command } = options;
   if (existing.isDirectory()) throw usageError(command, `${label} ${destination} is a folder`);
-  if (!existing.isFile()) throw usageError(command, `${label} ${destination} is not a regular file; write to stdout and redirect it there instead`);
+  if (!existing.isFile())
+    throw usageError(
+      command,
+      `${label} ${destination} is not a regular file; write to stdout and redirect it there instead`,
+    );
   if (!options.replace) throw existsError(destination, options);
 }
 
@@ -59,7 +66,11 @@ export async function checkDestination(destination: string, options: Omit<Output
  * temporary file is removed when `write` fails, when a signal arrived
  * meanwhile (Interrupted is thrown), and by a forced exit.
  */
-export async function writeOutput<T>(destination: string, options: OutputOptions, write: (temporary: string) => Promise<T>): Promise<T> {
+export async function writeOutput<T>(
+  destination: string,
+  options: OutputOptions,
+  write: (temporary: string) => Promise<T>,
+): Promise<T> {
   const { interrupts } = options;
   interrupts.signal.throwIfAborted();
   await checkDestination(destination, options);
@@ -81,10 +92,13 @@ export async function writeOutput<T>(destination: string, options: OutputOptions
 
 async function moveIntoPlace(temporary: string, destination: string, options: OutputOptions): Promise<void> {
   try {
-    if (options.replace || !(await linkedWithoutReplacing(temporary, destination, options))) await rename(temporary, destination);
+    if (options.replace || !(await linkedWithoutReplacing(temporary, destination, options)))
+      await rename(temporary, destination);
   } catch (error) {
     if (VhdxError.isInstance(error)) throw error;
-    throw new VhdxError("IO_ERROR", `cannot rename ${temporary} to ${destination}: ${messageOf(error)}`, { cause: error });
+    throw new VhdxError("IO_ERROR", `cannot rename ${temporary} to ${destination}: ${messageOf(error)}`, {
+      cause: error,
+    });
   }
   if (options.sync) await syncFolder(dirname(destination));
 }
@@ -95,7 +109,11 @@ async function moveIntoPlace(temporary: string, destination: string, options: Ou
  * not. Returns false when the file system has no hard links (then a rename
  * after the check is the best there is).
  */
-async function linkedWithoutReplacing(temporary: string, destination: string, options: OutputOptions): Promise<boolean> {
+async function linkedWithoutReplacing(
+  temporary: string,
+  destination: string,
+  options: OutputOptions,
+): Promise<boolean> {
   try {
     await link(temporary, destination);
   } catch (error) {
@@ -112,7 +130,10 @@ async function linkedWithoutReplacing(temporary: string, destination: string, op
 }
 
 function existsError(destination: string, options: Omit<OutputOptions, "interrupts" | "sync">): VhdxError {
-  return usageError(options.command, `${options.label} ${destination} exists; ${options.whenExists ?? "add --force to replace it"}`);
+  return usageError(
+    options.command,
+    `${options.label} ${destination} exists; ${options.whenExists ?? "add --force to replace it"}`,
+  );
 }
 
 /** fsync on the folder, so the rename survives a crash. */

@@ -15,7 +15,9 @@ export function progress(io: CliIO, label: string, total: number): Progress {
   const draw = (done: number) => {
     const fraction = Math.min(1, done / total);
     const filled = Math.round(fraction * WIDTH);
-    io.stderr.write(`\r${label} [${"#".repeat(filled)}${" ".repeat(WIDTH - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%`);
+    io.stderr.write(
+      `\r${label} [${"#".repeat(filled)}${" ".repeat(WIDTH - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%`,
+    );
   };
   return {
     update(done) {

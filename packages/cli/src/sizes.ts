@@ -8,7 +8,10 @@ export function parseSize(text: string, what = "size"): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$/i.exec(text);
   const value = match ? Number(match[1]) * UNITS[match[2]!.toLowerCase()]! : NaN;
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new VhdxError("INVALID_ARGUMENT", `${what} ${JSON.stringify(text)} is not a size (bytes, or a number with K, M, G or T)`);
+    throw new VhdxError(
+      "INVALID_ARGUMENT",
+      `${what} ${JSON.stringify(text)} is not a size (bytes, or a number with K, M, G or T)`,
+    );
   }
   return value;
 }

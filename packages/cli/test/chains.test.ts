@@ -28,10 +28,19 @@ function makeChain(root: string): void {
   mkdirSync(join(dir, root, "base"), { recursive: true });
   mkdirSync(join(dir, root, "sub"), { recursive: true });
   expectClean(vhdx(["create", "--block-size", "1M", `${root}/base/b.vhdx`, "16M"]));
-  expect(vhdxProcess(["write", `${root}/base/b.vhdx`, "--offset", "0", "-"], { cwd: dir, input: pattern(0xb0, 4096) }).status).toBe(0);
-  expect(vhdxProcess(["write", `${root}/base/b.vhdx`, "--offset", "1M", "-"], { cwd: dir, input: pattern(0xb1, 4096) }).status).toBe(0);
+  expect(
+    vhdxProcess(["write", `${root}/base/b.vhdx`, "--offset", "0", "-"], { cwd: dir, input: pattern(0xb0, 4096) })
+      .status,
+  ).toBe(0);
+  expect(
+    vhdxProcess(["write", `${root}/base/b.vhdx`, "--offset", "1M", "-"], { cwd: dir, input: pattern(0xb1, 4096) })
+      .status,
+  ).toBe(0);
   expectClean(vhdx(["create", "--parent", `${root}/base/b.vhdx`, `${root}/sub/c.vhdx`]));
-  expect(vhdxProcess(["write", `${root}/sub/c.vhdx`, "--offset", "1M", "-"], { cwd: dir, input: pattern(0xc0, 4096) }).status).toBe(0);
+  expect(
+    vhdxProcess(["write", `${root}/sub/c.vhdx`, "--offset", "1M", "-"], { cwd: dir, input: pattern(0xc0, 4096) })
+      .status,
+  ).toBe(0);
 }
 
 function expectChainReads(child: string): void {
@@ -64,7 +73,11 @@ describe("vhdx create --parent across folders", () => {
   });
 
   it("--confine-parents refuses the parent, in every command that opens the chain", () => {
-    for (const args of [["info", "--confine-parents", "a/sub/c.vhdx"], ["cat", "--confine-parents", "a/sub/c.vhdx"], ["check", "--confine-parents", "a/sub/c.vhdx"]]) {
+    for (const args of [
+      ["info", "--confine-parents", "a/sub/c.vhdx"],
+      ["cat", "--confine-parents", "a/sub/c.vhdx"],
+      ["check", "--confine-parents", "a/sub/c.vhdx"],
+    ]) {
       const outcome = vhdx(args);
       if (args[0] === "check") {
         expect(outcome.stdout, args.join(" ")).toMatch(/PARENT_NOT_FOUND|outside the child's folder/);
@@ -115,10 +128,16 @@ describe("a locator holding only an absolute path (as qemu-img writes a backing 
     mkdirSync(join(dir, "abs/base"), { recursive: true });
     mkdirSync(join(dir, "abs/child"), { recursive: true });
     expect(vhdx(["create", "--block-size", "1M", "abs/base/p.vhdx", "8M"]).status).toBe(0);
-    expect(vhdxProcess(["write", "abs/base/p.vhdx", "--offset", "0", "-"], { cwd: dir, input: pattern(0xb0, 4096) }).status).toBe(0);
+    expect(
+      vhdxProcess(["write", "abs/base/p.vhdx", "--offset", "0", "-"], { cwd: dir, input: pattern(0xb0, 4096) }).status,
+    ).toBe(0);
     const parent = await openVhdx(join(dir, "abs/base/p.vhdx"));
     const source = await FileSource.open(join(dir, "abs/child/q.vhdx"), { create: true });
-    const child = await createImage(source, { type: "differencing", parent, parentLocator: { absolute_win32_path: join(dir, "abs/base/p.vhdx") } });
+    const child = await createImage(source, {
+      type: "differencing",
+      parent,
+      parentLocator: { absolute_win32_path: join(dir, "abs/base/p.vhdx") },
+    });
     await child.close();
     await parent.close();
     const info = JSON.parse(vhdx(["info", "--json", "abs/child/q.vhdx"]).stdout);
@@ -152,7 +171,12 @@ describe("a child whose parent is gone", () => {
   });
 
   it("commands that read data still refuse with the coded error", () => {
-    for (const args of [["cat", "gone/sub/c.vhdx"], ["read", "gone/sub/c.vhdx", "--length", "512"], ["convert", "gone/sub/c.vhdx", "gone/out.vhdx"], ["map", "gone/sub/c.vhdx"]]) {
+    for (const args of [
+      ["cat", "gone/sub/c.vhdx"],
+      ["read", "gone/sub/c.vhdx", "--length", "512"],
+      ["convert", "gone/sub/c.vhdx", "gone/out.vhdx"],
+      ["map", "gone/sub/c.vhdx"],
+    ]) {
       const outcome = vhdx(args);
       expect(outcome.status, args.join(" ")).toBe(2);
       expect(outcome.stderr).toMatch(/^vhdx: PARENT_NOT_FOUND/);

@@ -77,7 +77,13 @@ function check(path: string): { status: number; report: Report } {
 /** Exit 0, no error, no warning, no leak; returns the report. */
 function expectNoLeak(path: string): Report {
   const { status, report } = check(path);
-  expect({ status, errors: report.errors, warnings: report.warnings, leakedBytes: report.leakedBytes, leakedRanges: report.leakedRanges }).toEqual({
+  expect({
+    status,
+    errors: report.errors,
+    warnings: report.warnings,
+    leakedBytes: report.leakedBytes,
+    leakedRanges: report.leakedRanges,
+  }).toEqual({
     status: 0,
     errors: [],
     warnings: [],
@@ -108,30 +114,52 @@ function clearBatEntry(path: string, index: number): void {
 // ------------------------------------------------------------ QEMU's images
 
 const BLOCK_SIZES = ["1M", "2M", "8M", "32M", "256M"];
-const qemuWrites = (lastMiB: number) => ["write -P 1 0 512k", `write -P 2 ${lastMiB}M 4k`, `write -P 3 ${Math.floor(lastMiB / 2)}M 1M`];
+const qemuWrites = (lastMiB: number) => [
+  "write -P 1 0 512k",
+  `write -P 2 ${lastMiB}M 4k`,
+  `write -P 3 ${Math.floor(lastMiB / 2)}M 1M`,
+];
 
 describe.skipIf(!hasQemu)("QEMU 7.2's images check clean", () => {
-  describe.each(BLOCK_SIZES.flatMap((size) => [`${size} on`, `${size} off`]))("block size and block_state_zero %s", (variant) => {
-    const [blockSize, zero] = variant.split(" ") as [string, string];
+  describe.each(BLOCK_SIZES.flatMap((size) => [`${size} on`, `${size} off`]))(
+    "block size and block_state_zero %s",
+    (variant) => {
+      const [blockSize, zero] = variant.split(" ") as [string, string];
 
-    it("dynamic, 1 GiB, before and after writes: its 4 MiB after the metadata region is padding", () => {
-      const path = qemuImage(`dyn-${blockSize}-${zero}`, "1G", `subformat=dynamic,block_size=${blockSize},block_state_zero=${zero}`);
-      expect(expectNoLeak(path)).toMatchObject({ paddingBytes: 4 * MiB, preallocatedBytes: 0 });
-      run("qemu-io", ["-f", "vhdx", ...qemuWrites(1023).flatMap((w) => ["-c", w]), path]);
-      expectNoLeak(path);
-    });
+      it("dynamic, 1 GiB, before and after writes: its 4 MiB after the metadata region is padding", () => {
+        const path = qemuImage(
+          `dyn-${blockSize}-${zero}`,
+          "1G",
+          `subformat=dynamic,block_size=${blockSize},block_state_zero=${zero}`,
+        );
+        expect(expectNoLeak(path)).toMatchObject({ paddingBytes: 4 * MiB, preallocatedBytes: 0 });
+        run("qemu-io", ["-f", "vhdx", ...qemuWrites(1023).flatMap((w) => ["-c", w]), path]);
+        expectNoLeak(path);
+      });
 
-    it("fixed, 70 MiB (a partial last block past 2 MiB blocks), before and after writes", () => {
-      const path = qemuImage(`fixed-${blockSize}-${zero}`, "70M", `subformat=fixed,block_size=${blockSize},block_state_zero=${zero}`);
-      // block_state_zero=on: every block is ZERO at offset 0, its 70 MiB preallocated after the padding.
-      expect(expectNoLeak(path)).toMatchObject({ paddingBytes: 4 * MiB, preallocatedBytes: zero === "on" ? 70 * MiB : 0 });
-      run("qemu-io", ["-f", "vhdx", ...qemuWrites(69).flatMap((w) => ["-c", w]), path]);
-      expectNoLeak(path);
-    });
-  });
+      it("fixed, 70 MiB (a partial last block past 2 MiB blocks), before and after writes", () => {
+        const path = qemuImage(
+          `fixed-${blockSize}-${zero}`,
+          "70M",
+          `subformat=fixed,block_size=${blockSize},block_state_zero=${zero}`,
+        );
+        // block_state_zero=on: every block is ZERO at offset 0, its 70 MiB preallocated after the padding.
+        expect(expectNoLeak(path)).toMatchObject({
+          paddingBytes: 4 * MiB,
+          preallocatedBytes: zero === "on" ? 70 * MiB : 0,
+        });
+        run("qemu-io", ["-f", "vhdx", ...qemuWrites(69).flatMap((w) => ["-c", w]), path]);
+        expectNoLeak(path);
+      });
+    },
+  );
 
   it("dynamic, 5 GiB with 1 MiB blocks (a sector bitmap entry in the BAT), written past the first chunk", () => {
-    const path = qemuImage("dyn-5g", "5G", "subformat=dynamic,block_size=1M", ["write -P 1 0 1M", "write -P 2 4100M 3M", "write -P 3 5119M 1M"]);
+    const path = qemuImage("dyn-5g", "5G", "subformat=dynamic,block_size=1M", [
+      "write -P 1 0 1M",
+      "write -P 2 4100M 3M",
+      "write -P 3 5119M 1M",
+    ]);
     expect(expectNoLeak(path)).toMatchObject({ paddingBytes: 4 * MiB });
   });
 
@@ -152,7 +180,9 @@ describe.skipIf(!hasQemu)("QEMU 7.2's images check clean", () => {
     const outcome = vhdxProcess(["check", path]);
     expect(outcome.status).toBe(0);
     expect(outcome.stdout).not.toMatch(/leak(ed)? bytes|Warning/);
-    expect(outcome.stdout).toContain("71303168 bytes (68 MiB) of padding (4 MiB) and space preallocated by the creator (64 MiB); not a leak.");
+    expect(outcome.stdout).toContain(
+      "71303168 bytes (68 MiB) of padding (4 MiB) and space preallocated by the creator (64 MiB); not a leak.",
+    );
   });
 });
 
@@ -220,14 +250,22 @@ describe.skipIf(!hasQemu)("space nothing can reach is still a leak", () => {
     clearBatEntry(path, block);
     const { status, report } = check(path);
     expect(status).toBe(0);
-    expect(report).toMatchObject({ clean: true, leakedBytes: MiB, leakedRanges: [{ offset: (8 + block) * MiB, length: MiB }], paddingBytes: 4 * MiB });
+    expect(report).toMatchObject({
+      clean: true,
+      leakedBytes: MiB,
+      leakedRanges: [{ offset: (8 + block) * MiB, length: MiB }],
+      paddingBytes: 4 * MiB,
+    });
     expect(vhdxProcess(["check", path]).stdout).toMatch(/^1048576 leaked bytes \(1 MiB\) were found on the image\.$/m);
   });
 
   it("a dynamic image grown 3 MiB past its last block leaks those 3 MiB; qemu-img check reports no leak", () => {
     const path = copy(written, "leak-grown");
     grow(path, 3 * MiB);
-    expect(check(path).report).toMatchObject({ leakedBytes: 3 * MiB, leakedRanges: [{ offset: 11 * MiB, length: 3 * MiB }] });
+    expect(check(path).report).toMatchObject({
+      leakedBytes: 3 * MiB,
+      leakedRanges: [{ offset: 11 * MiB, length: 3 * MiB }],
+    });
     const qemu = run("qemu-img", ["check", "-f", "vhdx", "--output=json", path]);
     expect(qemu.status).toBe(0);
     expect(JSON.parse(qemu.stdout)).not.toHaveProperty("leaks");
@@ -236,25 +274,44 @@ describe.skipIf(!hasQemu)("space nothing can reach is still a leak", () => {
   it("past a partial last block's padding, grown space still leaks", () => {
     const path = qemuImage("leak-partial", "5M", "subformat=dynamic,block_size=32M", ["write -P 1 0 4k"]);
     grow(path, 3 * MiB);
-    expect(check(path).report).toMatchObject({ leakedBytes: 3 * MiB, leakedRanges: [{ offset: 40 * MiB, length: 3 * MiB }], paddingBytes: 31 * MiB });
+    expect(check(path).report).toMatchObject({
+      leakedBytes: 3 * MiB,
+      leakedRanges: [{ offset: 40 * MiB, length: 3 * MiB }],
+      paddingBytes: 31 * MiB,
+    });
   });
 
   it("a fixed image with more unreferenced space than its blocks could use leaks the rest", () => {
     const zeroBlocks = qemuImage("leak-fixed-on", "64M", "subformat=fixed,block_size=1M");
     grow(zeroBlocks, 3 * MiB);
-    expect(check(zeroBlocks).report).toMatchObject({ leakedBytes: 3 * MiB, leakedRanges: [{ offset: 72 * MiB, length: 3 * MiB }], preallocatedBytes: 64 * MiB });
+    expect(check(zeroBlocks).report).toMatchObject({
+      leakedBytes: 3 * MiB,
+      leakedRanges: [{ offset: 72 * MiB, length: 3 * MiB }],
+      preallocatedBytes: 64 * MiB,
+    });
     // Written blocks go past the end; the space preallocated for them stays preallocated.
     run("qemu-io", ["-f", "vhdx", "-c", "write -P 1 0 2M", zeroBlocks]);
-    expect(check(zeroBlocks).report).toMatchObject({ leakedBytes: 3 * MiB, leakedRanges: [{ offset: 72 * MiB, length: 3 * MiB }], preallocatedBytes: 64 * MiB });
+    expect(check(zeroBlocks).report).toMatchObject({
+      leakedBytes: 3 * MiB,
+      leakedRanges: [{ offset: 72 * MiB, length: 3 * MiB }],
+      preallocatedBytes: 64 * MiB,
+    });
     const allocated = qemuImage("leak-fixed-off", "64M", "subformat=fixed,block_size=1M,block_state_zero=off");
     grow(allocated, 3 * MiB);
-    expect(check(allocated).report).toMatchObject({ leakedBytes: 3 * MiB, leakedRanges: [{ offset: 72 * MiB, length: 3 * MiB }], preallocatedBytes: 0 });
+    expect(check(allocated).report).toMatchObject({
+      leakedBytes: 3 * MiB,
+      leakedRanges: [{ offset: 72 * MiB, length: 3 * MiB }],
+      preallocatedBytes: 0,
+    });
   });
 
   it("a fixed image's block without a file offset may keep its space: preallocated, not leaked", () => {
     const path = qemuImage("fixed-cleared", "64M", "subformat=fixed,block_size=1M,block_state_zero=off");
     clearBatEntry(path, 5);
-    expect(expectNoLeak(path)).toMatchObject({ preallocatedBytes: MiB, reservedRanges: [{ kind: "padding" }, { offset: 13 * MiB, length: MiB, kind: "preallocated" }] });
+    expect(expectNoLeak(path)).toMatchObject({
+      preallocatedBytes: MiB,
+      reservedRanges: [{ kind: "padding" }, { offset: 13 * MiB, length: MiB, kind: "preallocated" }],
+    });
   });
 });
 
@@ -263,12 +320,20 @@ describe("our own images leak what nothing reaches", () => {
     const path = await ourImage("ours-leak-first", ["--block-size", "1M", "64M"]);
     await write(path, "0", data(3 * MiB));
     clearBatEntry(path, 0);
-    expect(check(path).report).toMatchObject({ leakedBytes: MiB, leakedRanges: [{ offset: 4 * MiB, length: MiB }], paddingBytes: 0 });
+    expect(check(path).report).toMatchObject({
+      leakedBytes: MiB,
+      leakedRanges: [{ offset: 4 * MiB, length: MiB }],
+      paddingBytes: 0,
+    });
   });
 
   it("a fixed image grown past its blocks", async () => {
     const path = await ourImage("ours-leak-fixed", ["-t", "fixed", "--block-size", "1M", "16M"]);
     grow(path, 3 * MiB);
-    expect(check(path).report).toMatchObject({ leakedBytes: 3 * MiB, leakedRanges: [{ offset: 20 * MiB, length: 3 * MiB }], preallocatedBytes: 0 });
+    expect(check(path).report).toMatchObject({
+      leakedBytes: 3 * MiB,
+      leakedRanges: [{ offset: 20 * MiB, length: 3 * MiB }],
+      preallocatedBytes: 0,
+    });
   });
 });

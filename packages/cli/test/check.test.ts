@@ -32,7 +32,11 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "vhdx-check-"));
   if (!hasQemu) return;
   // Blocks 1, 5, 9 and 10 hold data; QEMU marks the rest ZERO.
-  base = qemuImage("base", "64M", "subformat=dynamic,block_size=1M", ["write -P 0x11 1M 1M", "write -P 0x22 5M 64k", "write -P 0x33 9M 2M"]);
+  base = qemuImage("base", "64M", "subformat=dynamic,block_size=1M", [
+    "write -P 0x11 1M 1M",
+    "write -P 0x22 5M 64k",
+    "write -P 0x33 9M 2M",
+  ]);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -135,8 +139,20 @@ describe.skipIf(!hasQemu)("clean images", () => {
   it.each([
     ["dynamic with data and ZERO blocks", () => base, 4],
     ["fixed (QEMU marks its blocks ZERO)", () => qemuImage("fixed", "32M", "subformat=fixed"), 0],
-    ["fixed with every block allocated", () => qemuImage("fixed-full", "24M", "subformat=fixed,block_state_zero=off,block_size=8M"), 3],
-    ["dynamic, 1 GiB, 16 MiB blocks, written by qemu-io", () => qemuImage("big-blocks", "1G", "subformat=dynamic,block_size=16M", ["write -P 0x44 100M 5M", "write -z 300M 64M"]), -1],
+    [
+      "fixed with every block allocated",
+      () => qemuImage("fixed-full", "24M", "subformat=fixed,block_state_zero=off,block_size=8M"),
+      3,
+    ],
+    [
+      "dynamic, 1 GiB, 16 MiB blocks, written by qemu-io",
+      () =>
+        qemuImage("big-blocks", "1G", "subformat=dynamic,block_size=16M", [
+          "write -P 0x44 100M 5M",
+          "write -z 300M 64M",
+        ]),
+      -1,
+    ],
   ])("%s: exit 0, clean, the same verdict as qemu-img check", async (_name, make, allocated) => {
     const path = make();
     const { status, report } = await checkJson(path);
@@ -157,28 +173,33 @@ describe.skipIf(!hasQemu)("headers", () => {
   it.each([
     [1, HEADER_1_OFFSET],
     [2, HEADER_2_OFFSET],
-  ])("one damaged header (slot %i) is a warning, still clean like QEMU says; --repair rewrites it", async (slot, offset) => {
-    const path = copy(base, `header-${slot}`);
-    const before = decodeHeader(new Uint8Array(readFileSync(path)), slot === 1 ? HEADER_2_OFFSET : HEADER_1_OFFSET);
-    patch(path, offset + 100, new Uint8Array([0xde, 0xad]));
-    const { status, report } = await checkJson(path);
-    expect(status).toBe(0);
-    expect(report.clean).toBe(true);
-    expect(report.warnings).toMatchObject([{ rule: "HEADER_DAMAGED", structure: "header", offset, repairable: true }]);
-    expect(qemuCheck(path)).toBe(0);
+  ])(
+    "one damaged header (slot %i) is a warning, still clean like QEMU says; --repair rewrites it",
+    async (slot, offset) => {
+      const path = copy(base, `header-${slot}`);
+      const before = decodeHeader(new Uint8Array(readFileSync(path)), slot === 1 ? HEADER_2_OFFSET : HEADER_1_OFFSET);
+      patch(path, offset + 100, new Uint8Array([0xde, 0xad]));
+      const { status, report } = await checkJson(path);
+      expect(status).toBe(0);
+      expect(report.clean).toBe(true);
+      expect(report.warnings).toMatchObject([
+        { rule: "HEADER_DAMAGED", structure: "header", offset, repairable: true },
+      ]);
+      expect(qemuCheck(path)).toBe(0);
 
-    const repaired = await checkJson(path, "--repair");
-    expect(repaired.status).toBe(0);
-    expect(repaired.report.repaired.map((r) => r.rule)).toEqual(["HEADER_DAMAGED"]);
-    expect(repaired.report.warnings).toEqual([]);
-    const bytes = new Uint8Array(readFileSync(path));
-    for (const at of [HEADER_1_OFFSET, HEADER_2_OFFSET]) {
-      expect(verifyHeaderChecksum(bytes, at)).toBe(true);
-      expect(decodeHeader(bytes, at).dataWriteGuid).toBe(before.dataWriteGuid); // the virtual disk did not change
-    }
-    expect(qemuCheck(path)).toBe(0);
-    expect((await checkJson(path)).report.warnings).toEqual([]);
-  });
+      const repaired = await checkJson(path, "--repair");
+      expect(repaired.status).toBe(0);
+      expect(repaired.report.repaired.map((r) => r.rule)).toEqual(["HEADER_DAMAGED"]);
+      expect(repaired.report.warnings).toEqual([]);
+      const bytes = new Uint8Array(readFileSync(path));
+      for (const at of [HEADER_1_OFFSET, HEADER_2_OFFSET]) {
+        expect(verifyHeaderChecksum(bytes, at)).toBe(true);
+        expect(decodeHeader(bytes, at).dataWriteGuid).toBe(before.dataWriteGuid); // the virtual disk did not change
+      }
+      expect(qemuCheck(path)).toBe(0);
+      expect((await checkJson(path)).report.warnings).toEqual([]);
+    },
+  );
 
   it("both headers damaged: exit 1 with NO_VALID_HEADER (QEMU cannot open it either)", async () => {
     const path = copy(base, "no-header");
@@ -187,7 +208,9 @@ describe.skipIf(!hasQemu)("headers", () => {
     const { status, report } = await checkJson(path);
     expect(status).toBe(1);
     expect(report.clean).toBe(false);
-    expect(report.errors).toMatchObject([{ rule: "NO_VALID_HEADER", code: "NO_VALID_HEADER", offset: HEADER_1_OFFSET, repairable: false }]);
+    expect(report.errors).toMatchObject([
+      { rule: "NO_VALID_HEADER", code: "NO_VALID_HEADER", offset: HEADER_1_OFFSET, repairable: false },
+    ]);
     expect(qemuCheck(path)).not.toBe(0);
   });
 });
@@ -198,14 +221,27 @@ describe.skipIf(!hasQemu)("region tables", () => {
     patch(path, REGION_TABLE_1_OFFSET + 40, new Uint8Array([0xff]));
     const { status, report } = await checkJson(path);
     expect(status).toBe(1);
-    expect(report.errors).toMatchObject([{ rule: "REGION_TABLE_DAMAGED", code: "CHECKSUM_MISMATCH", structure: "region table", offset: REGION_TABLE_1_OFFSET, repairable: true }]);
+    expect(report.errors).toMatchObject([
+      {
+        rule: "REGION_TABLE_DAMAGED",
+        code: "CHECKSUM_MISMATCH",
+        structure: "region table",
+        offset: REGION_TABLE_1_OFFSET,
+        repairable: true,
+      },
+    ]);
     expect(qemuCheck(path)).not.toBe(0);
 
     const repaired = await checkJson(path, "--repair");
     expect(repaired.status).toBe(0);
     expect(repaired.report.repaired.map((r) => r.rule)).toEqual(["REGION_TABLE_DAMAGED"]);
     const bytes = new Uint8Array(readFileSync(path));
-    expect(Buffer.compare(bytes.subarray(REGION_TABLE_1_OFFSET, REGION_TABLE_1_OFFSET + REGION_TABLE_SIZE), bytes.subarray(REGION_TABLE_2_OFFSET, REGION_TABLE_2_OFFSET + REGION_TABLE_SIZE))).toBe(0);
+    expect(
+      Buffer.compare(
+        bytes.subarray(REGION_TABLE_1_OFFSET, REGION_TABLE_1_OFFSET + REGION_TABLE_SIZE),
+        bytes.subarray(REGION_TABLE_2_OFFSET, REGION_TABLE_2_OFFSET + REGION_TABLE_SIZE),
+      ),
+    ).toBe(0);
     expect(qemuCheck(path)).toBe(0);
     expect((await checkJson(path)).status).toBe(0);
   });
@@ -215,7 +251,9 @@ describe.skipIf(!hasQemu)("region tables", () => {
     patch(path, REGION_TABLE_2_OFFSET, new Uint8Array(4));
     const { status, report } = await checkJson(path);
     expect(status).toBe(0);
-    expect(report.warnings).toMatchObject([{ rule: "REGION_TABLE_DAMAGED", code: "BAD_SIGNATURE", offset: REGION_TABLE_2_OFFSET, repairable: true }]);
+    expect(report.warnings).toMatchObject([
+      { rule: "REGION_TABLE_DAMAGED", code: "BAD_SIGNATURE", offset: REGION_TABLE_2_OFFSET, repairable: true },
+    ]);
     expect(qemuCheck(path)).toBe(0);
   });
 
@@ -228,11 +266,15 @@ describe.skipIf(!hasQemu)("region tables", () => {
     patch(path, REGION_TABLE_2_OFFSET, encodeRegionTable({ entries: [...table.entries, extra] }));
     const { status, report } = await checkJson(path);
     expect(status).toBe(1);
-    expect(report.errors).toMatchObject([{ rule: "REGION_TABLES_DIFFER", offset: REGION_TABLE_2_OFFSET, repairable: true }]);
+    expect(report.errors).toMatchObject([
+      { rule: "REGION_TABLES_DIFFER", offset: REGION_TABLE_2_OFFSET, repairable: true },
+    ]);
     const repaired = await checkJson(path, "--repair");
     expect(repaired.status).toBe(0);
     expect(repaired.report.repaired.map((r) => r.rule)).toEqual(["REGION_TABLES_DIFFER"]);
-    expect(decodeRegionTable(new Uint8Array(readFileSync(path)), REGION_TABLE_2_OFFSET).entries).toHaveLength(table.entries.length);
+    expect(decodeRegionTable(new Uint8Array(readFileSync(path)), REGION_TABLE_2_OFFSET).entries).toHaveLength(
+      table.entries.length,
+    );
   });
 });
 
@@ -242,7 +284,9 @@ describe.skipIf(!hasQemu)("BAT entries", () => {
     setBatEntry(path, 1, 6, 100);
     const { status, report } = await checkJson(path);
     expect(status).toBe(1);
-    expect(report.errors).toMatchObject([{ rule: "BLOCK_PAST_EOF", code: "CORRUPT_BAT", structure: "BAT", offset: batOffset(path) + 8, repairable: false }]);
+    expect(report.errors).toMatchObject([
+      { rule: "BLOCK_PAST_EOF", code: "CORRUPT_BAT", structure: "BAT", offset: batOffset(path) + 8, repairable: false },
+    ]);
     expect(report.errors[0]!.message).toMatch(/payload block 1 .*0x6400000.*past the end of the file/);
     expect(qemuCheck(path)).toBe(2);
     expect(report.errorCount).toBe(qemuErrorCount(path));
@@ -305,7 +349,9 @@ describe.skipIf(!hasQemu)("BAT entries", () => {
     expect(report.leakedBytes).toBe(before.leakedBytes + MiB);
     expect(report.leakedRanges.some((r) => r.offset <= block && block + MiB <= r.offset + r.length)).toBe(true);
     expect(before.leakedRanges.some((r) => r.offset <= block && block < r.offset + r.length)).toBe(false);
-    expect((await vhdx(["check", path])).stdout).toMatch(/leaked bytes .* were found on the image\.\nThis means waste of disk space, but no harm to data\./);
+    expect((await vhdx(["check", path])).stdout).toMatch(
+      /leaked bytes .* were found on the image\.\nThis means waste of disk space, but no harm to data\./,
+    );
   });
 
   it("counts every broken entry while listing at most 100 per rule", async () => {
@@ -327,9 +373,14 @@ describe.skipIf(!hasQemu)("a log left to replay", () => {
   function dirtyImage(name: string): string {
     const path = qemuImage(name, "64M", "subformat=dynamic,block_size=1M", ["write -P 0x11 5M 64k"]);
     const config = join(dir, `${name}.blkdebug`);
-    writeFileSync(config, `[inject-error]\nevent = "pwritev"\niotype = "write"\nerrno = "5"\nsector = "4096"\nonce = "on"\n`);
+    writeFileSync(
+      config,
+      `[inject-error]\nevent = "pwritev"\niotype = "write"\nerrno = "5"\nsector = "4096"\nonce = "on"\n`,
+    );
     spawn("qemu-io", ["-c", "write -P 0x33 0 64k", `blkdebug:${config}:${path}`]);
-    expect(decodeHeader(new Uint8Array(readFileSync(path)), HEADER_2_OFFSET).logGuid).not.toBe("00000000-0000-0000-0000-000000000000");
+    expect(decodeHeader(new Uint8Array(readFileSync(path)), HEADER_2_OFFSET).logGuid).not.toBe(
+      "00000000-0000-0000-0000-000000000000",
+    );
     return path;
   }
 
@@ -382,7 +433,9 @@ describe.skipIf(!hasQemu)("differencing disks", () => {
     renameSync(parent, join(dir, "elsewhere.vhdx"));
     const { status, report } = await checkJson(path);
     expect(status).toBe(1);
-    expect(report.errors).toMatchObject([{ rule: "PARENT_LINKAGE", code: "PARENT_NOT_FOUND", structure: "parent locator" }]);
+    expect(report.errors).toMatchObject([
+      { rule: "PARENT_LINKAGE", code: "PARENT_NOT_FOUND", structure: "parent locator" },
+    ]);
   });
 
   it("a parent with another DataWriteGuid breaks the linkage", async () => {
@@ -402,7 +455,9 @@ describe.skipIf(!hasQemu)("differencing disks", () => {
     setBatEntry(path, chunkRatio, 0, 0);
     const { status, report } = await checkJson(path);
     expect(status).toBe(1);
-    expect(report.errors).toMatchObject([{ rule: "BITMAP_MISSING", code: "CORRUPT_BITMAP", offset: batOffset(path) + chunkRatio * 8 }]);
+    expect(report.errors).toMatchObject([
+      { rule: "BITMAP_MISSING", code: "CORRUPT_BITMAP", offset: batOffset(path) + chunkRatio * 8 },
+    ]);
   });
 });
 
@@ -410,7 +465,13 @@ describe("what cannot be checked: exit 2", () => {
   it("a file that is not VHDX, a missing file, bad arguments", async () => {
     const raw = join(dir, "plain.raw");
     writeFileSync(raw, new Uint8Array(MiB));
-    for (const args of [["check", raw], ["check", join(dir, "missing.vhdx")], ["check"], ["check", "--frobnicate", raw], ["check", raw, raw]]) {
+    for (const args of [
+      ["check", raw],
+      ["check", join(dir, "missing.vhdx")],
+      ["check"],
+      ["check", "--frobnicate", raw],
+      ["check", raw, raw],
+    ]) {
       const outcome = await vhdx(args);
       expect(outcome.status, args.join(" ")).toBe(2);
       expect(outcome.stdout).toBe("");
@@ -440,8 +501,14 @@ describe.skipIf(!hasQemu)("the built command", () => {
   it("checks a 64 TiB image with 1 MiB blocks (a 512 MiB BAT) in bounded memory", () => {
     const path = qemuImage("huge", "64T", "subformat=dynamic,block_size=1M");
     const probe = join(dir, "max-rss.mjs");
-    writeFileSync(probe, `process.on("exit", () => process.stderr.write("maxRSS " + process.resourceUsage().maxRSS + "\\n"));\n`);
-    const result = spawnSync(process.execPath, ["--import", probe, bin, "check", "--json", path], { encoding: "utf8", maxBuffer: 1 << 26 });
+    writeFileSync(
+      probe,
+      `process.on("exit", () => process.stderr.write("maxRSS " + process.resourceUsage().maxRSS + "\\n"));\n`,
+    );
+    const result = spawnSync(process.execPath, ["--import", probe, bin, "check", "--json", path], {
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    });
     rmSync(path);
     expect(result.status, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout);

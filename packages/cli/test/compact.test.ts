@@ -21,7 +21,19 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function qemuImage(name: string): string {
   const file = join(dir, name);
   run("qemu-img", ["create", "-q", "-f", "vhdx", "-o", "subformat=dynamic,block_size=1M", file, "64M"]);
-  run("qemu-io", ["-f", "vhdx", "-c", "write -P 0x61 0 1M", "-c", "write -P 0 2M 3M", "-c", "write -P 0x62 50M 1M", "-c", "write -P 0x63 63M 4k", file]);
+  run("qemu-io", [
+    "-f",
+    "vhdx",
+    "-c",
+    "write -P 0x61 0 1M",
+    "-c",
+    "write -P 0 2M 3M",
+    "-c",
+    "write -P 0x62 50M 1M",
+    "-c",
+    "write -P 0x63 63M 4k",
+    file,
+  ]);
   return file;
 }
 
@@ -41,7 +53,11 @@ describe.skipIf(!hasQemu)("vhdx compact", () => {
 
     expect(outcome.stderr).toBe("");
     expect(outcome.status).toBe(0);
-    expect(outcome.stdout).toMatch(new RegExp(`^compacted ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: 3 zero blocks freed, [1-9]\\d* blocks? moved, [\\d.]+ MiB → [\\d.]+ MiB\\n$`));
+    expect(outcome.stdout).toMatch(
+      new RegExp(
+        `^compacted ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: 3 zero blocks freed, [1-9]\\d* blocks? moved, [\\d.]+ MiB → [\\d.]+ MiB\\n$`,
+      ),
+    );
     expect(statSync(file).size).toBeLessThanOrEqual(sizeBefore - 3 * MiB);
     expect(Buffer.compare(raw(file), before)).toBe(0);
     const check = await vhdx(["check", file]);
@@ -55,7 +71,13 @@ describe.skipIf(!hasQemu)("vhdx compact", () => {
     const outcome = await vhdx(["compact", "--json", "json.vhdx"], dir);
     expect(outcome.status).toBe(0);
     const report = JSON.parse(outcome.stdout);
-    expect(report).toEqual({ file, zeroedBlocks: 3, movedBlocks: report.movedBlocks, fileSizeBefore: sizeBefore, fileSizeAfter: statSync(file).size });
+    expect(report).toEqual({
+      file,
+      zeroedBlocks: 3,
+      movedBlocks: report.movedBlocks,
+      fileSizeBefore: sizeBefore,
+      fileSizeAfter: statSync(file).size,
+    });
     expect(report.movedBlocks).toBeGreaterThan(0);
     expect(report.fileSizeAfter).toBeLessThan(sizeBefore);
     const again = JSON.parse((await vhdx(["compact", "--json", file])).stdout);
@@ -71,7 +93,13 @@ describe.skipIf(!hasQemu)("vhdx compact", () => {
     const err: Buffer[] = [];
     stdout.on("data", (c: Buffer) => out.push(c));
     stderr.on("data", (c: Buffer) => err.push(c));
-    const status = await runCli(["compact", file], { stdout, stderr, stdin: new PassThrough(), interactive: true, cwd: dir });
+    const status = await runCli(["compact", file], {
+      stdout,
+      stderr,
+      stdin: new PassThrough(),
+      interactive: true,
+      cwd: dir,
+    });
     expect(status).toBe(0);
     expect(Buffer.concat(err).toString()).toMatch(/Finding zero blocks \[#+\] 100%/);
     expect(Buffer.concat(out).toString()).toMatch(/^compacted /);

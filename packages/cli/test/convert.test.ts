@@ -18,7 +18,15 @@ interface Outcome {
   stderr: string;
 }
 
-const asBytes = ({ status, stdoutBytes, stderr }: { status: number; stdoutBytes: Buffer; stderr: string }): Outcome => ({ status, stdout: stdoutBytes, stderr });
+const asBytes = ({
+  status,
+  stdoutBytes,
+  stderr,
+}: {
+  status: number;
+  stdoutBytes: Buffer;
+  stderr: string;
+}): Outcome => ({ status, stdout: stdoutBytes, stderr });
 
 /** `vhdx ...args` in this process; `interactive` makes stderr a terminal. */
 const vhdx = async (args: string[], interactive = false) => asBytes(await vhdxIn(args, dir, { interactive }));
@@ -68,7 +76,14 @@ describe.skipIf(!hasQemu)("convert -O raw, checked against qemu-img", () => {
   ])("%s image made by QEMU: same bytes as qemu-img convert", async (name, options) => {
     const image = file(`q-${name.replace(/\W+/g, "-")}.vhdx`);
     run("qemu-img", ["create", "-q", "-f", "vhdx", "-o", options, image, "48M"]);
-    qemuIo(image, ["write -P 0x5a 0 3M", "write -P 0xa5 5M 100k", "write -z 1M 1M", "write -P 0x33 20971520 512", "write -P 0x77 47M 1M", "write -z 47M 4k"]);
+    qemuIo(image, [
+      "write -P 0x5a 0 3M",
+      "write -P 0xa5 5M 100k",
+      "write -z 1M 1M",
+      "write -P 0x33 20971520 512",
+      "write -P 0x77 47M 1M",
+      "write -z 47M 4k",
+    ]);
     const ours = `${image}.ours.raw`;
     const theirs = `${image}.qemu.raw`;
     expectClean(await vhdx(["convert", "-O", "raw", image, ours]));
@@ -89,7 +104,13 @@ describe.skipIf(!hasQemu)("convert -O raw, checked against qemu-img", () => {
     expect(info.size).toBe(256 * MiB);
     expect(info.blocks * 512).toBeLessThan(4 * MiB);
     const json = JSON.parse(report.stdout.toString());
-    expect(json).toMatchObject({ format: "raw", sourceFormat: "vhdx", virtualSize: 256 * MiB, dataBytes: 128 * 1024, fileSize: 256 * MiB });
+    expect(json).toMatchObject({
+      format: "raw",
+      sourceFormat: "vhdx",
+      virtualSize: 256 * MiB,
+      dataBytes: 128 * 1024,
+      fileSize: 256 * MiB,
+    });
     expect(json.allocatedBytes).toBe(info.blocks * 512);
     expect(qemuCompare(out, image)).toMatch(/Images are identical/);
   });
@@ -127,12 +148,17 @@ describe.skipIf(!hasQemu)("convert raw to VHDX, checked by qemu-img check and co
     expect(qemuCompare(raw, out)).toMatch(/Images are identical/);
     const info = JSON.parse(run("qemu-img", ["info", "--output=json", out]));
     expect(info["virtual-size"]).toBe(size);
-    if (options.includes("--block-size")) expect(info["cluster-size"]).toBe(Number.parseInt(options[options.indexOf("--block-size") + 1]!) * MiB);
+    if (options.includes("--block-size"))
+      expect(info["cluster-size"]).toBe(Number.parseInt(options[options.indexOf("--block-size") + 1]!, 10) * MiB);
   });
 
   it("leaves blocks of zeros unallocated: the VHDX is much smaller than a raw of mostly zeros", async () => {
     const big = file("mostly-zeros.raw");
-    rawWith(big, 256 * MiB, [[0, 64 * 1024], [100 * MiB, 10], [255 * MiB, MiB]]);
+    rawWith(big, 256 * MiB, [
+      [0, 64 * 1024],
+      [100 * MiB, 10],
+      [255 * MiB, MiB],
+    ]);
     const out = file("mostly-zeros.vhdx");
     expectClean(await vhdx(["convert", "--block-size", "1M", big, out]));
     expect(statSync(out).size).toBeLessThan(16 * MiB);
@@ -150,7 +176,10 @@ describe.skipIf(!hasQemu)("convert raw to VHDX, checked by qemu-img check and co
 
   it("pads a raw file that is not a whole number of sectors, and takes --logical-sector-size 4096", async () => {
     const odd = file("odd.raw");
-    const bytes = rawWith(odd, 3 * MiB + 1000, [[3 * MiB, 1000], [0, 10]]);
+    const bytes = rawWith(odd, 3 * MiB + 1000, [
+      [3 * MiB, 1000],
+      [0, 10],
+    ]);
     const out = file("odd-4k.vhdx");
     expectClean(await vhdx(["convert", "--logical-sector-size", "4096", "--block-size", "1M", odd, out]));
     const image = await openVhdx(out); // QEMU 7.2 cannot open 4096-byte sectors: our reader checks
@@ -192,7 +221,11 @@ describe.skipIf(!hasQemu)("convert flattens a differencing chain", () => {
     const flat = file("chain-flat.vhdx");
     const outcome = await vhdx(["convert", "--json", top, flat]);
     expectClean(outcome);
-    expect(JSON.parse(outcome.stdout.toString())).toMatchObject({ type: "dynamic", blockSize: MiB, virtualSize: 24 * MiB });
+    expect(JSON.parse(outcome.stdout.toString())).toMatchObject({
+      type: "dynamic",
+      blockSize: MiB,
+      virtualSize: 24 * MiB,
+    });
 
     const chain = await openVhdx(top);
     const flattened = await openVhdx(flat);
@@ -207,7 +240,8 @@ describe.skipIf(!hasQemu)("convert flattens a differencing chain", () => {
       expect(expected[16 * MiB]).toBe(0xd1);
       // Blocks that read as zeros in the chain are not allocated in the flat copy.
       const table = await flattened.bat();
-      for (const block of [4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 17, 18, 19, 21, 22]) expect(table.payloadState(block)).not.toBe(6);
+      for (const block of [4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 17, 18, 19, 21, 22])
+        expect(table.payloadState(block)).not.toBe(6);
     } finally {
       await chain.close();
       await flattened.close();
@@ -225,7 +259,10 @@ describe.skipIf(!hasQemu)("convert flattens a differencing chain", () => {
 describe("convert shows progress only on a terminal", () => {
   it("draws a bar on an interactive stderr, ending its line; nothing otherwise", async () => {
     const src = file("progress.raw");
-    rawWith(src, 24 * MiB, [[0, MiB], [20 * MiB, MiB]]);
+    rawWith(src, 24 * MiB, [
+      [0, MiB],
+      [20 * MiB, MiB],
+    ]);
     const shown = await vhdx(["convert", "-O", "raw", src, file("progress-1.raw")], true);
     expect(shown.status).toBe(0);
     expect(shown.stderr).toMatch(/^\rconvert \[[# ]+\][\s\S]*100%\n$/);
@@ -303,7 +340,11 @@ describe.skipIf(!hasQemu)("the built vhdx convert, run as a user runs it", () =>
     const back = vhdxProcess(["convert", "--json", "--block-size", "2M", "proc.raw", "proc-back.vhdx"]);
     expect(back.stderr.toString()).toBe("");
     expect(back.status).toBe(0);
-    expect(JSON.parse(back.stdout.toString())).toMatchObject({ format: "vhdx", blockSize: 2 * MiB, dataBytes: 3 * MiB });
+    expect(JSON.parse(back.stdout.toString())).toMatchObject({
+      format: "vhdx",
+      blockSize: 2 * MiB,
+      dataBytes: 3 * MiB,
+    });
     expect(qemuCompare(image, file("proc-back.vhdx"))).toMatch(/Images are identical/);
     const again = vhdxProcess(["convert", "proc.raw", "proc-back.vhdx"]);
     expect(again.status).toBe(2);

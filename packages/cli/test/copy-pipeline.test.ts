@@ -22,7 +22,11 @@ function fakeDisk(size: number, options: { zeroGrains?: number[]; failReadAt?: n
     image: null,
     async readInto(buffer, offset) {
       await sleep(Math.random());
-      if (options.failReadAt !== undefined && offset <= options.failReadAt && options.failReadAt < offset + buffer.length) {
+      if (
+        options.failReadAt !== undefined &&
+        offset <= options.failReadAt &&
+        options.failReadAt < offset + buffer.length
+      ) {
         throw new Error(`read failed at ${offset}`);
       }
       for (let k = 0; k < buffer.length; k++) {
@@ -47,7 +51,11 @@ function checkingSink(options: { skipsZeroGrains?: boolean; failWriteAt?: number
       const copy = bytes.slice();
       // Slower than a read, so a read into a buffer the sink still holds would show.
       await sleep(3 + Math.random() * 3);
-      if (options.failWriteAt !== undefined && offset <= options.failWriteAt && options.failWriteAt < offset + bytes.length) {
+      if (
+        options.failWriteAt !== undefined &&
+        offset <= options.failWriteAt &&
+        options.failWriteAt < offset + bytes.length
+      ) {
         busy = false;
         throw new Error(`write failed at ${offset}`);
       }
@@ -81,14 +89,17 @@ describe("copyRange", () => {
     const { sink, calls } = checkingSink({ skipsZeroGrains: true });
     await copyRange(fakeDisk(size, { zeroGrains }), 0, size, sink);
     const written = new Set<number>();
-    for (const [offset, length] of calls) for (let g = offset / ZERO_GRAIN; g < (offset + length) / ZERO_GRAIN; g++) written.add(g);
+    for (const [offset, length] of calls)
+      for (let g = offset / ZERO_GRAIN; g < (offset + length) / ZERO_GRAIN; g++) written.add(g);
     for (let g = 0; g < size / ZERO_GRAIN; g++) expect(written.has(g), `grain ${g}`).toBe(!zeroGrains.includes(g));
   });
 
   it("reads further ahead over pieces of zeros, still never into a buffer the sink holds", async () => {
     const grainsPerPiece = PIECE / ZERO_GRAIN;
     const zeroPieces = [1, 2, 4, 5, 6];
-    const zeroGrains = zeroPieces.flatMap((piece) => Array.from({ length: grainsPerPiece }, (_, g) => piece * grainsPerPiece + g));
+    const zeroGrains = zeroPieces.flatMap((piece) =>
+      Array.from({ length: grainsPerPiece }, (_, g) => piece * grainsPerPiece + g),
+    );
     const size = 9 * PIECE;
     const { sink, calls } = checkingSink({ skipsZeroGrains: true });
     await copyRange(fakeDisk(size, { zeroGrains }), 0, size, sink);
@@ -97,8 +108,12 @@ describe("copyRange", () => {
 
   it("fails with the read's error, and with the write's", async () => {
     const size = 6 * PIECE;
-    await expect(copyRange(fakeDisk(size, { failReadAt: 3 * PIECE + 5 }), 0, size, checkingSink().sink)).rejects.toThrow(/read failed/);
-    await expect(copyRange(fakeDisk(size), 0, size, checkingSink({ failWriteAt: 2 * PIECE + 7 }).sink)).rejects.toThrow(/write failed/);
+    await expect(
+      copyRange(fakeDisk(size, { failReadAt: 3 * PIECE + 5 }), 0, size, checkingSink().sink),
+    ).rejects.toThrow(/read failed/);
+    await expect(copyRange(fakeDisk(size), 0, size, checkingSink({ failWriteAt: 2 * PIECE + 7 }).sink)).rejects.toThrow(
+      /write failed/,
+    );
     await sleep(20); // a read still in flight when the copy gave up must not surface as an unhandled rejection
   });
 });
@@ -111,7 +126,14 @@ describe("nonZeroRuns", () => {
     bytes[3 * ZERO_GRAIN] = 1;
     bytes[4 * ZERO_GRAIN - 1] = 1;
     bytes[5 * ZERO_GRAIN + 99] = 1;
-    expect(nonZeroRuns(bytes)).toEqual([ZERO_GRAIN, 2 * ZERO_GRAIN, 3 * ZERO_GRAIN, 4 * ZERO_GRAIN, 5 * ZERO_GRAIN, 5 * ZERO_GRAIN + 100]);
+    expect(nonZeroRuns(bytes)).toEqual([
+      ZERO_GRAIN,
+      2 * ZERO_GRAIN,
+      3 * ZERO_GRAIN,
+      4 * ZERO_GRAIN,
+      5 * ZERO_GRAIN,
+      5 * ZERO_GRAIN + 100,
+    ]);
     expect(nonZeroRuns(new Uint8Array(MiB).fill(9))).toEqual([0, MiB]);
   });
 });

@@ -54,17 +54,23 @@ describe.skipIf(!hasQemu)("other image formats are refused unless -f raw", () =>
       ]) {
         const outcome = vhdx(args);
         expect(outcome.status, args.join(" ")).toBe(2);
-        expect(outcome.stderr).toMatch(new RegExp(`^vhdx: UNSUPPORTED_FORMAT: .*${escape(named)} image.*qemu-img.*-f raw`));
+        expect(outcome.stderr).toMatch(
+          new RegExp(`^vhdx: UNSUPPORTED_FORMAT: .*${escapeRegExp(named)} image.*qemu-img.*-f raw`),
+        );
         expect(outcome.stdout).toBe("");
       }
       expect(run("ls", [dir])).not.toMatch(/\.out\.|\.cat|partial/);
     });
 
     it(`${file}: info, check and write name the format too`, () => {
-      for (const args of [["info", file], ["check", file], ["write", file, "--offset", "0", file]]) {
+      for (const args of [
+        ["info", file],
+        ["check", file],
+        ["write", file, "--offset", "0", file],
+      ]) {
         const outcome = vhdx(args);
         expect(outcome.status, args.join(" ")).toBe(2);
-        expect(outcome.stderr).toMatch(new RegExp(`UNSUPPORTED_FORMAT: .*${escape(named)} image`));
+        expect(outcome.stderr).toMatch(new RegExp(`UNSUPPORTED_FORMAT: .*${escapeRegExp(named)} image`));
       }
     });
   }
@@ -83,7 +89,13 @@ describe.skipIf(!hasQemu)("a VHDX whose file identifier is damaged", () => {
     const bytes = readFileSync(path);
     bytes.write("XXXXXXXX", 0, "latin1");
     writeFileSync(path, bytes);
-    for (const args of [["convert", "damaged.vhdx", "d.out"], ["compare", "damaged.vhdx", "damaged.vhdx"], ["map", "damaged.vhdx"], ["info", "damaged.vhdx"], ["check", "damaged.vhdx"]]) {
+    for (const args of [
+      ["convert", "damaged.vhdx", "d.out"],
+      ["compare", "damaged.vhdx", "damaged.vhdx"],
+      ["map", "damaged.vhdx"],
+      ["info", "damaged.vhdx"],
+      ["check", "damaged.vhdx"],
+    ]) {
       const outcome = vhdx(args);
       expect(outcome.status, args.join(" ")).toBe(2);
       expect(outcome.stderr, args.join(" ")).toMatch(/^vhdx: BAD_SIGNATURE: file identifier @0x0/);
@@ -95,7 +107,15 @@ describe("a file that is no disk image", () => {
   beforeAll(() => writeFileSync(join(dir, "notes.txt"), "a shopping list, not a disk\n"));
 
   it("gets NOT_VHDX from every command that wants a VHDX, not TRUNCATED", () => {
-    for (const args of [["info", "notes.txt"], ["check", "notes.txt"], ["write", "notes.txt", "--offset", "0", "notes.txt"], ["resize", "notes.txt", "1G"], ["compact", "notes.txt"], ["merge", "notes.txt"], ["info", "--json", "notes.txt"]]) {
+    for (const args of [
+      ["info", "notes.txt"],
+      ["check", "notes.txt"],
+      ["write", "notes.txt", "--offset", "0", "notes.txt"],
+      ["resize", "notes.txt", "1G"],
+      ["compact", "notes.txt"],
+      ["merge", "notes.txt"],
+      ["info", "--json", "notes.txt"],
+    ]) {
       const outcome = vhdx(args);
       expect(outcome.status, args.join(" ")).toBe(2);
       expect(outcome.stderr, args.join(" ")).toMatch(/NOT_VHDX/);
@@ -133,7 +153,10 @@ describe("errors for programs (--json)", () => {
   });
 
   it("covers usage errors and unknown commands", () => {
-    for (const args of [["info", "--json", "--bogus", "x"], ["frobnicate", "--json"]]) {
+    for (const args of [
+      ["info", "--json", "--bogus", "x"],
+      ["frobnicate", "--json"],
+    ]) {
       const outcome = vhdx(args);
       expect(outcome.status).toBe(2);
       expect(JSON.parse(outcome.stderr).error.code).toBe("INVALID_ARGUMENT");
@@ -169,6 +192,6 @@ describe("qemu-img's -p and -q", () => {
   });
 });
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

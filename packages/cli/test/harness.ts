@@ -46,8 +46,18 @@ export async function vhdx(args: string[], cwd = process.cwd(), options: InProce
 
 /** Runs the built `dist/vhdx.js` as a subprocess. */
 export function vhdxProcess(args: string[], options: { cwd?: string; input?: Uint8Array } = {}): Outcome {
-  const result = spawnSync(process.execPath, [bin, ...args], { cwd: options.cwd, input: options.input, encoding: "buffer", maxBuffer: 1 << 30 });
-  return { status: result.status ?? -1, stdout: result.stdout.toString(), stdoutBytes: result.stdout, stderr: result.stderr.toString() };
+  const result = spawnSync(process.execPath, [bin, ...args], {
+    cwd: options.cwd,
+    input: options.input,
+    encoding: "buffer",
+    maxBuffer: 1 << 30,
+  });
+  return {
+    status: result.status ?? -1,
+    stdout: result.stdout.toString(),
+    stdoutBytes: result.stdout,
+    stderr: result.stderr.toString(),
+  };
 }
 
 /** Builds the command if it has not been built (turbo builds before tests; a lone vitest run may not). */
@@ -65,5 +75,11 @@ export function expectClean(outcome: { status: number; stderr: string }): void {
 
 export function run(command: string, args: string[], options: { cwd?: string; input?: Uint8Array } = {}): string {
   const { cwd, input } = options;
-  return execFileSync(command, args, { cwd, input, encoding: "utf8", stdio: [input ? "pipe" : "ignore", "pipe", "pipe"], timeout: 60_000 });
+  return execFileSync(command, args, {
+    cwd,
+    input,
+    encoding: "utf8",
+    stdio: [input ? "pipe" : "ignore", "pipe", "pipe"],
+    timeout: 60_000,
+  });
 }

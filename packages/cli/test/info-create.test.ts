@@ -39,7 +39,11 @@ describe.skipIf(!hasQemu)("vhdx create, checked by QEMU", () => {
     run("qemu-img", ["create", "-q", "-f", "vhdx", "-o", "subformat=dynamic,block_size=16M", file, "3G"]);
     const qemu = JSON.parse(run("qemu-img", ["info", "--output=json", file]));
     const ours = JSON.parse((await vhdx(["info", "--json", file])).stdout);
-    expect([ours.virtualSize, ours.blockSize, ours.format]).toEqual([qemu["virtual-size"], qemu["cluster-size"], qemu.format]);
+    expect([ours.virtualSize, ours.blockSize, ours.format]).toEqual([
+      qemu["virtual-size"],
+      qemu["cluster-size"],
+      qemu.format,
+    ]);
     expect(ours.creator).toMatch(/QEMU/);
     expect(ours.regions.map((r: { name: string }) => r.name).sort()).toEqual(["BAT", "metadata"]);
     expect(ours.log.needsReplay).toBe(false);
@@ -58,7 +62,7 @@ describe.skipIf(!hasQemu)("vhdx create, checked by QEMU", () => {
     expect(report.parentLocator.relative_path).toBe("base.vhdx");
     const human = (await vhdx(["info", child])).stdout;
     expect(human).toMatch(/type:\s+differencing/);
-    expect(human).toMatch(/parents:\n  1\. .*base\.vhdx/);
+    expect(human).toMatch(/parents:\n {2}1\. .*base\.vhdx/);
   });
 });
 
@@ -72,7 +76,10 @@ describe("errors: one coded line on stderr, exit status 2, no stack", () => {
     [["frobnicate"], /^vhdx: INVALID_ARGUMENT: unknown command "frobnicate"/],
     [["info", "--colour", "x"], /^vhdx: INVALID_ARGUMENT: info: Unknown option '--colour'/],
   ])("vhdx %j", async (args, message) => {
-    const outcome = await vhdx(args.map((arg) => arg.replace("{dir}", dir)), dir);
+    const outcome = await vhdx(
+      args.map((arg) => arg.replace("{dir}", dir)),
+      dir,
+    );
     expect(outcome.status).toBe(2);
     expect(outcome.stderr).toMatch(message);
     expect(outcome.stderr.trim().split("\n")).toHaveLength(1);
@@ -107,7 +114,8 @@ describe("errors: one coded line on stderr, exit status 2, no stack", () => {
 describe("vhdx demo", () => {
   it("leaves git status of the repository unchanged when run from its root", () => {
     const root = join(__dirname, "..", "..", "..");
-    const status = () => execFileSync("git", ["status", "--porcelain", "--untracked-files=all"], { cwd: root, encoding: "utf8" });
+    const status = () =>
+      execFileSync("git", ["status", "--porcelain", "--untracked-files=all"], { cwd: root, encoding: "utf8" });
     const before = status();
     const outcome = vhdxProcess(["demo"], { cwd: root });
     expect(outcome.status).toBe(0);

@@ -7,7 +7,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createVhdx, openVhdx } from "@vhdx/image/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bin, ensureBuilt, expectClean, type InProcessOptions, oracle, run, vhdx as vhdxIn, vhdxProcess as vhdxOut } from "./harness.js";
+import {
+  bin,
+  ensureBuilt,
+  expectClean,
+  type InProcessOptions,
+  oracle,
+  run,
+  vhdx as vhdxIn,
+  vhdxProcess as vhdxOut,
+} from "./harness.js";
 
 const MiB = 1 << 20;
 
@@ -19,14 +28,28 @@ interface Outcome {
   stderr: string;
 }
 
-const asBytes = ({ status, stdoutBytes, stderr }: { status: number; stdoutBytes: Buffer; stderr: string }): Outcome => ({ status, stdout: stdoutBytes, stderr });
+const asBytes = ({
+  status,
+  stdoutBytes,
+  stderr,
+}: {
+  status: number;
+  stdoutBytes: Buffer;
+  stderr: string;
+}): Outcome => ({ status, stdout: stdoutBytes, stderr });
 
 /** `vhdx ...args` in this process (stdin holds `input`; `tty` makes stdout a terminal). */
 const vhdx = async (args: string[], options: { input?: Uint8Array; tty?: boolean } = {}) =>
-  asBytes(await vhdxIn(args, dir, { ...(options.input ? { input: options.input } : {}), stdoutIsTTY: options.tty ?? false } satisfies InProcessOptions));
+  asBytes(
+    await vhdxIn(args, dir, {
+      ...(options.input ? { input: options.input } : {}),
+      stdoutIsTTY: options.tty ?? false,
+    } satisfies InProcessOptions),
+  );
 
 /** The built command in a subprocess, the way a user runs it. */
-const vhdxProcess = (args: string[], input?: Uint8Array) => asBytes(vhdxOut(args, { cwd: dir, ...(input ? { input } : {}) }));
+const vhdxProcess = (args: string[], input?: Uint8Array) =>
+  asBytes(vhdxOut(args, { cwd: dir, ...(input ? { input } : {}) }));
 
 function qemuIo(path: string, commands: string[]): string {
   return run("qemu-io", ["-f", "vhdx", ...commands.flatMap((c) => ["-c", c]), path]);
@@ -74,7 +97,13 @@ describe.skipIf(!hasQemu)("cat and read give the bytes QEMU reads", () => {
   beforeAll(() => {
     image = file("data.vhdx");
     run("qemu-img", ["create", "-q", "-f", "vhdx", "-o", "block_size=1048576", image, "40M"]);
-    qemuIo(image, ["write -P 0x5a 0 2M", "write -z 512k 8k", "write -P 0x11 7340000 3000", "write -P 0x77 39M 1M", "write -z 39M 1000k"]);
+    qemuIo(image, [
+      "write -P 0x5a 0 2M",
+      "write -z 512k 8k",
+      "write -P 0x11 7340000 3000",
+      "write -P 0x77 39M 1M",
+      "write -z 39M 1000k",
+    ]);
     raw = qemuRaw(image);
   });
 
@@ -97,8 +126,8 @@ describe.skipIf(!hasQemu)("cat and read give the bytes QEMU reads", () => {
   ])("read --offset %s --length %s", async (offset, length) => {
     const outcome = await vhdx(["read", image, "--offset", offset, "--length", length]);
     expectClean(outcome);
-    const start = Number.parseInt(offset) * (offset.endsWith("k") ? 1024 : offset.endsWith("M") ? MiB : 1);
-    const count = Number.parseInt(length) * (length.endsWith("k") ? 1024 : length.endsWith("M") ? MiB : 1);
+    const start = Number.parseInt(offset, 10) * (offset.endsWith("k") ? 1024 : offset.endsWith("M") ? MiB : 1);
+    const count = Number.parseInt(length, 10) * (length.endsWith("k") ? 1024 : length.endsWith("M") ? MiB : 1);
     expect(outcome.stdout.equals(raw.subarray(start, start + count))).toBe(true);
   });
 
@@ -153,7 +182,12 @@ describe.skipIf(!hasQemu)("write puts bytes where QEMU reads them", () => {
     writeFileSync(file("w1.in"), input);
     const outcome = await vhdx(["write", image, "--offset", "1000001", "w1.in", "--json"]);
     expectClean(outcome);
-    expect(JSON.parse(outcome.stdout.toString())).toEqual({ file: image, input: file("w1.in"), offset: 1000001, length: input.length });
+    expect(JSON.parse(outcome.stdout.toString())).toEqual({
+      file: image,
+      input: file("w1.in"),
+      offset: 1000001,
+      length: input.length,
+    });
     input.copy(expected, 1000001);
     expect(run("qemu-img", ["check", "-f", "vhdx", image])).toMatch(/No errors were found/);
     expect(qemuRaw(image).equals(expected)).toBe(true);
@@ -182,7 +216,9 @@ describe.skipIf(!hasQemu)("write puts bytes where QEMU reads them", () => {
     expect(readFileSync(parent).equals(parentBytes)).toBe(true);
     const image = await openVhdx(child);
     try {
-      expect(Buffer.from(await image.read(4090, 30)).toString("latin1")).toBe(`${"U".repeat(7)}written from stdin${"U".repeat(5)}`);
+      expect(Buffer.from(await image.read(4090, 30)).toString("latin1")).toBe(
+        `${"U".repeat(7)}written from stdin${"U".repeat(5)}`,
+      );
     } finally {
       await image.close();
     }
@@ -194,8 +230,14 @@ describe.skipIf(!hasQemu)("write puts bytes where QEMU reads them", () => {
     writeFileSync(file("w4.in"), noise(MiB, 3));
     const before = readFileSync(image);
     expectOneLineError(await vhdx(["write", image, "--offset", String(3 * MiB + 1), "w4.in"]), "OUT_OF_RANGE");
-    expectOneLineError(await vhdx(["write", image, "--offset", "5M", "-"], { input: Buffer.from("x") }), "OUT_OF_RANGE");
-    expectOneLineError(await vhdx(["write", image, "--offset", "3M", "-"], { input: noise(MiB + 1, 4) }), "OUT_OF_RANGE");
+    expectOneLineError(
+      await vhdx(["write", image, "--offset", "5M", "-"], { input: Buffer.from("x") }),
+      "OUT_OF_RANGE",
+    );
+    expectOneLineError(
+      await vhdx(["write", image, "--offset", "3M", "-"], { input: noise(MiB + 1, 4) }),
+      "OUT_OF_RANGE",
+    );
     expect(readFileSync(image).equals(before)).toBe(true);
     expectOneLineError(await vhdx(["write", image, "w4.in"]), "INVALID_ARGUMENT");
   });
@@ -222,7 +264,9 @@ describe("errors are one line and exit status 2", () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/^vhdx: [A-Z_]+: [^\n]+\n$/);
     expect(bad.stdout.length).toBe(0);
-    expect((await vhdx(["write", junk, "--offset", "0", "-"], { input: Buffer.from("x") })).stderr).toMatch(/^vhdx: [A-Z_]+: [^\n]+\n$/);
+    expect((await vhdx(["write", junk, "--offset", "0", "-"], { input: Buffer.from("x") })).stderr).toMatch(
+      /^vhdx: [A-Z_]+: [^\n]+\n$/,
+    );
     expectOneLineError(await vhdx(["read", "-f", "raw", junk, "--offset", "2M", "--length", "1"]), "OUT_OF_RANGE");
     expectOneLineError(await vhdx(["read", "-f", "raw", junk, "--offset", "3M"]), "OUT_OF_RANGE");
     const raw = await vhdx(["read", "-f", "raw", junk, "--offset", "2047k", "--length", "1k"]);
@@ -263,7 +307,16 @@ describe.skipIf(!hasQemu)("the built vhdx cat, read and write, run as a user run
     expect(written.status).toBe(0);
     expect(written.stdout.length).toBe(0);
     expect(run("qemu-img", ["check", "-f", "vhdx", image])).toMatch(/No errors were found/);
-    const back = vhdxProcess(["read", "proc.vhdx", "--offset", "5M", "--length", String(input.length), "-o", "back.bin"]);
+    const back = vhdxProcess([
+      "read",
+      "proc.vhdx",
+      "--offset",
+      "5M",
+      "--length",
+      String(input.length),
+      "-o",
+      "back.bin",
+    ]);
     expect(back.stderr).toBe("");
     expect(back.status).toBe(0);
     expect(readFileSync(file("back.bin")).equals(input)).toBe(true);

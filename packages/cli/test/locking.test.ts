@@ -37,7 +37,9 @@ function startVhdx(args: string[]): { child: ChildProcess; exited: Promise<Finis
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   child.stdout!.resume();
-  const exited = new Promise<Finished>((resolve) => child.on("close", (status) => resolve({ status: status ?? -1, stderr })));
+  const exited = new Promise<Finished>((resolve) =>
+    child.on("close", (status) => resolve({ status: status ?? -1, stderr })),
+  );
   return { child, exited };
 }
 
@@ -71,7 +73,10 @@ async function waitFor(condition: () => boolean, what: string): Promise<void> {
 }
 
 function qemuIo(path: string, flags: string[], command: string): Finished {
-  const result = spawnSync("qemu-io", ["-f", "vhdx", ...flags, "-c", command, path], { encoding: "utf8", timeout: 20_000 });
+  const result = spawnSync("qemu-io", ["-f", "vhdx", ...flags, "-c", command, path], {
+    encoding: "utf8",
+    timeout: 20_000,
+  });
   return { status: result.status ?? -1, stderr: result.stderr };
 }
 
@@ -97,7 +102,9 @@ describe.skipIf(!linux)("concurrent vhdx write", () => {
     for (const outcome of outcomes) {
       if (outcome.status !== 0) {
         expect(outcome.status, outcome.stderr).toBe(2);
-        expect(outcome.stderr).toMatch(/LOCKED: cannot open .* is open (for writing|by another program that does not allow writing)/);
+        expect(outcome.stderr).toMatch(
+          /LOCKED: cannot open .* is open (for writing|by another program that does not allow writing)/,
+        );
       }
     }
     expect(succeeded.length, outcomes.map((o) => o.stderr).join("")).toBeGreaterThan(0);
@@ -114,7 +121,9 @@ describe.skipIf(!qemu)("vhdx beside qemu-io", () => {
     await qemuHoldingForWriting(path);
     const outcome = vhdxProcess(["write", "--offset", "0", path, "-"], { input: new Uint8Array(4096).fill(1) });
     expect(outcome.status).toBe(2);
-    expect(outcome.stderr).toMatch(/^vhdx: LOCKED: cannot open .* is open for writing by another program \(QEMU, a virtual machine, or another vhdx\)/);
+    expect(outcome.stderr).toMatch(
+      /^vhdx: LOCKED: cannot open .* is open for writing by another program \(QEMU, a virtual machine, or another vhdx\)/,
+    );
   });
 
   it("reads with -U while qemu-io writes", async () => {

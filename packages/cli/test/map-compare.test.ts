@@ -51,7 +51,9 @@ function toRaw(vhdxPath: string, name: string): string {
 /** Payload block states and file offsets, straight from the BAT (non-differencing, chunk ratio >= block count). */
 function batBlocks(path: string, blocks: number): Array<{ state: number; offset: number }> {
   const bytes = new Uint8Array(readFileSync(path));
-  const bat = decodeRegionTable(bytes, REGION_TABLE_1_OFFSET).entries.find((e) => e.guid === BAT_REGION_GUID)!.fileOffset;
+  const bat = decodeRegionTable(bytes, REGION_TABLE_1_OFFSET).entries.find(
+    (e) => e.guid === BAT_REGION_GUID,
+  )!.fileOffset;
   const view = new DataView(bytes.buffer);
   return Array.from({ length: blocks }, (_, i) => {
     const low = view.getUint32(bat + i * 8, true);
@@ -81,13 +83,27 @@ async function mapJson(path: string): Promise<Extent[]> {
 function expectWellFormed(extents: Extent[], size: number): void {
   let end = 0;
   for (const [i, e] of extents.entries()) {
-    expect(Object.keys(e)).toEqual(["start", "length", "depth", "present", "zero", "data", ...(e.data ? ["offset"] : []), "state"]);
+    expect(Object.keys(e)).toEqual([
+      "start",
+      "length",
+      "depth",
+      "present",
+      "zero",
+      "data",
+      ...(e.data ? ["offset"] : []),
+      "state",
+    ]);
     expect(e.start, `extent ${i}`).toBe(end);
     expect(e.length).toBeGreaterThan(0);
     end = e.start + e.length;
     const before = extents[i - 1];
     if (before !== undefined) {
-      const same = before.depth === e.depth && before.present === e.present && before.zero === e.zero && before.data === e.data && before.state === e.state;
+      const same =
+        before.depth === e.depth &&
+        before.present === e.present &&
+        before.zero === e.zero &&
+        before.data === e.data &&
+        before.state === e.state;
       const contiguous = !e.data || before.offset! + before.length === e.offset;
       expect(same && contiguous, `extents ${i - 1} and ${i} should have been merged`).toBe(false);
     }
@@ -144,11 +160,15 @@ describe.skipIf(!hasQemu)("vhdx map", () => {
     const lines = human.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^Offset\s+Length\s+Mapped to\s+Depth\s+State\s+File$/);
     expect(lines).toHaveLength(extents.length + 1);
-    expect(lines).toContain(`${"0x900000".padEnd(16)}${"0x200000".padEnd(16)}${`0x${blocks[9]!.offset.toString(16)}`.padEnd(16)}${"0".padEnd(7)}${"FULLY_PRESENT".padEnd(20)}${path}`);
+    expect(lines).toContain(
+      `${"0x900000".padEnd(16)}${"0x200000".padEnd(16)}${`0x${blocks[9]!.offset.toString(16)}`.padEnd(16)}${"0".padEnd(7)}${"FULLY_PRESENT".padEnd(20)}${path}`,
+    );
   });
 
   it("NOT_PRESENT blocks of a disk without a parent are absent zeros, merged into one extent", async () => {
-    const path = qemuImage("sparse.vhdx", "32M", "subformat=dynamic,block_size=1M,block_state_zero=off", ["write -P 0x55 3M 4k"]);
+    const path = qemuImage("sparse.vhdx", "32M", "subformat=dynamic,block_size=1M,block_state_zero=off", [
+      "write -P 0x55 3M 4k",
+    ]);
     const extents = await mapJson(path);
     expectWellFormed(extents, 32 * MiB);
     expect(extents.map((e) => [e.start, e.length, e.present, e.zero, e.data, e.state])).toEqual([
@@ -159,7 +179,10 @@ describe.skipIf(!hasQemu)("vhdx map", () => {
   });
 
   it("a differencing chain: each extent's depth says which file holds it, and the offsets are right", async () => {
-    const base = qemuImage("chain-base.vhdx", "16M", "subformat=dynamic,block_size=1M", ["write -P 0x11 0 3M", "write -P 0x22 4M 1M"]);
+    const base = qemuImage("chain-base.vhdx", "16M", "subformat=dynamic,block_size=1M", [
+      "write -P 0x11 0 3M",
+      "write -P 0x22 4M 1M",
+    ]);
     const child = at("chain-child.vhdx");
     const grandchild = at("chain-grandchild.vhdx");
     const c = await createVhdx(child, { type: "differencing", parent: base, blockSize: MiB });
@@ -177,10 +200,22 @@ describe.skipIf(!hasQemu)("vhdx map", () => {
     expect(at0(0)).toMatchObject({ depth: 2, data: true, state: "FULLY_PRESENT" });
     expect(at0(2 * MiB)).toMatchObject({ depth: 1, data: true, state: "FULLY_PRESENT" });
     expect(at0(4 * MiB)).toMatchObject({ depth: 2, data: true });
-    expect(at0(4 * MiB + 4096)).toMatchObject({ start: 4 * MiB + 4096, length: 8192, depth: 1, data: true, state: "PARTIALLY_PRESENT" });
+    expect(at0(4 * MiB + 4096)).toMatchObject({
+      start: 4 * MiB + 4096,
+      length: 8192,
+      depth: 1,
+      data: true,
+      state: "PARTIALLY_PRESENT",
+    });
     expect(at0(4 * MiB + 12288)).toMatchObject({ depth: 2, data: true });
     expect(at0(6 * MiB)).toMatchObject({ depth: 1, zero: true, data: false, state: "ZERO" });
-    expect(at0(8 * MiB)).toMatchObject({ start: 8 * MiB, length: 512, depth: 0, data: true, state: "PARTIALLY_PRESENT" });
+    expect(at0(8 * MiB)).toMatchObject({
+      start: 8 * MiB,
+      length: 512,
+      depth: 0,
+      data: true,
+      state: "PARTIALLY_PRESENT",
+    });
     expect(at0(15 * MiB)).toMatchObject({ depth: 2, zero: true, data: false });
 
     const files = [grandchild, child, base].map((p) => new Uint8Array(readFileSync(p)));
@@ -188,7 +223,11 @@ describe.skipIf(!hasQemu)("vhdx map", () => {
     try {
       for (const e of extents) {
         const virtual = await image.read(e.start, e.length);
-        if (e.data) expect(Buffer.compare(virtual, files[e.depth]!.subarray(e.offset!, e.offset! + e.length)), `extent at ${e.start}`).toBe(0);
+        if (e.data)
+          expect(
+            Buffer.compare(virtual, files[e.depth]!.subarray(e.offset!, e.offset! + e.length)),
+            `extent at ${e.start}`,
+          ).toBe(0);
         else expect(virtual.every((b) => b === 0)).toBe(true);
       }
     } finally {
@@ -222,7 +261,9 @@ describe.skipIf(!hasQemu)("vhdx map", () => {
   it("maps a raw file as one data extent; a missing file is exit 2", async () => {
     const raw = at("map.raw");
     writeFileSync(raw, new Uint8Array(3 * MiB));
-    expect(await mapJson(raw)).toEqual([{ start: 0, length: 3 * MiB, depth: 0, present: true, zero: false, data: true, offset: 0, state: "RAW" }]);
+    expect(await mapJson(raw)).toEqual([
+      { start: 0, length: 3 * MiB, depth: 0, present: true, zero: false, data: true, offset: 0, state: "RAW" },
+    ]);
     const missing = await vhdx(["map", at("nowhere.vhdx")]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/^vhdx: IO_ERROR: /);
@@ -236,7 +277,10 @@ describe.skipIf(!hasQemu)("vhdx compare agrees with qemu-img compare", () => {
   let raw: string;
   let changed: string;
   beforeAll(() => {
-    image = qemuImage("cmp.vhdx", "16M", "subformat=dynamic,block_size=1M", ["write -P 0x11 1M 1M", "write -P 0x22 6M 64k"]);
+    image = qemuImage("cmp.vhdx", "16M", "subformat=dynamic,block_size=1M", [
+      "write -P 0x11 1M 1M",
+      "write -P 0x22 6M 64k",
+    ]);
     raw = toRaw(image, "cmp.raw");
     changed = at("cmp-changed.vhdx");
     copyFileSync(image, changed);
@@ -296,7 +340,10 @@ describe.skipIf(!hasQemu)("vhdx compare agrees with qemu-img compare", () => {
   });
 
   it("exit 2 when a file is missing or an argument is wrong, like qemu-img", async () => {
-    for (const args of [[image, at("missing.raw")], [at("missing.vhdx"), image]]) {
+    for (const args of [
+      [image, at("missing.raw")],
+      [at("missing.vhdx"), image],
+    ]) {
       const ours = await vhdx(["compare", ...args]);
       expect(ours.status).toBe(2);
       expect(ours.stderr).toMatch(/^vhdx: IO_ERROR: /);
@@ -336,11 +383,16 @@ describe.skipIf(!hasQemu)("the built command", () => {
     const raw = toRaw(path, "process.raw");
     const map = vhdxProcess(["map", "--json", path]);
     expect(map.status).toBe(0);
-    expect((JSON.parse(map.stdout) as Extent[]).filter((e) => e.data).map((e) => [e.start, e.length])).toEqual([[2 * MiB, MiB]]);
+    expect((JSON.parse(map.stdout) as Extent[]).filter((e) => e.data).map((e) => [e.start, e.length])).toEqual([
+      [2 * MiB, MiB],
+    ]);
     expect(vhdxProcess(["compare", path, raw])).toMatchObject({ status: 0, stdout: "Images are identical.\n" });
     const other = at("process-other.raw");
     writeFileSync(other, new Uint8Array(8 * MiB));
-    expect(vhdxProcess(["compare", path, other])).toMatchObject({ status: 1, stdout: `Content mismatch at offset ${2 * MiB}!\n` });
+    expect(vhdxProcess(["compare", path, other])).toMatchObject({
+      status: 1,
+      stdout: `Content mismatch at offset ${2 * MiB}!\n`,
+    });
     expect(vhdxProcess(["compare", path, at("gone.raw")]).status).toBe(2);
   });
 });

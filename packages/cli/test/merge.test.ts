@@ -63,7 +63,9 @@ describe("vhdx merge", () => {
     const outcome = await vhdx(["merge", "child.vhdx"], folder);
     expect(outcome.stderr).toBe("");
     expect(outcome.status).toBe(0);
-    expect(outcome.stdout).toMatch(/^merged child\.vhdx into .*base\.vhdx: [\d.]+ (MiB|KiB) of data, 1 MiB of zeros; child\.vhdx removed\n$/);
+    expect(outcome.stdout).toMatch(
+      /^merged child\.vhdx into .*base\.vhdx: [\d.]+ (MiB|KiB) of data, 1 MiB of zeros; child\.vhdx removed\n$/,
+    );
     expect(existsSync(child)).toBe(false);
     expect((await readAll(base)).equals(before)).toBe(true);
     if (hasQemu) {

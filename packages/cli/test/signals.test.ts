@@ -4,7 +4,18 @@
 // a step boundary with a consistent image that holds what they say they did.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -92,7 +103,12 @@ function partials(destination: string): string[] {
  * moment (up to `spread` ms) after its temporary file appears, while it is
  * still there (the copy still under way).
  */
-async function interruptOutput(args: string[], destination: string, signal: NodeJS.Signals, spread = 400): Promise<Ended> {
+async function interruptOutput(
+  args: string[],
+  destination: string,
+  signal: NodeJS.Signals,
+  spread = 400,
+): Promise<Ended> {
   const { child, ended } = start(args);
   await waitFor(() => partials(destination).length > 0, `${destination}.partial-*`);
   await sleep(Math.random() * spread);
@@ -112,7 +128,9 @@ describe("an interrupted command leaves no file behind", () => {
   it("convert raw to VHDX, Ctrl-C: exit 130, no DST, no temporary file", async () => {
     const ended = await interruptOutput(["convert", "big.raw", "out.vhdx"], "out.vhdx", "SIGINT");
     expect(ended.code, ended.stderr).toBe(130);
-    expect(ended.stderr).toMatch(/^vhdx: interrupted \(SIGINT\): removed the unfinished copy; \S+out\.vhdx was left as it was\n$/);
+    expect(ended.stderr).toMatch(
+      /^vhdx: interrupted \(SIGINT\): removed the unfinished copy; \S+out\.vhdx was left as it was\n$/,
+    );
     expectNothingLeft("out.vhdx");
   }, 60_000);
 
@@ -199,12 +217,16 @@ describe("new files are made under a temporary name, in-process", () => {
   it("create: a differencing child's relative parent path names the parent, and an existing FILE is refused untouched", async () => {
     expect((await vhdx(["create", "parent.vhdx", "8M"], dir)).status).toBe(0);
     expect((await vhdx(["create", "--parent", "parent.vhdx", "kid.vhdx"], dir)).status).toBe(0);
-    const info = JSON.parse((await vhdx(["info", "--json", "kid.vhdx"], dir)).stdout) as { parentLocator: Record<string, string> };
+    const info = JSON.parse((await vhdx(["info", "--json", "kid.vhdx"], dir)).stdout) as {
+      parentLocator: Record<string, string>;
+    };
     expect(info.parentLocator.relative_path).toBe("parent.vhdx");
     const kept = readFileSync(file("kid.vhdx"));
     const again = await vhdx(["create", "kid.vhdx", "8M"], dir);
     expect(again.status).toBe(2);
-    expect(again.stderr).toMatch(/^vhdx: INVALID_ARGUMENT: create: FILE \S+kid\.vhdx exists; vhdx create never replaces a file\n$/);
+    expect(again.stderr).toMatch(
+      /^vhdx: INVALID_ARGUMENT: create: FILE \S+kid\.vhdx exists; vhdx create never replaces a file\n$/,
+    );
     expect(readFileSync(file("kid.vhdx")).equals(kept)).toBe(true);
     expect(partials("kid.vhdx")).toEqual([]);
   });
@@ -213,7 +235,9 @@ describe("new files are made under a temporary name, in-process", () => {
     const folder = await vhdx(["convert", "tiny.raw", "."], dir);
     expect(folder.stderr).toMatch(/^vhdx: INVALID_ARGUMENT: convert: DST \S+ is a folder\n$/);
     const device = await vhdx(["read", "-o", "/dev/null", "tiny.raw"], dir);
-    expect(device.stderr).toMatch(/^vhdx: INVALID_ARGUMENT: read: -o \/dev\/null is not a regular file; write to stdout and redirect it there instead\n$/);
+    expect(device.stderr).toMatch(
+      /^vhdx: INVALID_ARGUMENT: read: -o \/dev\/null is not a regular file; write to stdout and redirect it there instead\n$/,
+    );
   });
 });
 
@@ -225,7 +249,8 @@ function corruptBatEntry(path: string, block: number): void {
   let batOffset = -1;
   for (let i = 0; i < bytes.readUInt32LE(regionTable + 8); i++) {
     const entry = regionTable + 16 + i * 32;
-    if (bytes.subarray(entry, entry + 16).toString("hex") === batGuid) batOffset = Number(bytes.readBigUInt64LE(entry + 16));
+    if (bytes.subarray(entry, entry + 16).toString("hex") === batGuid)
+      batOffset = Number(bytes.readBigUInt64LE(entry + 16));
   }
   expect(batOffset).toBeGreaterThan(0);
   const entry = Buffer.alloc(8);
@@ -264,7 +289,10 @@ describe.skipIf(!hasQemu)("an interrupted in-place command leaves a consistent i
     const outcome = await ended;
     await feeding;
     expect(outcome.code, outcome.stderr).toBe(130);
-    const claim = /^vhdx: interrupted \(SIGINT\): wrote (\d+) bytes \([^)]*\) of the input at offset 1048576, the rest was not written; \S+slow\.vhdx was closed and is consistent\n$/.exec(outcome.stderr);
+    const claim =
+      /^vhdx: interrupted \(SIGINT\): wrote (\d+) bytes \([^)]*\) of the input at offset 1048576, the rest was not written; \S+slow\.vhdx was closed and is consistent\n$/.exec(
+        outcome.stderr,
+      );
     expect(claim, outcome.stderr).not.toBeNull();
     const written = Number(claim![1]);
     const input = Buffer.concat(sent);
@@ -287,7 +315,19 @@ describe.skipIf(!hasQemu)("an interrupted in-place command leaves a consistent i
     for (let at = MiB; at < size; at += 2 * MiB) writeSync(fd, zeros, 0, MiB, at);
     closeSync(fd);
     const image = file("holes.vhdx");
-    run("qemu-img", ["convert", "-S", "0", "-f", "raw", "-O", "vhdx", "-o", "subformat=dynamic,block_size=1M", raw, image]);
+    run("qemu-img", [
+      "convert",
+      "-S",
+      "0",
+      "-f",
+      "raw",
+      "-O",
+      "vhdx",
+      "-o",
+      "subformat=dynamic,block_size=1M",
+      raw,
+      image,
+    ]);
     const before = statSync(image).mtimeMs;
     const { child, ended } = start(["compact", "holes.vhdx"]);
     // The first change of a session (the header update) marks the command at work.
@@ -296,7 +336,9 @@ describe.skipIf(!hasQemu)("an interrupted in-place command leaves a consistent i
     child.kill("SIGINT");
     const outcome = await ended;
     expect(outcome.code, outcome.stderr).toBe(130);
-    expect(outcome.stderr).toMatch(/^vhdx: interrupted \(SIGINT\): (stopped after|the compaction had finished)[^\n]*\n$/);
+    expect(outcome.stderr).toMatch(
+      /^vhdx: interrupted \(SIGINT\): (stopped after|the compaction had finished)[^\n]*\n$/,
+    );
     run("qemu-img", ["check", "-f", "vhdx", image]);
     expect((await runToEnd(["check", "holes.vhdx"])).code).toBe(0);
     run("qemu-img", ["compare", "-f", "vhdx", "-F", "raw", image, raw]);

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { oracle } from "@vhdx-tools/oracles";
-import { FaultInjectingSource, MemorySource, type RandomAccessSource, openImage } from "@vhdx/image";
+import { MemorySource, type RandomAccessSource, openImage } from "@vhdx/image";
+import { FaultInjectingSource } from "@vhdx/image/testing";
 import {
   CRASH_WORKLOADS,
   POWER_CUT_MODES,
@@ -27,19 +28,23 @@ const SEED = Number(process.env.VHDX_CRASH_SEED ?? 1);
 /** Throws in CI when qemu-img is missing. */
 const QEMU = oracle("qemu-img");
 const QEMU_WORKLOADS: readonly CrashWorkloadName[] = ["writes", "resize", "compact", "merge"];
-const MiB = 1 << 20;
+const _MiB = 1 << 20;
 
 describe(`power cuts in every crash workload (short profile, seed ${SEED})`, () => {
   const ran = new Set<string>();
 
-  it.each(CRASH_WORKLOADS.map((name) => [name]))("%s: every reopened image is consistent and holds every flushed write", async (name) => {
-    const summary = await runCrashTests({ seed: SEED, profile: "short", qemuCheck: QEMU, workloads: [name] });
-    expect(summary.failures.map((f) => `#${f.cutPoint} ${f.mode}: ${f.problem}`)).toEqual([]);
-    expect(summary.workloads).toEqual([name]);
-    expect(summary.cuts).toBeGreaterThanOrEqual(SHORT_PROFILE_CUTS * POWER_CUT_MODES.length);
-    if (QEMU && QEMU_WORKLOADS.includes(name)) expect(summary.qemuChecked).toBeGreaterThan(0);
-    for (const workload of summary.workloads) ran.add(workload);
-  }, 120_000);
+  it.each(CRASH_WORKLOADS.map((name) => [name]))(
+    "%s: every reopened image is consistent and holds every flushed write",
+    async (name) => {
+      const summary = await runCrashTests({ seed: SEED, profile: "short", qemuCheck: QEMU, workloads: [name] });
+      expect(summary.failures.map((f) => `#${f.cutPoint} ${f.mode}: ${f.problem}`)).toEqual([]);
+      expect(summary.workloads).toEqual([name]);
+      expect(summary.cuts).toBeGreaterThanOrEqual(SHORT_PROFILE_CUTS * POWER_CUT_MODES.length);
+      if (QEMU && QEMU_WORKLOADS.includes(name)) expect(summary.qemuChecked).toBeGreaterThan(0);
+      for (const workload of summary.workloads) ran.add(workload);
+    },
+    120_000,
+  );
 
   it("ran every workload", () => {
     expect([...ran].sort()).toEqual([...CRASH_WORKLOADS].sort());
@@ -76,7 +81,13 @@ describe("the checks catch what they are there for", () => {
   const workload = (name: CrashWorkloadName) => workloads.get(name)!;
   const lastStep = (w: CrashWorkload) => w.steps.length - 1;
 
-  async function verify(w: CrashWorkload, bytes: Uint8Array, lastDone: number, qemu = false, expected?: Uint8Array): Promise<string[]> {
+  async function verify(
+    w: CrashWorkload,
+    bytes: Uint8Array,
+    lastDone: number,
+    qemu = false,
+    expected?: Uint8Array,
+  ): Promise<string[]> {
     await prepareCheckFolder(dir, w);
     const { problems } = await verifySurvivor(w, { bytes, lastDone }, { dir, qemu, ...(expected ? { expected } : {}) });
     return problems;
@@ -139,7 +150,9 @@ describe("the checks catch what they are there for", () => {
     const expected = (await verifySurvivor(w, { bytes, lastDone: lastStep(w) }, { dir, qemu: false })).contents!;
     expect(await verify(w, bytes, lastStep(w), false, expected)).toEqual([]);
     expected[12345]! ^= 1;
-    expect(await verify(w, bytes, lastStep(w), false, expected)).toEqual([expect.stringMatching(/^reads \d+ at byte 12345, where the same file replayed without a second cut reads/)]);
+    expect(await verify(w, bytes, lastStep(w), false, expected)).toEqual([
+      expect.stringMatching(/^reads \d+ at byte 12345, where the same file replayed without a second cut reads/),
+    ]);
   });
 
   it("catches a virtual size that is neither the old nor the new one", async () => {

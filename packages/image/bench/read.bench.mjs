@@ -34,8 +34,24 @@ let next = 0;
 const randomOffset = () => ((next = (Math.imul(next, 1664525) + 1013904223) >>> 0) % (blocks * 256)) * 4096;
 
 const cases = [
-  ["sequential 1 MiB reads", MiB, () => image.readInto(target, (next++ % blocks) * MiB), () => { const o = (next++ % blocks) * MiB; target.set(payload.subarray(o, o + MiB)); }],
-  ["random 4 KiB reads", 4096, () => image.readInto(small, randomOffset()), () => { const o = randomOffset(); small.set(payload.subarray(o, o + 4096)); }],
+  [
+    "sequential 1 MiB reads",
+    MiB,
+    () => image.readInto(target, (next++ % blocks) * MiB),
+    () => {
+      const o = (next++ % blocks) * MiB;
+      target.set(payload.subarray(o, o + MiB));
+    },
+  ],
+  [
+    "random 4 KiB reads",
+    4096,
+    () => image.readInto(small, randomOffset()),
+    () => {
+      const o = randomOffset();
+      small.set(payload.subarray(o, o + 4096));
+    },
+  ],
 ];
 const results = [];
 for (const [name, bytes, ours, floor] of cases) {
@@ -49,10 +65,17 @@ for (const [name, bytes, ours, floor] of cases) {
 if (wantsJson()) {
   console.log(JSON.stringify({ benchmark: "image-read", node: process.version, results }, null, 2));
 } else {
-  console.log(`@vhdx/image reads from memory (Node ${process.version}); ratio = copy floor / ours (time per byte, 1.0 is the floor)`);
+  console.log(
+    `@vhdx/image reads from memory (Node ${process.version}); ratio = copy floor / ours (time per byte, 1.0 is the floor)`,
+  );
   printTable(
     ["operation", "@vhdx/image", "plain copy", "ratio"],
-    results.map((r) => [r.name, formatRate(r.bytesPerSecond), formatRate(r.copyFloor), `${(r.copyFloor / r.bytesPerSecond).toFixed(2)}x`]),
+    results.map((r) => [
+      r.name,
+      formatRate(r.bytesPerSecond),
+      formatRate(r.copyFloor),
+      `${(r.copyFloor / r.bytesPerSecond).toFixed(2)}x`,
+    ]),
   );
 }
 
@@ -81,7 +104,11 @@ function buildImage(blockCount) {
   bytes.set(regions, 0x30000);
   bytes.set(regions, 0x40000);
   const items = [
-    [FILE_PARAMETERS_GUID, false, encodeFileParameters({ blockSize: MiB, leaveBlockAllocated: false, hasParent: false })],
+    [
+      FILE_PARAMETERS_GUID,
+      false,
+      encodeFileParameters({ blockSize: MiB, leaveBlockAllocated: false, hasParent: false }),
+    ],
     [VIRTUAL_DISK_SIZE_GUID, true, encodeVirtualDiskSize(blockCount * MiB)],
     [VIRTUAL_DISK_ID_GUID, true, encodeVirtualDiskId("00000000-0000-4000-8000-000000000003")],
     [LOGICAL_SECTOR_SIZE_GUID, true, encodeLogicalSectorSize(512)],

@@ -1,5 +1,7 @@
 // An opened VHDX image: what it is (sizes, type, identity, its parent) and
 // reads of its virtual disk. Built by openImage; see open/open-image.ts.
+// Over 300 lines: the public class and the private state its read, write and
+// extents paths share; the work itself is in read/, write/ and check/.
 import {
   type BatGeometry,
   type BatTable,
@@ -17,9 +19,11 @@ import {
   SECTOR_BITMAP_BLOCK_SIZE,
   VhdxError,
 } from "@vhdx/structs";
+import { attachWriter } from "./internal/writer-handle.js";
 import type { Layout } from "./open/layout.js";
 import type { MetadataItems } from "./open/metadata.js";
 import { BatAccess, type BatEntries } from "./read/bat-access.js";
+import { type DiskExtent, type ExtentLayer, diskExtents } from "./read/extents.js";
 import type { CorruptEntries } from "./read/block-integrity.js";
 import { SectorBitmapCache } from "./read/sector-bitmap-cache.js";
 import { type RandomAccessSource, closedError, readExactly, readOnlyError } from "./sources/source.js";
@@ -51,7 +55,6 @@ export interface ImageParts {
   /** Whether closing this image closes the parent (true when openImage opened it). */
   ownsParent: boolean;
 }
-
 
 export class VhdxImage {
   readonly source: RandomAccessSource;
@@ -123,6 +126,7 @@ export class VhdxImage {
     this.ownsParent = parts.ownsParent;
     this.bitmaps = new SectorBitmapCache((chunk) => this.loadSectorBitmap(chunk));
     this.writer = this.readOnly ? null : this.createWriter();
+    attachWriter(this, (operation) => this.writable(operation));
     this.batAccess = new BatAccess(this.source, this.geometry, this.layout, this.fileSize, this.writer !== null);
   }
 
@@ -170,7 +174,12 @@ export class VhdxImage {
     const runs: ReadRun[] = [];
     mapRange(table, offset, buffer.length, (run) => runs.push({ ...run }));
     for (const run of runs) {
-      await this.readRun(run, buffer.subarray(run.virtualOffset - offset, run.virtualOffset - offset + run.length), table, corrupt);
+      await this.readRun(
+        run,
+        buffer.subarray(run.virtualOffset - offset, run.virtualOffset - offset + run.length),
+        table,
+        corrupt,
+      );
     }
   }
 
@@ -193,6 +202,20 @@ export class VhdxImage {
     this.checkRange(offset, length);
     const covered = Math.max(1, Math.min(length, this.virtualSize - offset));
     return (await this.loadBat(() => this.batAccess.forRange(offset, covered))).table;
+  }
+
+  /**
+   * Where the bytes of [offset, offset + length) of the virtual disk come
+   * from, as merged runs in order: "data" in a file of the chain (`depth`,
+   * `file`, `fileOffset`), "zero" by a block's state, or "unallocated" (zeros:
+   * nothing holds them). From the BAT and sector bitmaps only; see
+   * read/extents.ts. Throws here (not when iterated) for a bad range.
+   */
+  extents(offset = 0, length = this.virtualSize - offset): AsyncGenerator<DiskExtent, void, undefined> {
+    if (typeof offset !== "number" || typeof length !== "number")
+      throw new TypeError("extents: offset and length must be numbers");
+    this.checkRange(offset, length, "extents");
+    return diskExtents(this.extentLayer(), offset, length);
   }
 
   /** BAT entries whose blocks lie where no block may (index -> reason). Reads the BAT. */
@@ -229,31 +252,6 @@ export class VhdxImage {
     if (length > 0) await this.writable("discard").discard(offset, length);
   }
 
-  /**
-   * For maintenance tools (compact): moves the block of BAT entry `batIndex`
-   * to `newOffset` in free space; see ImageWriter.relocateBlock.
-   */
-  async relocateBlock(batIndex: number, newOffset: number, length: number): Promise<void> {
-    await this.writable("relocateBlock").relocateBlock(batIndex, newOffset, length);
-  }
-
-  /**
-   * For maintenance tools (resize, merge): writes whole 4 KiB pages of
-   * structures other than the BAT (region tables, metadata items) through the
-   * log. The image's in-memory view does not follow; reopen it afterwards.
-   */
-  async commitStructures(updates: readonly { fileOffset: number; data: Uint8Array }[]): Promise<void> {
-    await this.writable("commitStructures").commitStructures(updates);
-  }
-
-  /**
-   * For maintenance tools (compact): cuts the file to `size`, which must lie
-   * past every structure and block still in use; crash-safe through the log.
-   */
-  async truncateFile(size: number): Promise<void> {
-    await this.writable("truncateFile").truncateFile(size);
-  }
-
   /** Makes every completed write durable (no-op on a read-only image). */
   async flush(): Promise<void> {
     if (this.closed) throw closedError(this.source.name);
@@ -272,6 +270,20 @@ export class VhdxImage {
     }
   }
 
+  /** This image as read/extents.ts walks it: its BAT, its sector bitmap cache, its parent. */
+  private extentLayer(): ExtentLayer {
+    return {
+      name: this.source.name,
+      geometry: this.geometry,
+      batWindow: (offset, length) => this.batWindow(offset, length),
+      sectorBitmap: (chunk) => this.bitmaps.get(chunk),
+      parent: () => {
+        if (this.parent === null && this.parentError !== null) throw this.parentError;
+        return this.parent?.extentLayer() ?? null;
+      },
+    };
+  }
+
   private writable(operation: string): ImageWriter {
     if (this.writer === null) throw readOnlyError(this.source.name, operation);
     return this.writer;
@@ -288,7 +300,10 @@ export class VhdxImage {
         this.current = current;
       },
       loadBat: () => this.loadBat(),
-      sectorBitmap: (chunk, fresh) => (fresh ? Promise.resolve(this.bitmaps.fresh(chunk)) : this.bitmaps.pinned(chunk)),
+      sectorBitmap: (chunk) => this.bitmaps.pinned(chunk),
+      freshSectorBitmap: (chunk) => {
+        this.bitmaps.fresh(chunk);
+      },
       readParent: (target, offset) => this.readParent(target, offset),
       flushed: () => this.bitmaps.unpinAll(),
     });
@@ -366,13 +381,19 @@ export class VhdxImage {
   }
 
   private corruptEntry(index: number, detail: string): VhdxError {
-    return new VhdxError("CORRUPT_BAT", `entry ${index}: ${detail}`, { structure: "BAT", offset: this.batEntryOffset(index) });
+    return new VhdxError("CORRUPT_BAT", `entry ${index}: ${detail}`, {
+      structure: "BAT",
+      offset: this.batEntryOffset(index),
+    });
   }
 
   private checkRange(offset: number, length: number, operation = "read"): void {
     if (this.closed) throw closedError(this.source.name);
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
-      throw new VhdxError("OUT_OF_RANGE", `${operation} of ${length} bytes at ${offset}: offset and length must be non-negative integers`);
+      throw new VhdxError(
+        "OUT_OF_RANGE",
+        `${operation} of ${length} bytes at ${offset}: offset and length must be non-negative integers`,
+      );
     }
     if (offset + length > this.virtualSize) {
       throw new VhdxError(

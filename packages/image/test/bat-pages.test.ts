@@ -38,7 +38,10 @@ describe("BatPages", () => {
   it("answers every window as the whole table does, across pages and after evictions", async () => {
     const file = makeFile(1);
     const whole = new BatTable(file.subarray(regionOffset), geometry, { regionFileOffset: regionOffset });
-    const pages = new BatPages(new MemorySource(file, { readOnly: true }), geometry, regionOffset, { pageBytes: 4096, cachedPages: 3 });
+    const pages = new BatPages(new MemorySource(file, { readOnly: true }), geometry, regionOffset, {
+      pageBytes: 4096,
+      cachedPages: 3,
+    });
     let seed = 7;
     const next = (limit: number) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % limit;
     for (let n = 0; n < 300; n++) {
@@ -47,7 +50,10 @@ describe("BatPages", () => {
       const window = await pages.window(first, end);
       expect([window.firstEntry, window.endEntry]).toEqual([first, end]);
       for (let index = first; index < end; index += 1 + next(50)) {
-        expect([window.state(index), window.fileOffsetMB(index)]).toEqual([whole.state(index), whole.fileOffsetMB(index)]);
+        expect([window.state(index), window.fileOffsetMB(index)]).toEqual([
+          whole.state(index),
+          whole.fileOffsetMB(index),
+        ]);
       }
     }
   });
@@ -55,7 +61,10 @@ describe("BatPages", () => {
   it("keeps windows it handed out intact while later reads reuse evicted pages", async () => {
     const file = makeFile(2);
     const whole = new BatTable(file.subarray(regionOffset), geometry, { regionFileOffset: regionOffset });
-    const pages = new BatPages(new MemorySource(file, { readOnly: true }), geometry, regionOffset, { pageBytes: 4096, cachedPages: 2 });
+    const pages = new BatPages(new MemorySource(file, { readOnly: true }), geometry, regionOffset, {
+      pageBytes: 4096,
+      cachedPages: 2,
+    });
     const held = await pages.window(0, 512);
     await Promise.all(Array.from({ length: 40 }, (_, k) => pages.window(1000 + k * 700, 1200 + k * 700)));
     for (let index = 0; index < 512; index++) expect(held.state(index)).toBe(whole.state(index));
@@ -67,10 +76,14 @@ describe("BatPages", () => {
       const whole = new BatTable(file.subarray(regionOffset), geometry, { regionFileOffset: regionOffset });
       const structures = [{ offset: 0, length: regionOffset + geometry.batByteLength, name: "header section and BAT" }];
       const expected = scanBlockPlacement(whole, fileSize, structures);
-      const pages = new BatPages(new MemorySource(file, { readOnly: true }), geometry, regionOffset, { pageBytes: 8192 });
+      const pages = new BatPages(new MemorySource(file, { readOnly: true }), geometry, regionOffset, {
+        pageBytes: 8192,
+      });
       const paged = await pages.scanPlacement(fileSize, structures);
       expect(expected.size).toBeGreaterThan(1000);
-      expect(new Map([...paged].sort((a, b) => a[0] - b[0]))).toEqual(new Map([...expected].sort((a, b) => a[0] - b[0])));
+      expect(new Map([...paged].sort((a, b) => a[0] - b[0]))).toEqual(
+        new Map([...expected].sort((a, b) => a[0] - b[0])),
+      );
     }
   });
 });
@@ -90,7 +103,10 @@ describe.runIf(oracles("qemu-img", "qemu-io"))("a read-only image with a BAT ove
     dir = tempDir("vhdx-bat-pages-");
     path = dir.file("big.vhdx");
     qemuCreate(path, { size, subformat: "dynamic", blockSize: MiB });
-    qemuIo(path, writes.map((w) => `write -P ${w.pattern} ${w.offset} ${w.length}`));
+    qemuIo(
+      path,
+      writes.map((w) => `write -P ${w.pattern} ${w.offset} ${w.length}`),
+    );
   });
   afterAll(() => dir?.remove());
 
@@ -99,7 +115,10 @@ describe.runIf(oracles("qemu-img", "qemu-io"))("a read-only image with a BAT ove
     try {
       expect(image.geometry.batByteLength).toBeGreaterThan(LARGEST_WHOLE_BAT);
       for (const w of writes) {
-        const around = await image.read(w.offset - 4096 < 0 ? 0 : w.offset - 4096, w.length + 8192 - (w.offset === 0 ? 4096 : 0) - (w.offset + w.length === size ? 4096 : 0));
+        const around = await image.read(
+          Math.max(w.offset - 4096, 0),
+          w.length + 8192 - (w.offset === 0 ? 4096 : 0) - (w.offset + w.length === size ? 4096 : 0),
+        );
         const start = w.offset === 0 ? 0 : 4096;
         expect(around.subarray(start, start + w.length).every((b) => b === w.pattern)).toBe(true);
         expect(around.subarray(0, start).every((b) => b === 0)).toBe(true);
@@ -128,7 +147,9 @@ describe.runIf(oracles("qemu-img", "qemu-io"))("a read-only image with a BAT ove
     closeSync(fd);
     const paged = await openVhdx(broken);
     try {
-      await expect(paged.read(2 * MiB, 4096)).rejects.toSatisfy((e) => VhdxError.isInstance(e) && e.code === "CORRUPT_BAT");
+      await expect(paged.read(2 * MiB, 4096)).rejects.toSatisfy(
+        (e) => VhdxError.isInstance(e) && e.code === "CORRUPT_BAT",
+      );
       await expect(paged.read(0, 4096)).rejects.toSatisfy((e) => VhdxError.isInstance(e) && e.code === "CORRUPT_BAT");
       expect((await paged.read(size - MiB, 4096)).every((b) => b === 0x33)).toBe(true);
       expect([...(await paged.corruptBatEntries()).keys()].sort()).toEqual([0, 2]);
@@ -137,7 +158,9 @@ describe.runIf(oracles("qemu-img", "qemu-io"))("a read-only image with a BAT ove
     }
     const writable = await openVhdx(broken, { readOnly: false });
     try {
-      await expect(writable.read(2 * MiB, 4096)).rejects.toSatisfy((e) => VhdxError.isInstance(e) && e.code === "CORRUPT_BAT");
+      await expect(writable.read(2 * MiB, 4096)).rejects.toSatisfy(
+        (e) => VhdxError.isInstance(e) && e.code === "CORRUPT_BAT",
+      );
     } finally {
       await writable.close();
     }

@@ -6,7 +6,8 @@ import { readFileSync, statSync } from "node:fs";
 import { STATE, buildVhdx } from "@vhdx-tools/fixtures";
 import { PAYLOAD_BLOCK_FULLY_PRESENT } from "@vhdx/structs";
 import { afterAll, describe, expect, it } from "vitest";
-import { FaultInjectingSource, MemorySource, type PowerCutMode, VhdxError, type VhdxImage, openImage } from "../src/index.js";
+import { MemorySource, VhdxError, type VhdxImage, openImage } from "../src/index.js";
+import { FaultInjectingSource, type PowerCutMode } from "../src/testing/index.js";
 import { type CompactResult, compactImage } from "../src/maintain/compact.js";
 import { compactVhdx } from "../src/node/compact-vhdx.js";
 import { createVhdx, openVhdx } from "../src/node/index.js";
@@ -80,7 +81,9 @@ describe.skipIf(!hasQemu)("compact on images QEMU made", () => {
     const rawAfter = dir.file("after.raw");
     qemuConvertToRaw(file, rawAfter);
     expectSameBytes(readFileSync(rawAfter), readFileSync(rawBefore), "qemu-img convert after compact");
-    qemuIo(file, ["read -P 0x63 62M 1M", "read -P 0 4M 4M", "read -P 0 0 1000", "read -P 0x61 1M 1M"], { readOnly: true });
+    qemuIo(file, ["read -P 0x63 62M 1M", "read -P 0 4M 4M", "read -P 0 0 1000", "read -P 0x61 1M 1M"], {
+      readOnly: true,
+    });
 
     const image = await openVhdx(file);
     const table = await image.bat();
@@ -91,7 +94,12 @@ describe.skipIf(!hasQemu)("compact on images QEMU made", () => {
     await image.close();
 
     const again = await compactVhdx(file);
-    expect(again).toEqual({ zeroedBlocks: 0, movedBlocks: 0, fileSizeBefore: result.fileSizeAfter, fileSizeAfter: result.fileSizeAfter });
+    expect(again).toEqual({
+      zeroedBlocks: 0,
+      movedBlocks: 0,
+      fileSizeBefore: result.fileSizeAfter,
+      fileSizeAfter: result.fileSizeAfter,
+    });
   });
 
   it("reports progress through both phases", async () => {
@@ -183,7 +191,12 @@ async function crashScenarios(): Promise<CrashScenario[]> {
   const blocks: Record<number, { state: number }> = {};
   for (const b of [0, 1, 2, 3, 5, 6, 7]) blocks[b] = { state: STATE.FULLY_PRESENT };
   const dynamic = buildVhdx({ virtualSize: 8 * MiB, blockSize: MiB, type: "dynamic", blocks });
-  const base = buildVhdx({ virtualSize: 8 * MiB, blockSize: MiB, type: "dynamic", blocks: { 0: { state: STATE.FULLY_PRESENT }, 1: { state: STATE.FULLY_PRESENT }, 3: { state: STATE.FULLY_PRESENT } } });
+  const base = buildVhdx({
+    virtualSize: 8 * MiB,
+    blockSize: MiB,
+    type: "dynamic",
+    blocks: { 0: { state: STATE.FULLY_PRESENT }, 1: { state: STATE.FULLY_PRESENT }, 3: { state: STATE.FULLY_PRESENT } },
+  });
   const child = buildVhdx(
     {
       virtualSize: 8 * MiB,
@@ -191,13 +204,21 @@ async function crashScenarios(): Promise<CrashScenario[]> {
       type: "differencing",
       parent: { dataWriteGuid: base.dataWriteGuid, paths: { relative_path: "base.vhdx" } },
       // In the file: blocks 0, 1, 2, 6, then block 6's sector bitmap, last.
-      blocks: { 0: { state: STATE.FULLY_PRESENT }, 1: { state: STATE.FULLY_PRESENT }, 2: { state: STATE.FULLY_PRESENT }, 6: { state: STATE.PARTIALLY_PRESENT, presentSectors: (s) => s % 3 === 0 } },
+      blocks: {
+        0: { state: STATE.FULLY_PRESENT },
+        1: { state: STATE.FULLY_PRESENT },
+        2: { state: STATE.FULLY_PRESENT },
+        6: { state: STATE.PARTIALLY_PRESENT, presentSectors: (s) => s % 3 === 0 },
+      },
     },
     base,
   );
   const zeroed = async (fixture: Uint8Array, parent: Uint8Array | null, zeroBlocks: number[], expectFull: number) => {
     const source = new MemorySource(fixture.slice());
-    const image = await openImage(source, { readOnly: false, parents: parent ? [await openImage(new MemorySource(parent))] : [] });
+    const image = await openImage(source, {
+      readOnly: false,
+      parents: parent ? [await openImage(new MemorySource(parent))] : [],
+    });
     for (const b of zeroBlocks) await image.write(b * MiB, new Uint8Array(MiB));
     await image.write(6 * MiB + 77, new Uint8Array(3000).fill(0x5a));
     expect(await countFullyPresent(image)).toBe(expectFull);
@@ -205,8 +226,22 @@ async function crashScenarios(): Promise<CrashScenario[]> {
     return source.bytes().slice();
   };
   return [
-    { name: "dynamic", bytes: await zeroed(dynamic.bytes, null, [1, 2, 5], 7), parent: null, fullyPresentAfter: 4, zeroedBlocks: 3, movedBlocks: 2 },
-    { name: "differencing", bytes: await zeroed(child.bytes, base.bytes, [0, 1], 3), parent: base.bytes, fullyPresentAfter: 1, zeroedBlocks: 2, movedBlocks: 2 },
+    {
+      name: "dynamic",
+      bytes: await zeroed(dynamic.bytes, null, [1, 2, 5], 7),
+      parent: null,
+      fullyPresentAfter: 4,
+      zeroedBlocks: 3,
+      movedBlocks: 2,
+    },
+    {
+      name: "differencing",
+      bytes: await zeroed(child.bytes, base.bytes, [0, 1], 3),
+      parent: base.bytes,
+      fullyPresentAfter: 1,
+      zeroedBlocks: 2,
+      movedBlocks: 2,
+    },
   ];
 }
 
@@ -229,39 +264,42 @@ async function compactUntilCut(source: FaultInjectingSource, scenario: CrashScen
   }
 }
 
-describe.each((await crashScenarios()).map((s) => [s.name, s] as const))("power cuts during compact of a %s image", (_name, scenario) => {
-  it("leaves an image that opens and reads as before, at every cut point, in every mode", async () => {
-    const initial = scenario.bytes;
-    const expected = await (await openScenario(initial, scenario, true)).read(0, 8 * MiB);
+describe.each((await crashScenarios()).map((s) => [s.name, s] as const))(
+  "power cuts during compact of a %s image",
+  (_name, scenario) => {
+    it("leaves an image that opens and reads as before, at every cut point, in every mode", async () => {
+      const initial = scenario.bytes;
+      const expected = await (await openScenario(initial, scenario, true)).read(0, 8 * MiB);
 
-    const counter = new FaultInjectingSource(initial);
-    const result = await compactUntilCut(counter, scenario);
-    expect(result).toMatchObject({ zeroedBlocks: scenario.zeroedBlocks, movedBlocks: scenario.movedBlocks });
-    const compacted = counter.durableBytes();
-    expect(compacted.length).toBeLessThan(initial.length);
-    const total = counter.operations;
-    expect(total).toBeGreaterThan(10);
-    const final = await openScenario(compacted, scenario, true);
-    expect(await countFullyPresent(final)).toBe(scenario.fullyPresentAfter);
-    expectSameBytes(await final.read(0, 8 * MiB), expected, "after an uninterrupted compact");
+      const counter = new FaultInjectingSource(initial);
+      const result = await compactUntilCut(counter, scenario);
+      expect(result).toMatchObject({ zeroedBlocks: scenario.zeroedBlocks, movedBlocks: scenario.movedBlocks });
+      const compacted = counter.durableBytes();
+      expect(compacted.length).toBeLessThan(initial.length);
+      const total = counter.operations;
+      expect(total).toBeGreaterThan(10);
+      const final = await openScenario(compacted, scenario, true);
+      expect(await countFullyPresent(final)).toBe(scenario.fullyPresentAfter);
+      expectSameBytes(await final.read(0, 8 * MiB), expected, "after an uninterrupted compact");
 
-    const modes: PowerCutMode[] = ["drop", "keep-random", "tear"];
-    for (let cut = 0; cut <= total; cut++) {
-      const source = new FaultInjectingSource(initial, { cutAfterOperations: cut, seed: cut + 1 });
-      await compactUntilCut(source, scenario);
-      for (const mode of modes) {
-        const label = `${scenario.name}, cut after ${cut} of ${total} operations, ${mode}`;
-        const survivor = await source.powerCut(mode);
-        const image = await openScenario(survivor, scenario, true).catch((error: unknown) => {
-          throw new Error(`${label}: does not open: ${String(error)}`);
-        });
-        expectSameBytes(await image.read(0, 8 * MiB), expected, label);
-        if (mode === "tear") {
-          const writable = await openScenario(survivor, scenario, false);
-          expectSameBytes(await writable.read(0, 8 * MiB), expected, `${label}, replayed on disk`);
-          await writable.close();
+      const modes: PowerCutMode[] = ["drop", "keep-random", "tear"];
+      for (let cut = 0; cut <= total; cut++) {
+        const source = new FaultInjectingSource(initial, { cutAfterOperations: cut, seed: cut + 1 });
+        await compactUntilCut(source, scenario);
+        for (const mode of modes) {
+          const label = `${scenario.name}, cut after ${cut} of ${total} operations, ${mode}`;
+          const survivor = await source.powerCut(mode);
+          const image = await openScenario(survivor, scenario, true).catch((error: unknown) => {
+            throw new Error(`${label}: does not open: ${String(error)}`);
+          });
+          expectSameBytes(await image.read(0, 8 * MiB), expected, label);
+          if (mode === "tear") {
+            const writable = await openScenario(survivor, scenario, false);
+            expectSameBytes(await writable.read(0, 8 * MiB), expected, `${label}, replayed on disk`);
+            await writable.close();
+          }
         }
       }
-    }
-  }, 120_000);
-});
+    }, 120_000);
+  },
+);

@@ -5,7 +5,8 @@
 // one of the values written since.
 import { type Fixture, STATE, buildVhdx } from "@vhdx-tools/fixtures";
 import { describe, expect, it } from "vitest";
-import { FaultInjectingSource, MemorySource, type PowerCutMode, VhdxError, openImage } from "../src/index.js";
+import { MemorySource, VhdxError, openImage } from "../src/index.js";
+import { FaultInjectingSource, type PowerCutMode } from "../src/testing/index.js";
 
 const MiB = 1 << 20;
 
@@ -38,7 +39,12 @@ function makeWorkload(seed: number, size: number, blockSize: number, count: numb
       ops.push({ kind: "discard", offset: pick(size / blockSize) * blockSize, length: blockSize });
     } else {
       const offset = pick(size - 1);
-      ops.push({ kind: "write", offset, length: Math.min(size - offset, 1 + pick(pick(2) ? 4096 : blockSize + 5000)), value: 1 + (i % 250) });
+      ops.push({
+        kind: "write",
+        offset,
+        length: Math.min(size - offset, 1 + pick(pick(2) ? 4096 : blockSize + 5000)),
+        value: 1 + (i % 250),
+      });
     }
   }
   ops.push({ kind: "flush" });
@@ -50,7 +56,11 @@ function applyToModel(model: Uint8Array, op: Op, blockSize: number, parent: Uint
   if (op.kind === "write") model.fill(op.value, op.offset, op.offset + op.length);
   else if (op.kind === "zero") model.fill(0, op.offset, Math.min(model.length, op.offset + op.length));
   else if (op.kind === "discard") {
-    for (let block = Math.ceil(op.offset / blockSize) * blockSize; block + blockSize <= op.offset + op.length; block += blockSize) {
+    for (
+      let block = Math.ceil(op.offset / blockSize) * blockSize;
+      block + blockSize <= op.offset + op.length;
+      block += blockSize
+    ) {
       if (parent) model.set(parent.subarray(block, block + blockSize), block);
       else model.fill(0, block, block + blockSize);
     }
@@ -65,8 +75,18 @@ interface Scenario {
 }
 
 function scenarios(): Scenario[] {
-  const dynamic = buildVhdx({ virtualSize: 6 * MiB, blockSize: MiB, type: "dynamic", blocks: { 1: { state: STATE.FULLY_PRESENT }, 4: { state: STATE.FULLY_PRESENT } } });
-  const base = buildVhdx({ virtualSize: 6 * MiB, blockSize: MiB, type: "dynamic", blocks: { 0: { state: STATE.FULLY_PRESENT }, 2: { state: STATE.FULLY_PRESENT }, 3: { state: STATE.FULLY_PRESENT } } });
+  const dynamic = buildVhdx({
+    virtualSize: 6 * MiB,
+    blockSize: MiB,
+    type: "dynamic",
+    blocks: { 1: { state: STATE.FULLY_PRESENT }, 4: { state: STATE.FULLY_PRESENT } },
+  });
+  const base = buildVhdx({
+    virtualSize: 6 * MiB,
+    blockSize: MiB,
+    type: "dynamic",
+    blocks: { 0: { state: STATE.FULLY_PRESENT }, 2: { state: STATE.FULLY_PRESENT }, 3: { state: STATE.FULLY_PRESENT } },
+  });
   const child = buildVhdx(
     {
       virtualSize: 6 * MiB,
@@ -77,9 +97,21 @@ function scenarios(): Scenario[] {
     },
     base,
   );
-  const base4k = buildVhdx({ virtualSize: 6 * MiB, blockSize: 2 * MiB, logicalSectorSize: 4096, type: "dynamic", blocks: { 1: { state: STATE.FULLY_PRESENT } } });
+  const base4k = buildVhdx({
+    virtualSize: 6 * MiB,
+    blockSize: 2 * MiB,
+    logicalSectorSize: 4096,
+    type: "dynamic",
+    blocks: { 1: { state: STATE.FULLY_PRESENT } },
+  });
   const child4k = buildVhdx(
-    { virtualSize: 6 * MiB, blockSize: 2 * MiB, logicalSectorSize: 4096, type: "differencing", parent: { dataWriteGuid: base4k.dataWriteGuid, paths: { relative_path: "b" } } },
+    {
+      virtualSize: 6 * MiB,
+      blockSize: 2 * MiB,
+      logicalSectorSize: 4096,
+      type: "differencing",
+      parent: { dataWriteGuid: base4k.dataWriteGuid, paths: { relative_path: "b" } },
+    },
     base4k,
   );
   return [
@@ -129,7 +161,13 @@ function modelCache(scenario: Scenario, ops: Op[]) {
 }
 
 /** Every byte holds the value at the last completed flush, or one written after it. */
-function expectConsistent(actual: Uint8Array, ops: Op[], modelAfter: (count: number) => Uint8Array, lastDone: number, label: string): void {
+function expectConsistent(
+  actual: Uint8Array,
+  ops: Op[],
+  modelAfter: (count: number) => Uint8Array,
+  lastDone: number,
+  label: string,
+): void {
   let lastFlush = -1;
   for (let i = 0; i <= Math.min(lastDone, ops.length - 1); i++) if (ops[i]!.kind === "flush") lastFlush = i;
   if (lastDone === ops.length) lastFlush = ops.length - 1;
@@ -142,7 +180,8 @@ function expectConsistent(actual: Uint8Array, ops: Op[], modelAfter: (count: num
     const op = ops[lastFlush + 1 + k]!;
     const before = parentOf(lastFlush + 1 + k);
     const after = parentOf(lastFlush + 2 + k);
-    return (i: number) => (op.kind === "flush" ? false : after[i] !== before[i] || touches(op, i) ? after[i] : undefined);
+    return (i: number) =>
+      op.kind === "flush" ? false : after[i] !== before[i] || touches(op, i) ? after[i] : undefined;
   });
   for (let page = 0; page < actual.length; page += 4096) {
     const end = Math.min(actual.length, page + 4096);
@@ -150,7 +189,9 @@ function expectConsistent(actual: Uint8Array, ops: Op[], modelAfter: (count: num
     for (let i = page; i < end; i++) {
       if (actual[i] === flushed[i]) continue;
       if (candidates.some((written) => written(i) === actual[i])) continue;
-      throw new Error(`${label}: byte ${i} is ${actual[i]}, flushed value ${flushed[i]}, no later write explains it (last completed op ${lastDone}, last flush ${lastFlush})`);
+      throw new Error(
+        `${label}: byte ${i} is ${actual[i]}, flushed value ${flushed[i]}, no later write explains it (last completed op ${lastDone}, last flush ${lastFlush})`,
+      );
     }
   }
 }
@@ -182,7 +223,10 @@ describe.each(scenarios().map((s) => [s.name, s] as const))("power cuts in a %s 
         if (mode === "tear") {
           const repaired = new MemorySource(survivor.slice());
           const writable = await open(repaired.bytes(), scenario, false);
-          expect(Buffer.compare(await writable.read(0, writable.virtualSize), contents), `${label}: replay on disk differs from replay in memory`).toBe(0);
+          expect(
+            Buffer.compare(await writable.read(0, writable.virtualSize), contents),
+            `${label}: replay on disk differs from replay in memory`,
+          ).toBe(0);
           await writable.close();
         }
       }

@@ -24,7 +24,17 @@ import { createImage } from "../src/create/create-image.js";
 import { MemorySource, VhdxError, type VhdxImage, openImage } from "../src/index.js";
 import { createVhdx, parentLocatorPaths } from "../src/node/create-vhdx.js";
 import { openVhdx } from "../src/node/index.js";
-import { oracle, oracles, pyvhdiRead, qemuCheck, qemuConvertToRaw, qemuCreate, qemuIo, run, tempDir, vhdiinfoFields } from "@vhdx-tools/oracles";
+import {
+  oracles,
+  pyvhdiRead,
+  qemuCheck,
+  qemuConvertToRaw,
+  qemuCreate,
+  qemuIo,
+  run,
+  tempDir,
+  vhdiinfoFields,
+} from "@vhdx-tools/oracles";
 
 const hasQemu = oracles("qemu-img", "qemu-io", "vhdiinfo");
 const hasLibvhdi = oracles("vhdiinfo", "pyvhdi");
@@ -40,7 +50,10 @@ const newPath = (name: string) => dir.file(`${fileCount++}-${name}`);
 
 /** A few windows of the disk: the start, both sides of the first block boundary, the 4 GiB mark, the end. */
 function windows(size: number, blockSize: number): Array<[number, number]> {
-  const spans: Array<[number, number]> = [[0, Math.min(size, MiB)], [Math.max(0, Math.min(blockSize, size) - 64 * KiB), 128 * KiB]];
+  const spans: Array<[number, number]> = [
+    [0, Math.min(size, MiB)],
+    [Math.max(0, Math.min(blockSize, size) - 64 * KiB), 128 * KiB],
+  ];
   if (size > 4 * GiB + MiB) spans.push([4 * GiB - 64 * KiB, 128 * KiB]);
   spans.push([Math.max(0, size - MiB), Math.min(size, MiB)]);
   return spans.map(([offset, length]) => [offset, Math.min(length, size - offset)]);
@@ -68,10 +81,12 @@ function expectBytes(actual: Uint8Array, expected: Uint8Array, what: string): vo
   while (actual[i] === expected[i]) i++;
   expect.fail(`${what}: first difference at ${i}: got ${actual[i]}, expected ${expected[i]}`);
 }
-const qemuInfo = (path: string) => JSON.parse(run("qemu-img", ["info", "--output=json", "-f", "vhdx", path]).toString());
+const qemuInfo = (path: string) =>
+  JSON.parse(run("qemu-img", ["info", "--output=json", "-f", "vhdx", path]).toString());
 
 async function expectZeros(image: VhdxImage, spans: Array<[number, number]>) {
-  for (const [offset, length] of spans) expect(isZero(await image.read(offset, length)), `zeros at ${offset}`).toBe(true);
+  for (const [offset, length] of spans)
+    expect(isZero(await image.read(offset, length)), `zeros at ${offset}`).toBe(true);
 }
 
 describe.skipIf(!hasQemu)("created images, checked by QEMU and libvhdi (512-byte sectors)", () => {
@@ -82,43 +97,52 @@ describe.skipIf(!hasQemu)("created images, checked by QEMU and libvhdi (512-byte
     }),
   );
 
-  it.each(cases)("$type, block $blockSize, size $size", async ({ type, blockSize, size }) => {
-    const path = newPath(`${type}.vhdx`);
-    const created = await createVhdx(path, { size, type, blockSize });
-    expect([created.diskType, created.virtualSize, created.blockSize, created.readOnly]).toEqual([type, size, blockSize, false]);
-    await created.close();
+  it.each(cases)(
+    "$type, block $blockSize, size $size",
+    async ({ type, blockSize, size }) => {
+      const path = newPath(`${type}.vhdx`);
+      const created = await createVhdx(path, { size, type, blockSize });
+      expect([created.diskType, created.virtualSize, created.blockSize, created.readOnly]).toEqual([
+        type,
+        size,
+        blockSize,
+        false,
+      ]);
+      await created.close();
 
-    expect(qemuCheck(path)).toMatch(/No errors were found/);
-    const info = qemuInfo(path);
-    expect([info.format, info["virtual-size"], info["cluster-size"]]).toEqual(["vhdx", size, blockSize]);
-    const vhdi = vhdiinfoFields(path);
-    expect([vhdi.mediaSize, vhdi.bytesPerSector, vhdi.diskType]).toEqual([size, 512, type]);
+      expect(qemuCheck(path)).toMatch(/No errors were found/);
+      const info = qemuInfo(path);
+      expect([info.format, info["virtual-size"], info["cluster-size"]]).toEqual(["vhdx", size, blockSize]);
+      const vhdi = vhdiinfoFields(path);
+      expect([vhdi.mediaSize, vhdi.bytesPerSector, vhdi.diskType]).toEqual([size, 512, type]);
 
-    const raw = `${path}.raw`;
-    qemuConvertToRaw(path, raw);
-    expect(statSync(raw).size).toBe(size);
-    for (const [offset, length] of windows(size, blockSize)) {
-      expect(isZero(await readFileRange(raw, offset, length)), `QEMU reads zeros at ${offset}`).toBe(true);
-    }
-    rmSync(raw);
-    const image = await openVhdx(path);
-    await expectZeros(image, windows(size, blockSize));
-    await image.close();
+      const raw = `${path}.raw`;
+      qemuConvertToRaw(path, raw);
+      expect(statSync(raw).size).toBe(size);
+      for (const [offset, length] of windows(size, blockSize)) {
+        expect(isZero(await readFileRange(raw, offset, length)), `QEMU reads zeros at ${offset}`).toBe(true);
+      }
+      rmSync(raw);
+      const image = await openVhdx(path);
+      await expectZeros(image, windows(size, blockSize));
+      await image.close();
 
-    // QEMU writes into what we made, across the first block boundary and at the very end.
-    const across = Math.min(blockSize, size - 8 * KiB) - 4 * KiB;
-    qemuIo(path, [`write -P 0xab ${across} ${8 * KiB}`, `write -P 0xcd ${size - 3 * 512} ${3 * 512}`]);
-    expect(qemuCheck(path)).toMatch(/No errors were found/);
-    const written = await openVhdx(path);
-    const around = await written.read(across - 512, 8 * KiB + 1024);
-    expect(around.subarray(0, 512).every((b) => b === 0)).toBe(true);
-    expect(around.subarray(512, 512 + 8 * KiB).every((b) => b === 0xab)).toBe(true);
-    expect(around.subarray(512 + 8 * KiB).every((b) => b === 0)).toBe(true);
-    const end = await written.read(size - 4 * 512, 4 * 512);
-    expect([...end.subarray(0, 512)].every((b) => b === 0) && end.subarray(512).every((b) => b === 0xcd)).toBe(true);
-    await written.close();
-    rmSync(path);
-  }, 120_000);
+      // QEMU writes into what we made, across the first block boundary and at the very end.
+      const across = Math.min(blockSize, size - 8 * KiB) - 4 * KiB;
+      qemuIo(path, [`write -P 0xab ${across} ${8 * KiB}`, `write -P 0xcd ${size - 3 * 512} ${3 * 512}`]);
+      expect(qemuCheck(path)).toMatch(/No errors were found/);
+      const written = await openVhdx(path);
+      const around = await written.read(across - 512, 8 * KiB + 1024);
+      expect(around.subarray(0, 512).every((b) => b === 0)).toBe(true);
+      expect(around.subarray(512, 512 + 8 * KiB).every((b) => b === 0xab)).toBe(true);
+      expect(around.subarray(512 + 8 * KiB).every((b) => b === 0)).toBe(true);
+      const end = await written.read(size - 4 * 512, 4 * 512);
+      expect([...end.subarray(0, 512)].every((b) => b === 0) && end.subarray(512).every((b) => b === 0xcd)).toBe(true);
+      await written.close();
+      rmSync(path);
+    },
+    120_000,
+  );
 });
 
 describe.skipIf(!hasLibvhdi)("4096-byte logical sectors, checked by libvhdi (QEMU 7.2 cannot open them)", () => {
@@ -143,8 +167,20 @@ describe.skipIf(!hasLibvhdi)("4096-byte logical sectors, checked by libvhdi (QEM
 describe.skipIf(!hasAll)("differencing children of a QEMU-made parent", () => {
   const size = 20 * MiB + 3 * 512;
   const layouts = [
-    { name: "a sibling folder", base: "base/base.vhdx", child: "child/child.vhdx", relative: "..\\base\\base.vhdx", outside: true },
-    { name: "the same folder", base: "same/base.vhdx", child: "same/child.vhdx", relative: "base.vhdx", outside: false },
+    {
+      name: "a sibling folder",
+      base: "base/base.vhdx",
+      child: "child/child.vhdx",
+      relative: "..\\base\\base.vhdx",
+      outside: true,
+    },
+    {
+      name: "the same folder",
+      base: "same/base.vhdx",
+      child: "same/child.vhdx",
+      relative: "base.vhdx",
+      outside: false,
+    },
   ];
 
   it.each(layouts)("parent in $name", async ({ base, child, relative, outside }) => {
@@ -161,13 +197,22 @@ describe.skipIf(!hasAll)("differencing children of a QEMU-made parent", () => {
 
     const created = await createVhdx(childPath, { type: "differencing", parent: basePath });
     expect(created.diskType).toBe("differencing");
-    expect(created.parentLocator).toEqual({ parent_linkage: `{${baseGuid}}`, relative_path: relative, absolute_win32_path: resolve(basePath) });
+    expect(created.parentLocator).toEqual({
+      parent_linkage: `{${baseGuid}}`,
+      relative_path: relative,
+      absolute_win32_path: resolve(basePath),
+    });
     expectBytes(await created.read(0, size), expected, "the returned image");
     await created.close();
 
     if (outside) await expect(openVhdx(childPath)).rejects.toMatchObject({ code: "PARENT_NOT_FOUND" });
     const image = await openVhdx(childPath, { allowParentOutsideTree: outside });
-    expect([image.virtualSize, image.blockSize, image.logicalSectorSize, image.parent?.dataWriteGuid]).toEqual([size, MiB, 512, baseGuid]);
+    expect([image.virtualSize, image.blockSize, image.logicalSectorSize, image.parent?.dataWriteGuid]).toEqual([
+      size,
+      MiB,
+      512,
+      baseGuid,
+    ]);
     expectBytes(await image.read(0, size), expected, "openVhdx(child)");
     await image.close();
 
@@ -202,27 +247,46 @@ describe("the layout on disk", () => {
   }
 
   it("writes the header section, region table and metadata as Windows does", async () => {
-    const { path, bytes, fileSize } = await createdFile({ size: 100 * MiB, virtualDiskId: "01234567-89ab-cdef-0123-456789abcdef" });
+    const { path, bytes, fileSize } = await createdFile({
+      size: 100 * MiB,
+      virtualDiskId: "01234567-89ab-cdef-0123-456789abcdef",
+    });
     expect(decodeFileIdentifier(bytes)).toMatchObject({ signature: "vhdxfile", creator: "@vhdx/image" });
     const [h1, h2] = [decodeHeader(bytes, 64 * KiB), decodeHeader(bytes, 128 * KiB)];
     expect(verifyHeaderChecksum(bytes, 64 * KiB) && verifyHeaderChecksum(bytes, 128 * KiB)).toBe(true);
     expect({ ...h1, checksum: 0, sequenceNumber: 0n }).toEqual({ ...h2, checksum: 0, sequenceNumber: 0n });
-    expect([h1.sequenceNumber, h2.sequenceNumber, h1.logGuid, h1.logVersion, h1.version, h1.logOffset, h1.logLength]).toEqual([
-      1n, 2n, "00000000-0000-0000-0000-000000000000", 0, 1, MiB, MiB,
-    ]);
+    expect([
+      h1.sequenceNumber,
+      h2.sequenceNumber,
+      h1.logGuid,
+      h1.logVersion,
+      h1.version,
+      h1.logOffset,
+      h1.logLength,
+    ]).toEqual([1n, 2n, "00000000-0000-0000-0000-000000000000", 0, 1, MiB, MiB]);
     expect(h1.fileWriteGuid).not.toBe(h1.dataWriteGuid);
     expectBytes(bytes.subarray(192 * KiB, 256 * KiB), bytes.subarray(256 * KiB, 320 * KiB), "region table copies");
     expect(verifyRegionTableChecksum(bytes, 192 * KiB)).toBe(true);
-    expect(decodeRegionTable(bytes, 192 * KiB).entries.map(({ guid, fileOffset, length, required }) => ({ guid, fileOffset, length, required }))).toEqual([
+    expect(
+      decodeRegionTable(bytes, 192 * KiB).entries.map(({ guid, fileOffset, length, required }) => ({
+        guid,
+        fileOffset,
+        length,
+        required,
+      })),
+    ).toEqual([
       { guid: BAT_REGION_GUID, fileOffset: 3 * MiB, length: MiB, required: true },
       { guid: METADATA_REGION_GUID, fileOffset: 2 * MiB, length: MiB, required: true },
     ]);
     const table = decodeMetadataTable(bytes, 2 * MiB);
-    const flags = table.entries.map((e) => [e.isUser, e.isVirtualDisk, e.isRequired, e.offset % 4096, e.offset >= 64 * KiB]);
-    expect(flags).toEqual([
-      [false, false, true, 0, true],
-      ...Array(4).fill([false, true, true, 0, true]),
+    const flags = table.entries.map((e) => [
+      e.isUser,
+      e.isVirtualDisk,
+      e.isRequired,
+      e.offset % 4096,
+      e.offset >= 64 * KiB,
     ]);
+    expect(flags).toEqual([[false, false, true, 0, true], ...Array(4).fill([false, true, true, 0, true])]);
     expect(isZero(bytes.subarray(MiB, 2 * MiB)) && isZero(bytes.subarray(3 * MiB, 4 * MiB))).toBe(true);
     expect(fileSize).toBe(4 * MiB);
     const image = await openVhdx(path);
@@ -237,7 +301,10 @@ describe("the layout on disk", () => {
     const fileParameters = findMetadataEntry(decodeMetadataTable(bytes, 2 * MiB), FILE_PARAMETERS_GUID)!;
     expect(bytes[2 * MiB + fileParameters.offset + 4]).toBe(1);
     const view = new DataView(bytes.buffer, bytes.byteOffset + 3 * MiB);
-    const entries = Array.from({ length: 20 }, (_, i) => view.getUint32(i * 8, true) + view.getUint32(i * 8 + 4, true) * 2 ** 32);
+    const entries = Array.from(
+      { length: 20 },
+      (_, i) => view.getUint32(i * 8, true) + view.getUint32(i * 8 + 4, true) * 2 ** 32,
+    );
     const payload = (block: number) => (4 + block * 256) * 2 ** 20 + 6;
     expect(entries).toEqual([...Array.from({ length: 16 }, (_, b) => payload(b)), 0, payload(16), payload(17), 0]);
     expect(fileSize).toBe(4 * MiB + 18 * 256 * MiB);
@@ -249,7 +316,11 @@ describe("the layout on disk", () => {
     const { bytes } = await createdFile({ type: "differencing", parent: basePath });
     const table = decodeMetadataTable(bytes, 2 * MiB);
     expect(bytes[2 * MiB + findMetadataEntry(table, FILE_PARAMETERS_GUID)!.offset + 4]).toBe(2);
-    expect(findMetadataEntry(table, PARENT_LOCATOR_GUID)).toMatchObject({ isUser: false, isVirtualDisk: false, isRequired: true });
+    expect(findMetadataEntry(table, PARENT_LOCATOR_GUID)).toMatchObject({
+      isUser: false,
+      isVirtualDisk: false,
+      isRequired: true,
+    });
     expect(table.entries).toHaveLength(6);
   });
 });
@@ -259,7 +330,12 @@ describe("in memory (no Node APIs in src/create)", () => {
     for (const type of ["dynamic", "fixed"] as const) {
       const source = new MemorySource();
       const image = await createImage(source, { size: 3 * MiB + 512, type, blockSize: MiB, creator: "test" });
-      expect([image.diskType, image.creator, image.physicalSectorSize, image.readOnly]).toEqual([type, "test", 4096, false]);
+      expect([image.diskType, image.creator, image.physicalSectorSize, image.readOnly]).toEqual([
+        type,
+        "test",
+        4096,
+        false,
+      ]);
       expect((await source.size()) === (type === "fixed" ? 8 * MiB : 4 * MiB)).toBe(true);
       expect(isZero(await image.read(0, 3 * MiB + 512))).toBe(true);
       const reopened = await openImage(new MemorySource(source.bytes().slice()));
@@ -274,8 +350,20 @@ describe("in memory (no Node APIs in src/create)", () => {
   });
 
   it("creates a differencing child that reads its parent and carries its virtual-disk items", async () => {
-    const userItem = { itemId: "11111111-2222-3333-4444-555555555555", isUser: true, isRequired: false, isVirtualDisk: true, data: patternBlock(100, 7) };
-    const fileItem = { itemId: "66666666-2222-3333-4444-555555555555", isUser: true, isRequired: false, isVirtualDisk: false, data: patternBlock(10, 8) };
+    const userItem = {
+      itemId: "11111111-2222-3333-4444-555555555555",
+      isUser: true,
+      isRequired: false,
+      isVirtualDisk: true,
+      data: patternBlock(100, 7),
+    };
+    const fileItem = {
+      itemId: "66666666-2222-3333-4444-555555555555",
+      isUser: true,
+      isRequired: false,
+      isVirtualDisk: false,
+      data: patternBlock(10, 8),
+    };
     const fixture = buildVhdx({
       type: "dynamic",
       virtualSize: 6 * MiB,
@@ -285,8 +373,17 @@ describe("in memory (no Node APIs in src/create)", () => {
       extraItems: [userItem, fileItem],
     });
     const parent = await openImage(new MemorySource(fixture.bytes));
-    const child = await createImage(new MemorySource(), { type: "differencing", parent, parentLocator: { relative_path: "base.vhdx" } });
-    expect([child.logicalSectorSize, child.virtualSize, child.blockSize, child.virtualDiskId]).toEqual([4096, 6 * MiB, MiB, fixture.virtualDiskId]);
+    const child = await createImage(new MemorySource(), {
+      type: "differencing",
+      parent,
+      parentLocator: { relative_path: "base.vhdx" },
+    });
+    expect([child.logicalSectorSize, child.virtualSize, child.blockSize, child.virtualDiskId]).toEqual([
+      4096,
+      6 * MiB,
+      MiB,
+      fixture.virtualDiskId,
+    ]);
     expectBytes(await child.read(0, 6 * MiB), fixture.expected, "child");
     const inherited = child.metadata.table.entries.filter((e) => e.isUser);
     expect(inherited.map((e) => e.itemId)).toEqual([userItem.itemId]);
@@ -297,7 +394,8 @@ describe("in memory (no Node APIs in src/create)", () => {
 });
 
 describe("refusals", () => {
-  const refuse = (options: object) => expect(createImage(new MemorySource(), options as never)).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  const refuse = (options: object) =>
+    expect(createImage(new MemorySource(), options as never)).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
 
   it("refuses bad values with INVALID_ARGUMENT", async () => {
     const parent = await createImage(new MemorySource(), { size: 4 * MiB });
@@ -325,19 +423,36 @@ describe("refusals", () => {
       { type: "differencing", parent, parentLocator: { parent_linkage2: "{01234567-89ab-cdef-0123-456789abcdef}" } },
       { type: "differencing", parent, parentLocator: { relative_path: "" } },
       { type: "differencing", parent, parentLocator: { relative_path: "a\0b" } },
-      { type: "differencing", parent, parentLocator: { relative_path: "x", parent_linkage: "{01234567-89ab-cdef-0123-456789abcdef}" } },
+      {
+        type: "differencing",
+        parent,
+        parentLocator: { relative_path: "x", parent_linkage: "{01234567-89ab-cdef-0123-456789abcdef}" },
+      },
       { size: MiB, parentLocator: { relative_path: "x" } },
       { size: MiB, virtualDiskId: "not-a-guid" },
       { size: MiB, creator: "x".repeat(257) },
     ]) {
       await refuse(options);
     }
-    await expect(createImage(new MemorySource(new Uint8Array(1)), { size: MiB })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
-    await expect(createImage(new MemorySource(new Uint8Array(0), { readOnly: true }), { size: MiB })).rejects.toMatchObject({ code: "READ_ONLY" });
+    await expect(createImage(new MemorySource(new Uint8Array(1)), { size: MiB })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
+    await expect(
+      createImage(new MemorySource(new Uint8Array(0), { readOnly: true }), { size: MiB }),
+    ).rejects.toMatchObject({ code: "READ_ONLY" });
   });
 
   it("refuses wrong types with TypeError", async () => {
-    for (const options of [null, "big", { size: "1M" }, { size: MiB, type: 1 }, { size: MiB, blockSize: "1M" }, { size: MiB, parent: "base.vhdx" }, { size: MiB, creator: 5 }, { size: MiB, virtualDiskId: 5 }]) {
+    for (const options of [
+      null,
+      "big",
+      { size: "1M" },
+      { size: MiB, type: 1 },
+      { size: MiB, blockSize: "1M" },
+      { size: MiB, parent: "base.vhdx" },
+      { size: MiB, creator: 5 },
+      { size: MiB, virtualDiskId: 5 },
+    ]) {
       await expect(createImage(new MemorySource(), options as never)).rejects.toThrow(TypeError);
     }
     await expect(createImage({} as never, { size: MiB })).rejects.toThrow(TypeError);
@@ -352,9 +467,13 @@ describe("refusals", () => {
     const bad = newPath("bad.vhdx");
     await expect(createVhdx(bad, { size: 1000 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
     await expect(createVhdx(bad, { size: MiB, parent: path })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
-    await expect(createVhdx(bad, { type: "differencing", parent: newPath("missing.vhdx") })).rejects.toMatchObject({ code: "IO_ERROR" });
+    await expect(createVhdx(bad, { type: "differencing", parent: newPath("missing.vhdx") })).rejects.toMatchObject({
+      code: "IO_ERROR",
+    });
     const inMemory = await createImage(new MemorySource(), { size: MiB });
-    await expect(createVhdx(bad, { type: "differencing", parent: inMemory })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(createVhdx(bad, { type: "differencing", parent: inMemory })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
     expect(existsSync(bad)).toBe(false);
     expect(VhdxError.isInstance(await createVhdx(bad, { type: "differencing" }).catch((e) => e))).toBe(true);
   });
@@ -366,7 +485,10 @@ describe("parent locator paths", () => {
       relative_path: "..\\base\\b.vhdx",
       absolute_win32_path: "/vms/base/b.vhdx",
     });
-    expect(parentLocatorPaths("/vms/c.vhdx", "/vms/b.vhdx", "darwin")).toEqual({ relative_path: "b.vhdx", absolute_win32_path: "/vms/b.vhdx" });
+    expect(parentLocatorPaths("/vms/c.vhdx", "/vms/b.vhdx", "darwin")).toEqual({
+      relative_path: "b.vhdx",
+      absolute_win32_path: "/vms/b.vhdx",
+    });
     expect(parentLocatorPaths("/home/me/c.vhdx", "/mnt/d/Hyper-V/b.vhdx", "linux")).toEqual({
       relative_path: "..\\..\\mnt\\d\\Hyper-V\\b.vhdx",
       absolute_win32_path: "\\\\?\\D:\\Hyper-V\\b.vhdx",
@@ -375,7 +497,9 @@ describe("parent locator paths", () => {
       relative_path: "..\\base\\b.vhdx",
       absolute_win32_path: "\\\\?\\C:\\vms\\base\\b.vhdx",
     });
-    expect(parentLocatorPaths("C:\\vms\\c.vhdx", "D:\\b.vhdx", "win32")).toEqual({ absolute_win32_path: "\\\\?\\D:\\b.vhdx" });
+    expect(parentLocatorPaths("C:\\vms\\c.vhdx", "D:\\b.vhdx", "win32")).toEqual({
+      absolute_win32_path: "\\\\?\\D:\\b.vhdx",
+    });
     expect(() => parentLocatorPaths("/vms/c.vhdx", "/vms/a\\b.vhdx", "linux")).toThrow(VhdxError);
   });
 });

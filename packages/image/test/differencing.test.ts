@@ -33,13 +33,22 @@ function buildChain(dir: string, sectorSize: 512 | 4096 = 512) {
   const base = buildVhdx({
     ...common,
     type: "dynamic",
-    blocks: { 0: { state: STATE.FULLY_PRESENT }, 1: { state: STATE.FULLY_PRESENT }, 2: { state: STATE.FULLY_PRESENT }, 3: { state: STATE.FULLY_PRESENT }, 4: { state: STATE.FULLY_PRESENT } },
+    blocks: {
+      0: { state: STATE.FULLY_PRESENT },
+      1: { state: STATE.FULLY_PRESENT },
+      2: { state: STATE.FULLY_PRESENT },
+      3: { state: STATE.FULLY_PRESENT },
+      4: { state: STATE.FULLY_PRESENT },
+    },
   });
   const mid = buildVhdx(
     {
       ...common,
       type: "differencing",
-      parent: { dataWriteGuid: base.dataWriteGuid, paths: { relative_path: ".\\base.vhdx", absolute_win32_path: "\\\\?\\D:\\vms\\base.vhdx" } },
+      parent: {
+        dataWriteGuid: base.dataWriteGuid,
+        paths: { relative_path: ".\\base.vhdx", absolute_win32_path: "\\\\?\\D:\\vms\\base.vhdx" },
+      },
       blocks: {
         0: { state: STATE.FULLY_PRESENT },
         1: { state: STATE.PARTIALLY_PRESENT, presentSectors: everyOther },
@@ -83,12 +92,18 @@ async function expectMatchesModel(image: Awaited<ReturnType<typeof openImage>>, 
   for (let i = 0; i < 80; i++) {
     const offset = pick(image.virtualSize);
     const length = 1 + pick(Math.min(image.virtualSize - offset, 3 * MiB));
-    expect(Buffer.compare(await image.read(offset, length), model.expectedAt(offset, length)), `read ${length} at ${offset}`).toBe(0);
+    expect(
+      Buffer.compare(await image.read(offset, length), model.expectedAt(offset, length)),
+      `read ${length} at ${offset}`,
+    ).toBe(0);
   }
 }
 
 async function expectCode(promise: Promise<unknown>, code: string): Promise<VhdxError> {
-  const error = await promise.then(() => null, (e: unknown) => e);
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(VhdxError.isInstance(error), String(error)).toBe(true);
   expect((error as VhdxError).code, (error as Error).message).toBe(code);
   return error as VhdxError;
@@ -135,37 +150,57 @@ describe("a three-level chain found through relative_path", () => {
 describe.skipIf(!oracle("pyvhdi"))("agreement with libvhdi", () => {
   // libvhdi reads ZERO blocks of a differencing disk from the parent (the spec
   // says zeros), so these chains use only the states where it is right.
-  it.each([512, 4096] as const)("reads a two-level chain byte for byte as libvhdi does (%i-byte sectors)", async (sectorSize) => {
-    const dir = tempDir();
-    const common = { virtualSize: 6 * MiB + 3 * sectorSize, blockSize: MiB, logicalSectorSize: sectorSize } as const;
-    const base = buildVhdx({ ...common, type: "dynamic", blocks: { 0: { state: STATE.FULLY_PRESENT }, 2: { state: STATE.FULLY_PRESENT }, 6: { state: STATE.FULLY_PRESENT } } });
-    const child = buildVhdx(
-      {
+  it.each([512, 4096] as const)(
+    "reads a two-level chain byte for byte as libvhdi does (%i-byte sectors)",
+    async (sectorSize) => {
+      const dir = tempDir();
+      const common = { virtualSize: 6 * MiB + 3 * sectorSize, blockSize: MiB, logicalSectorSize: sectorSize } as const;
+      const base = buildVhdx({
         ...common,
-        type: "differencing",
-        parent: { dataWriteGuid: base.dataWriteGuid, paths: { relative_path: "base.vhdx" } },
+        type: "dynamic",
         blocks: {
-          1: { state: STATE.FULLY_PRESENT },
-          2: { state: STATE.PARTIALLY_PRESENT, presentSectors: (s) => s % 7 < 3 },
-          6: { state: STATE.PARTIALLY_PRESENT, presentSectors: (s) => s === 1 },
+          0: { state: STATE.FULLY_PRESENT },
+          2: { state: STATE.FULLY_PRESENT },
+          6: { state: STATE.FULLY_PRESENT },
         },
-      },
-      base,
-    );
-    writeFileSync(join(dir, "base.vhdx"), base.bytes);
-    writeFileSync(join(dir, "child.vhdx"), child.bytes);
-    const image = await openVhdx(join(dir, "child.vhdx"));
-    const libvhdi = pyvhdiRead(join(dir, "child.vhdx"), [[0, image.virtualSize]], [join(dir, "base.vhdx")]);
-    expect(Buffer.compare(await image.read(0, image.virtualSize), libvhdi)).toBe(0);
-    expect(Buffer.compare(libvhdi, child.expected)).toBe(0);
-    await image.close();
-  });
+      });
+      const child = buildVhdx(
+        {
+          ...common,
+          type: "differencing",
+          parent: { dataWriteGuid: base.dataWriteGuid, paths: { relative_path: "base.vhdx" } },
+          blocks: {
+            1: { state: STATE.FULLY_PRESENT },
+            2: { state: STATE.PARTIALLY_PRESENT, presentSectors: (s) => s % 7 < 3 },
+            6: { state: STATE.PARTIALLY_PRESENT, presentSectors: (s) => s === 1 },
+          },
+        },
+        base,
+      );
+      writeFileSync(join(dir, "base.vhdx"), base.bytes);
+      writeFileSync(join(dir, "child.vhdx"), child.bytes);
+      const image = await openVhdx(join(dir, "child.vhdx"));
+      const libvhdi = pyvhdiRead(join(dir, "child.vhdx"), [[0, image.virtualSize]], [join(dir, "base.vhdx")]);
+      expect(Buffer.compare(await image.read(0, image.virtualSize), libvhdi)).toBe(0);
+      expect(Buffer.compare(libvhdi, child.expected)).toBe(0);
+      await image.close();
+    },
+  );
 });
 
 describe("partially present blocks across a chunk boundary", () => {
   it("uses the right sector bitmap on each side of the 4 GiB chunk edge", async () => {
     const virtualSize = 4 * 1024 * MiB + 8 * MiB;
-    const base = buildVhdx({ virtualSize, blockSize: MiB, type: "dynamic", blocks: { 4095: { state: STATE.FULLY_PRESENT }, 4096: { state: STATE.FULLY_PRESENT }, 4097: { state: STATE.FULLY_PRESENT } } });
+    const base = buildVhdx({
+      virtualSize,
+      blockSize: MiB,
+      type: "dynamic",
+      blocks: {
+        4095: { state: STATE.FULLY_PRESENT },
+        4096: { state: STATE.FULLY_PRESENT },
+        4097: { state: STATE.FULLY_PRESENT },
+      },
+    });
     const child = buildVhdx(
       {
         virtualSize,
@@ -191,9 +226,22 @@ describe("partially present blocks across a chunk boundary", () => {
 
 describe("finding the parent", () => {
   function pair(childSpec: Partial<FixtureSpec> = {}, parentSpec: Partial<FixtureSpec> = {}) {
-    const parent = buildVhdx({ virtualSize: 4 * MiB, blockSize: MiB, type: "dynamic", blocks: { 1: { state: STATE.FULLY_PRESENT } }, ...parentSpec });
+    const parent = buildVhdx({
+      virtualSize: 4 * MiB,
+      blockSize: MiB,
+      type: "dynamic",
+      blocks: { 1: { state: STATE.FULLY_PRESENT } },
+      ...parentSpec,
+    });
     const child = buildVhdx(
-      { virtualSize: 4 * MiB, blockSize: MiB, type: "differencing", parent: { dataWriteGuid: parent.dataWriteGuid, paths: { relative_path: "parent.vhdx" } }, blocks: { 2: { state: STATE.FULLY_PRESENT } }, ...childSpec },
+      {
+        virtualSize: 4 * MiB,
+        blockSize: MiB,
+        type: "differencing",
+        parent: { dataWriteGuid: parent.dataWriteGuid, paths: { relative_path: "parent.vhdx" } },
+        blocks: { 2: { state: STATE.FULLY_PRESENT } },
+        ...childSpec,
+      },
       parent,
     );
     return { parent, child };
@@ -202,7 +250,9 @@ describe("finding the parent", () => {
   it("takes a parent from the explicit candidates, skipping ones whose DataWriteGuid does not match", async () => {
     const { parent, child } = pair();
     const stranger = buildVhdx({ virtualSize: 4 * MiB, blockSize: MiB, type: "dynamic" });
-    const image = await openImage(new MemorySource(child.bytes), { parents: [new MemorySource(stranger.bytes), new MemorySource(parent.bytes)] });
+    const image = await openImage(new MemorySource(child.bytes), {
+      parents: [new MemorySource(stranger.bytes), new MemorySource(parent.bytes)],
+    });
     expect(image.parent?.dataWriteGuid).toBe(parent.dataWriteGuid);
     expect(Buffer.compare(await image.read(0, 4 * MiB), child.expected)).toBe(0);
   });
@@ -222,7 +272,10 @@ describe("finding the parent", () => {
       virtualSize: 4 * MiB,
       blockSize: MiB,
       type: "differencing",
-      parent: { dataWriteGuid: "01234567-89ab-cdef-0123-456789abcdef", extra: { parent_linkage2: `{${parent.dataWriteGuid}}`, relative_path: "x.vhdx" } },
+      parent: {
+        dataWriteGuid: "01234567-89ab-cdef-0123-456789abcdef",
+        extra: { parent_linkage2: `{${parent.dataWriteGuid}}`, relative_path: "x.vhdx" },
+      },
     });
     const image = await openImage(new MemorySource(child.bytes), { parents: [new MemorySource(parent.bytes)] });
     expect(image.parent?.dataWriteGuid).toBe(parent.dataWriteGuid);
@@ -248,7 +301,10 @@ describe("finding the parent", () => {
 
   it("refuses a parent with another logical sector size", async () => {
     const { parent, child } = pair({ logicalSectorSize: 512 }, { logicalSectorSize: 4096 });
-    await expectCode(openImage(new MemorySource(child.bytes), { parents: [new MemorySource(parent.bytes)] }), "PARENT_LINKAGE_MISMATCH");
+    await expectCode(
+      openImage(new MemorySource(child.bytes), { parents: [new MemorySource(parent.bytes)] }),
+      "PARENT_LINKAGE_MISMATCH",
+    );
   });
 
   it("does not follow a locator outside the child's folder unless allowed", async () => {
@@ -256,7 +312,12 @@ describe("finding the parent", () => {
     const dir = tempDir();
     mkdirSync(join(dir, "children"));
     const child = buildVhdx(
-      { virtualSize: 4 * MiB, blockSize: MiB, type: "differencing", parent: { dataWriteGuid: parent.dataWriteGuid, paths: { relative_path: "..\\parent.vhdx" } } },
+      {
+        virtualSize: 4 * MiB,
+        blockSize: MiB,
+        type: "differencing",
+        parent: { dataWriteGuid: parent.dataWriteGuid, paths: { relative_path: "..\\parent.vhdx" } },
+      },
       parent,
     );
     writeFileSync(join(dir, "parent.vhdx"), parent.bytes);
@@ -274,7 +335,10 @@ describe("finding the parent", () => {
       virtualSize: 4 * MiB,
       blockSize: MiB,
       type: "differencing",
-      parent: { dataWriteGuid: parent.dataWriteGuid, paths: { absolute_win32_path: "\\\\?\\C:\\Hyper-V\\Disks\\base.vhdx" } },
+      parent: {
+        dataWriteGuid: parent.dataWriteGuid,
+        paths: { absolute_win32_path: "\\\\?\\C:\\Hyper-V\\Disks\\base.vhdx" },
+      },
     });
     const dir = tempDir();
     writeFileSync(join(dir, "base.vhdx"), parent.bytes);
@@ -288,7 +352,13 @@ describe("finding the parent", () => {
     const guidA = "aaaaaaaa-0000-4000-8000-000000000001";
     const guidB = "bbbbbbbb-0000-4000-8000-000000000002";
     const spec = (own: string, other: string, file: string) =>
-      buildVhdx({ virtualSize: 4 * MiB, blockSize: MiB, type: "differencing", dataWriteGuid: own, parent: { dataWriteGuid: other, paths: { relative_path: file } } });
+      buildVhdx({
+        virtualSize: 4 * MiB,
+        blockSize: MiB,
+        type: "differencing",
+        dataWriteGuid: own,
+        parent: { dataWriteGuid: other, paths: { relative_path: file } },
+      });
     const dir = tempDir();
     writeFileSync(join(dir, "a.vhdx"), spec(guidA, guidB, "b.vhdx").bytes);
     writeFileSync(join(dir, "b.vhdx"), spec(guidB, guidA, "a.vhdx").bytes);
@@ -299,8 +369,21 @@ describe("finding the parent", () => {
   });
 
   it("reads zeros where a child is larger than its parent", async () => {
-    const parent = buildVhdx({ virtualSize: 2 * MiB, blockSize: MiB, type: "dynamic", blocks: { 1: { state: STATE.FULLY_PRESENT } } });
-    const child = buildVhdx({ virtualSize: 4 * MiB, blockSize: MiB, type: "differencing", parent: { dataWriteGuid: parent.dataWriteGuid, paths: { relative_path: "p.vhdx" } } }, parent);
+    const parent = buildVhdx({
+      virtualSize: 2 * MiB,
+      blockSize: MiB,
+      type: "dynamic",
+      blocks: { 1: { state: STATE.FULLY_PRESENT } },
+    });
+    const child = buildVhdx(
+      {
+        virtualSize: 4 * MiB,
+        blockSize: MiB,
+        type: "differencing",
+        parent: { dataWriteGuid: parent.dataWriteGuid, paths: { relative_path: "p.vhdx" } },
+      },
+      parent,
+    );
     const image = await openImage(new MemorySource(child.bytes), { parents: [new MemorySource(parent.bytes)] });
     expect(Buffer.compare(await image.read(0, 4 * MiB), child.expected)).toBe(0);
     expect((await image.read(2 * MiB, 2 * MiB)).every((b) => b === 0)).toBe(true);

@@ -16,7 +16,11 @@ function random(seed: number) {
   };
 }
 
-async function expectReadsMatch(image: Awaited<ReturnType<typeof openImage>>, expectedAt: (o: number, l: number) => Uint8Array, seed = 1) {
+async function expectReadsMatch(
+  image: Awaited<ReturnType<typeof openImage>>,
+  expectedAt: (o: number, l: number) => Uint8Array,
+  seed = 1,
+) {
   const pick = random(seed);
   const size = image.virtualSize;
   const whole = Math.min(size, 64 * MiB);
@@ -30,7 +34,10 @@ async function expectReadsMatch(image: Awaited<ReturnType<typeof openImage>>, ex
 }
 
 async function expectCode(promise: Promise<unknown>, code: string) {
-  const error = await promise.then(() => null, (e: unknown) => e);
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(VhdxError.isInstance(error), String(error)).toBe(true);
   expect((error as VhdxError).code).toBe(code);
   return error as VhdxError;
@@ -63,7 +70,10 @@ describe("block states of a dynamic disk", () => {
     const block0 = await image.read(0, MiB);
     expect(block0).toEqual(patternBlock(MiB, 1));
     for (const block of [1, 2, 3, 4, 7, 8]) {
-      expect((await image.read(block * MiB, MiB)).every((b) => b === 0), `block ${block}`).toBe(true);
+      expect(
+        (await image.read(block * MiB, MiB)).every((b) => b === 0),
+        `block ${block}`,
+      ).toBe(true);
     }
     await expectReadsMatch(image, fixture.expectedAt);
   });
@@ -84,7 +94,11 @@ describe("fixed disks", () => {
       virtualSize: 6 * MiB,
       blockSize: 2 * MiB,
       type: "fixed",
-      blocks: { 0: { state: STATE.FULLY_PRESENT }, 1: { state: STATE.FULLY_PRESENT }, 2: { state: STATE.FULLY_PRESENT } },
+      blocks: {
+        0: { state: STATE.FULLY_PRESENT },
+        1: { state: STATE.FULLY_PRESENT },
+        2: { state: STATE.FULLY_PRESENT },
+      },
     });
     const image = await openImage(new MemorySource(fixture.bytes));
     expect(image.diskType).toBe("fixed");
@@ -92,7 +106,12 @@ describe("fixed disks", () => {
   });
 
   it("reads ZERO blocks of a fixed disk as zeros, as QEMU's block_state_zero writes them", async () => {
-    const fixture = buildVhdx({ virtualSize: 4 * MiB, blockSize: MiB, type: "fixed", blocks: { 1: { state: STATE.ZERO } } });
+    const fixture = buildVhdx({
+      virtualSize: 4 * MiB,
+      blockSize: MiB,
+      type: "fixed",
+      blocks: { 1: { state: STATE.ZERO } },
+    });
     const image = await openImage(new MemorySource(fixture.bytes));
     expect((await image.read(MiB, MiB)).every((b) => b === 0)).toBe(true);
     await expectReadsMatch(image, fixture.expectedAt);
@@ -107,7 +126,12 @@ describe("4 KiB logical sectors", () => {
       logicalSectorSize: 4096,
       physicalSectorSize: 4096,
       type: "dynamic",
-      blocks: { 0: { state: STATE.FULLY_PRESENT }, 3: { state: STATE.FULLY_PRESENT }, 4: { state: STATE.FULLY_PRESENT }, 9: { state: STATE.FULLY_PRESENT } },
+      blocks: {
+        0: { state: STATE.FULLY_PRESENT },
+        3: { state: STATE.FULLY_PRESENT },
+        4: { state: STATE.FULLY_PRESENT },
+        9: { state: STATE.FULLY_PRESENT },
+      },
     });
     const image = await openImage(new MemorySource(fixture.bytes));
     expect(image.logicalSectorSize).toBe(4096);
@@ -118,18 +142,22 @@ describe("4 KiB logical sectors", () => {
 });
 
 describe("block sizes", () => {
-  it.each([1, 2, 32, 256])("reads a disk with %i MiB blocks", async (mib) => {
-    const blockSize = mib * MiB;
-    const fixture = buildVhdx({
-      virtualSize: 3 * blockSize - 512,
-      blockSize,
-      type: "dynamic",
-      blocks: { 0: { state: STATE.FULLY_PRESENT }, 2: { state: STATE.FULLY_PRESENT } },
-    });
-    const image = await openImage(new MemorySource(fixture.bytes));
-    expect(image.blockSize).toBe(blockSize);
-    await expectReadsMatch(image, fixture.expectedAt, mib);
-  }, 60_000);
+  it.each([1, 2, 32, 256])(
+    "reads a disk with %i MiB blocks",
+    async (mib) => {
+      const blockSize = mib * MiB;
+      const fixture = buildVhdx({
+        virtualSize: 3 * blockSize - 512,
+        blockSize,
+        type: "dynamic",
+        blocks: { 0: { state: STATE.FULLY_PRESENT }, 2: { state: STATE.FULLY_PRESENT } },
+      });
+      const image = await openImage(new MemorySource(fixture.bytes));
+      expect(image.blockSize).toBe(blockSize);
+      await expectReadsMatch(image, fixture.expectedAt, mib);
+    },
+    60_000,
+  );
 });
 
 describe("what a reader must carry but not understand", () => {
@@ -141,7 +169,12 @@ describe("what a reader must carry but not understand", () => {
       blocks: { 2: { state: STATE.FULLY_PRESENT } },
       extraRegions: [{ guid: "11111111-2222-3333-4444-555555555555", required: false }],
       extraItems: [
-        { itemId: "66666666-7777-8888-9999-aaaaaaaaaaaa", isUser: false, isRequired: false, data: Uint8Array.of(1, 2, 3, 4) },
+        {
+          itemId: "66666666-7777-8888-9999-aaaaaaaaaaaa",
+          isUser: false,
+          isRequired: false,
+          data: Uint8Array.of(1, 2, 3, 4),
+        },
         { itemId: "bbbbbbbb-cccc-dddd-eeee-ffffffffffff", isUser: true, isRequired: false, data: Uint8Array.of(5, 6) },
       ],
     });

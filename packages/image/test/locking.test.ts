@@ -8,7 +8,15 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { oracle, qemuCreate, tempDir } from "@vhdx-tools/oracles";
-import { MemorySource, VhdxError, compactImage, createImage, mergeIntoParent, openImage, resizeImage } from "../src/index.js";
+import {
+  MemorySource,
+  VhdxError,
+  compactImage,
+  createImage,
+  mergeIntoParent,
+  openImage,
+  resizeImage,
+} from "../src/index.js";
 import { FileSource, compactVhdx, createVhdx, mergeVhdx, openVhdx, resizeVhdx } from "../src/node/index.js";
 import { WINDOWS_LOCK_OFFSET, lockFile, lockScheme } from "../src/node/file-lock.js";
 import { conflictOf, qemuLockBytes } from "../src/node/qemu-lock-bytes.js";
@@ -55,7 +63,9 @@ async function expectLocked(promise: Promise<unknown>, message?: RegExp): Promis
 
 /** Starts a process that opens `path` with `options` and holds it until released. */
 async function holder(path: string, options: object): Promise<{ outcome: string; release(): Promise<void> }> {
-  const child = spawn(process.execPath, [HOLDER, pathToFileURL(DIST_NODE).href, path, JSON.stringify(options)], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [HOLDER, pathToFileURL(DIST_NODE).href, path, JSON.stringify(options)], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   processes.push(child);
   const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
   const outcome = await new Promise<string>((resolve, reject) => {
@@ -117,7 +127,13 @@ describe("the lock bytes and platforms", () => {
     expect(qemuLockBytes("write")).toEqual({ hold: [100, 101, 103, 201, 203], test: [101, 103, 200, 201, 203] });
     expect(qemuLockBytes("read")).toEqual({ hold: [100, 201, 203], test: [101, 103, 200] });
     expect(qemuLockBytes("force-share")).toEqual({ hold: [100], test: [200] });
-    expect([101, 103, 201, 203, 200].map(conflictOf)).toEqual(["writing", "writing", "no-writing", "no-writing", "busy"]);
+    expect([101, 103, 201, 203, 200].map(conflictOf)).toEqual([
+      "writing",
+      "writing",
+      "no-writing",
+      "no-writing",
+      "busy",
+    ]);
   });
 
   it("uses QEMU's bytes on Linux, flock on macOS, one far byte on Windows, and nothing elsewhere", () => {
@@ -126,7 +142,12 @@ describe("the lock bytes and platforms", () => {
     expect(lockScheme("darwin", "read")).toEqual({ kind: "whole-file", offset: 0, length: 0, shared: true });
     expect(lockScheme("darwin", "force-share")).toEqual({ kind: "none" });
     expect(lockScheme("win32", "write")).toEqual({ kind: "whole-file", offset: 2 ** 52, length: 1, shared: false });
-    expect(lockScheme("win32", "read")).toEqual({ kind: "whole-file", offset: WINDOWS_LOCK_OFFSET, length: 1, shared: true });
+    expect(lockScheme("win32", "read")).toEqual({
+      kind: "whole-file",
+      offset: WINDOWS_LOCK_OFFSET,
+      length: 1,
+      shared: true,
+    });
     expect(lockScheme("win32", "force-share")).toEqual({ kind: "none" });
     expect(lockScheme("freebsd", "write")).toEqual({ kind: "unsupported" });
   });
@@ -153,11 +174,24 @@ describe("the lock bytes and platforms", () => {
 describe("options", () => {
   it("refuses unknown option keys, naming the key and the near one", async () => {
     const path = await newImage();
-    const refused = (promise: Promise<unknown>, message: RegExp) => expect(promise).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(message) });
-    await refused(openVhdx(path, { readonly: false } as object), /^openVhdx: unknown option "readonly" \(did you mean "readOnly"\?\)$/);
-    await refused(FileSource.open(path, { forceshare: true } as object), /FileSource\.open: unknown option "forceshare" \(did you mean "forceShare"\?\)/);
-    await refused(openImage(new MemorySource(new Uint8Array(0)), { nope: 1 } as object), /openImage: unknown option "nope"; known options: readOnly/);
-    await refused(createImage(new MemorySource(new Uint8Array(0)), { size: MiB, blocksize: MiB } as object), /createImage: .*"blocksize" \(did you mean "blockSize"\?\)/);
+    const refused = (promise: Promise<unknown>, message: RegExp) =>
+      expect(promise).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(message) });
+    await refused(
+      openVhdx(path, { readonly: false } as object),
+      /^openVhdx: unknown option "readonly" \(did you mean "readOnly"\?\)$/,
+    );
+    await refused(
+      FileSource.open(path, { forceshare: true } as object),
+      /FileSource\.open: unknown option "forceshare" \(did you mean "forceShare"\?\)/,
+    );
+    await refused(
+      openImage(new MemorySource(new Uint8Array(0)), { nope: 1 } as object),
+      /openImage: unknown option "nope"; known options: readOnly/,
+    );
+    await refused(
+      createImage(new MemorySource(new Uint8Array(0)), { size: MiB, blocksize: MiB } as object),
+      /createImage: .*"blocksize" \(did you mean "blockSize"\?\)/,
+    );
     await refused(createVhdx(dir.file("never.vhdx"), { size: MiB, Flush: false } as object), /createVhdx: .*"Flush"/);
     expect(existsSync(dir.file("never.vhdx"))).toBe(false);
     await refused(resizeVhdx(path, 16 * MiB, { Force: true } as object), /resizeVhdx: .*did you mean "force"/);
@@ -165,8 +199,14 @@ describe("options", () => {
     await refused(mergeVhdx(path, { Keep: true } as object), /mergeVhdx: .*did you mean "keep"/);
     const image = await openVhdx(path, { readOnly: false });
     try {
-      await refused(compactImage(image, { onprogress: () => {} } as object), /compactImage: .*did you mean "onProgress"/);
-      await refused(mergeIntoParent(image, image, { buffersize: 1 } as object), /mergeIntoParent: .*did you mean "bufferSize"/);
+      await refused(
+        compactImage(image, { onprogress: () => {} } as object),
+        /compactImage: .*did you mean "onProgress"/,
+      );
+      await refused(
+        mergeIntoParent(image, image, { buffersize: 1 } as object),
+        /mergeIntoParent: .*did you mean "bufferSize"/,
+      );
       await refused(resizeImage(image, 16 * MiB, { FORCE: true } as object), /resizeImage: .*did you mean "force"/);
     } finally {
       await image.close();
@@ -175,8 +215,12 @@ describe("options", () => {
 
   it("refuses forceShare for a writer", async () => {
     const path = await newImage();
-    await expect(FileSource.open(path, { readOnly: false, forceShare: true })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
-    await expect(openVhdx(path, { readOnly: false, forceShare: true })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(FileSource.open(path, { readOnly: false, forceShare: true })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
+    await expect(openVhdx(path, { readOnly: false, forceShare: true })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
   });
 });
 
@@ -200,7 +244,10 @@ describe.skipIf(!linux)("locks between our own processes", () => {
     const held = await holder(path, { readOnly: false });
     expect(held.outcome).toBe("held");
     try {
-      const error = await expectLocked(openVhdx(path, { readOnly: false }), /is open for writing by another program \(QEMU, a virtual machine, or another vhdx\); close that program first/);
+      const error = await expectLocked(
+        openVhdx(path, { readOnly: false }),
+        /is open for writing by another program \(QEMU, a virtual machine, or another vhdx\); close that program first/,
+      );
       expect(error.message).toContain(path);
       await expectLocked(openVhdx(path), /is open for writing by another program.*forceShare/);
       await expectLocked(FileSource.open(path, { readOnly: false }));
@@ -324,7 +371,7 @@ describe.skipIf(!qemu)("locks against qemu-io 7.2", () => {
       expect(write.stderr).toContain('Failed to get "write" lock');
       const read = qemuIo(path, ["-r"], "read 0 4k");
       expect(read.status).not.toBe(0);
-      expect(read.stderr).toContain("Failed to get shared \"write\" lock");
+      expect(read.stderr).toContain('Failed to get shared "write" lock');
       expect(qemuIo(path, ["-r", "-U"], "read 0 4k").status).toBe(0);
     } finally {
       await image.close();

@@ -42,7 +42,10 @@ describe.skipIf(!hasQemu)("dirty logs left by QEMU", () => {
     execFileSync("qemu-img", ["create", "-q", "-f", "vhdx", "-o", "subformat=dynamic,block_size=1M", path, "64M"]);
     if (before.length > 0) execFileSync("qemu-io", [...before.flatMap((c) => ["-c", c]), path], { stdio: "pipe" });
     const config = join(dir, `${name}.blkdebug`);
-    writeFileSync(config, `[inject-error]\nevent = "pwritev"\niotype = "write"\nerrno = "5"\nsector = "${batSector}"\nonce = "on"\n`);
+    writeFileSync(
+      config,
+      `[inject-error]\nevent = "pwritev"\niotype = "write"\nerrno = "5"\nsector = "${batSector}"\nonce = "on"\n`,
+    );
     try {
       execFileSync("qemu-io", ["-c", failing, `blkdebug:${config}:${path}`], { stdio: "pipe" });
     } catch {
@@ -69,34 +72,40 @@ describe.skipIf(!hasQemu)("dirty logs left by QEMU", () => {
     ["partial block", [], "write -P 0x55 9M 4k"],
   ];
 
-  it.each(cases)("a read-only open reads what qemu-img check -r all replays (%s), without writing", async (name, before, failing) => {
-    const path = dirtyImage(name.replace(/\W/g, "-"), before, failing);
-    const expected = qemuReplayedContents(path);
-    const hash = sha256(path);
-    const image = await openVhdx(path);
-    expect(image.logReplay).toBe("memory");
-    expect(image.needsReplay).toBe(true);
-    expect(Buffer.compare(await image.read(0, image.virtualSize), expected)).toBe(0);
-    await image.close();
-    expect(sha256(path)).toBe(hash);
-  });
+  it.each(cases)(
+    "a read-only open reads what qemu-img check -r all replays (%s), without writing",
+    async (name, before, failing) => {
+      const path = dirtyImage(name.replace(/\W/g, "-"), before, failing);
+      const expected = qemuReplayedContents(path);
+      const hash = sha256(path);
+      const image = await openVhdx(path);
+      expect(image.logReplay).toBe("memory");
+      expect(image.needsReplay).toBe(true);
+      expect(Buffer.compare(await image.read(0, image.virtualSize), expected)).toBe(0);
+      await image.close();
+      expect(sha256(path)).toBe(hash);
+    },
+  );
 
-  it.each(cases)("a read-write open replays on disk and QEMU then finds the image clean (%s)", async (name, before, failing) => {
-    const path = dirtyImage(`rw-${name.replace(/\W/g, "-")}`, before, failing);
-    const expected = qemuReplayedContents(path);
-    const image = await openVhdx(path, { readOnly: false });
-    expect(image.logReplay).toBe("disk");
-    expect(Buffer.compare(await image.read(0, image.virtualSize), expected)).toBe(0);
-    await image.close();
-    const check = execFileSync("qemu-img", ["check", path], { encoding: "utf8" });
-    expect(check).toMatch(/No errors were found/);
-    const raw = `${path}.after.raw`;
-    execFileSync("qemu-img", ["convert", "-O", "raw", path, raw]);
-    expect(Buffer.compare(new Uint8Array(readFileSync(raw)), expected)).toBe(0);
-    const reopened = await openVhdx(path);
-    expect(reopened.logReplay).toBeNull();
-    await reopened.close();
-  });
+  it.each(cases)(
+    "a read-write open replays on disk and QEMU then finds the image clean (%s)",
+    async (name, before, failing) => {
+      const path = dirtyImage(`rw-${name.replace(/\W/g, "-")}`, before, failing);
+      const expected = qemuReplayedContents(path);
+      const image = await openVhdx(path, { readOnly: false });
+      expect(image.logReplay).toBe("disk");
+      expect(Buffer.compare(await image.read(0, image.virtualSize), expected)).toBe(0);
+      await image.close();
+      const check = execFileSync("qemu-img", ["check", path], { encoding: "utf8" });
+      expect(check).toMatch(/No errors were found/);
+      const raw = `${path}.after.raw`;
+      execFileSync("qemu-img", ["convert", "-O", "raw", path, raw]);
+      expect(Buffer.compare(new Uint8Array(readFileSync(raw)), expected)).toBe(0);
+      const reopened = await openVhdx(path);
+      expect(reopened.logReplay).toBeNull();
+      await reopened.close();
+    },
+  );
 });
 
 /**
@@ -105,7 +114,9 @@ describe.skipIf(!hasQemu)("dirty logs left by QEMU", () => {
  * the BAT sector that makes it present: the state a crash between "log
  * flushed" and "log applied" leaves behind.
  */
-function imageWithPendingBatUpdate(options: { logicalSectorSize?: 512 | 4096; entries?: number; ringOffset?: number } = {}) {
+function imageWithPendingBatUpdate(
+  options: { logicalSectorSize?: 512 | 4096; entries?: number; ringOffset?: number } = {},
+) {
   const after = buildVhdx({
     virtualSize: 16 * MiB,
     blockSize: MiB,
@@ -121,11 +132,19 @@ function imageWithPendingBatUpdate(options: { logicalSectorSize?: 512 | 4096; en
   bytes.set(stale, after.offsets.bat);
   const logLength = MiB;
   const ring = new Uint8Array(logLength);
-  const writer = new LogWriter({ logLength, logGuid: LOG_GUID, nextOffset: options.ringOffset ?? 0, nextSequenceNumber: 40n });
+  const writer = new LogWriter({
+    logLength,
+    logGuid: LOG_GUID,
+    nextOffset: options.ringOffset ?? 0,
+    nextSequenceNumber: 40n,
+  });
   const entries = options.entries ?? 1;
   const fileSize = bytes.length;
   for (let i = 0; i < entries; i++) {
-    const updates: LogUpdate[] = i === entries - 1 ? [{ fileOffset: after.offsets.bat, data: batSector }] : [{ fileOffset: after.offsets.bat, data: stale }];
+    const updates: LogUpdate[] =
+      i === entries - 1
+        ? [{ fileOffset: after.offsets.bat, data: batSector }]
+        : [{ fileOffset: after.offsets.bat, data: stale }];
     const { pieces } = writer.append(updates, { flushedFileOffset: fileSize, lastFileOffset: fileSize });
     for (const piece of pieces) ring.set(piece.bytes, piece.ringOffset);
   }
@@ -166,7 +185,8 @@ describe("logs written with @vhdx/log's writer", () => {
     expect(image.logReplay).toBe("disk");
     expect(Buffer.compare(await image.read(0, image.virtualSize), after.expected)).toBe(0);
     const written = source.bytes();
-    for (const offset of [0x10000, 0x20000]) expect(decodeHeader(written, offset).logGuid).toBe("00000000-0000-0000-0000-000000000000");
+    for (const offset of [0x10000, 0x20000])
+      expect(decodeHeader(written, offset).logGuid).toBe("00000000-0000-0000-0000-000000000000");
     const again = await openImage(new MemorySource(written.slice()));
     expect(again.logReplay).toBeNull();
     expect(Buffer.compare(await again.read(0, again.virtualSize), after.expected)).toBe(0);
@@ -176,7 +196,9 @@ describe("logs written with @vhdx/log's writer", () => {
     for (const ringOffset of [0, MiB - 4096, MiB - 8192]) {
       const { bytes, after } = imageWithPendingBatUpdate({ entries: 3, ringOffset });
       const image = await openImage(new MemorySource(bytes));
-      expect(Buffer.compare(await image.read(0, image.virtualSize), after.expected), `ring offset ${ringOffset}`).toBe(0);
+      expect(Buffer.compare(await image.read(0, image.virtualSize), after.expected), `ring offset ${ringOffset}`).toBe(
+        0,
+      );
     }
   });
 
@@ -206,7 +228,10 @@ describe("logs written with @vhdx/log's writer", () => {
       const ring = new Uint8Array(MiB);
       const writer = new LogWriter({ logLength: MiB, logGuid: LOG_GUID, nextOffset: 0, nextSequenceNumber: 1n });
       const fileOffset = target === "headers" ? 0x10000 : after.offsets.log + 8192;
-      const { pieces } = writer.append([{ fileOffset, data: new Uint8Array(4096).fill(7) }], { flushedFileOffset: bytes.length, lastFileOffset: bytes.length });
+      const { pieces } = writer.append([{ fileOffset, data: new Uint8Array(4096).fill(7) }], {
+        flushedFileOffset: bytes.length,
+        lastFileOffset: bytes.length,
+      });
       for (const piece of pieces) ring.set(piece.bytes, piece.ringOffset);
       bytes.set(ring, after.offsets.log);
       const error = await openImage(new MemorySource(bytes)).catch((e: unknown) => e);
@@ -220,14 +245,20 @@ describe("logs written with @vhdx/log's writer", () => {
       const ring = new Uint8Array(MiB);
       const writer = new LogWriter({ logLength: MiB, logGuid: LOG_GUID, nextOffset: 0, nextSequenceNumber: 1n });
       const batSector = after.bytes.slice(after.offsets.bat, after.offsets.bat + 4096);
-      const { pieces } = writer.append([{ fileOffset: after.offsets.bat, data: batSector }], { flushedFileOffset: bytes.length, lastFileOffset });
+      const { pieces } = writer.append([{ fileOffset: after.offsets.bat, data: batSector }], {
+        flushedFileOffset: bytes.length,
+        lastFileOffset,
+      });
       for (const piece of pieces) ring.set(piece.bytes, piece.ringOffset);
       bytes.set(ring, after.offsets.log);
       return { bytes, after };
     };
     const hostile = logWith(2 ** 53 - MiB);
     const error = await openImage(new MemorySource(hostile.bytes)).catch((e: unknown) => e);
-    expect(VhdxError.isInstance(error) && [error.code, error.offset]).toEqual(["LOG_CORRUPT", hostile.after.offsets.log]);
+    expect(VhdxError.isInstance(error) && [error.code, error.offset]).toEqual([
+      "LOG_CORRUPT",
+      hostile.after.offsets.log,
+    ]);
     const plausible = logWith(hostile.bytes.length + 64 * MiB);
     const image = await openImage(new MemorySource(plausible.bytes));
     expect(await image.source.size()).toBe(plausible.bytes.length + 64 * MiB);

@@ -66,7 +66,11 @@ async function makeBase(sector: 512 | 4096 = 512) {
  * parent has nothing, whole-block and part-block zeros over parent data.
  */
 async function makeChild(path: string, parent: string, sector: number, seed = 2, blockSize?: number) {
-  const image = await createVhdx(path, { type: "differencing", parent, ...(blockSize === undefined ? {} : { blockSize }) });
+  const image = await createVhdx(path, {
+    type: "differencing",
+    parent,
+    ...(blockSize === undefined ? {} : { blockSize }),
+  });
   if (blockSize !== undefined) expect(image.blockSize).toBe(blockSize);
   await image.write(3 * sector, pattern(sector, seed)); // block 0: one sector
   await image.write(MiB - 2 * sector, pattern(4 * sector, seed + 1)); // across blocks 0 and 1

@@ -94,7 +94,9 @@ describe("flush: false", () => {
     await expect(readOnly.flush()).rejects.toMatchObject({ code: "READ_ONLY" });
     await readOnly.close();
     await expect(FileSource.open(path, { flush: "no" as unknown as boolean })).rejects.toThrow(TypeError);
-    await expect(createVhdx(newPath("x.vhdx"), { size: MiB, flush: 0 as unknown as boolean })).rejects.toThrow(TypeError);
+    await expect(createVhdx(newPath("x.vhdx"), { size: MiB, flush: 0 as unknown as boolean })).rejects.toThrow(
+      TypeError,
+    );
   });
 
   it.skipIf(!hasQemu)("gives files qemu-img check accepts and QEMU reads as we wrote them", async () => {
@@ -163,7 +165,8 @@ const STEPS: Step[] = [
 /** The disk after the first `count` steps. */
 function modelAfter(count: number): Uint8Array {
   const model = new Uint8Array(8 * MiB);
-  for (const step of STEPS.slice(0, count)) if (step.kind === "write") model.fill(step.value, step.offset, step.offset + step.length);
+  for (const step of STEPS.slice(0, count))
+    if (step.kind === "write") model.fill(step.value, step.offset, step.offset + step.length);
   return model;
 }
 
@@ -176,8 +179,13 @@ function expectConsistent(contents: Uint8Array, flushedSteps: number, done: numb
   const later = STEPS.slice(flushedSteps, done + 1).filter((step) => step.kind === "write");
   for (let i = 0; i < contents.length; i++) {
     if (contents[i] === flushed[i]) continue;
-    const explained = later.some((step) => i >= step.offset && i < step.offset + step.length && contents[i] === step.value);
-    if (!explained) throw new Error(`${label}: byte ${i} is ${contents[i]}, flushed value ${flushed[i]}, and no later write explains it`);
+    const explained = later.some(
+      (step) => i >= step.offset && i < step.offset + step.length && contents[i] === step.value,
+    );
+    if (!explained)
+      throw new Error(
+        `${label}: byte ${i} is ${contents[i]}, flushed value ${flushed[i]}, and no later write explains it`,
+      );
   }
 }
 
@@ -206,7 +214,8 @@ async function runUntilDeath(source: DyingSource): Promise<number> {
 async function fileWithLogToReplay(): Promise<{ bytes: Uint8Array; contents: Uint8Array }> {
   for (let limit = 1; ; limit++) {
     const source = new DyingSource(new MemorySource(), limit);
-    if ((await runUntilDeath(source)) === STEPS.length) throw new Error("no point where a log entry was left to replay");
+    if ((await runUntilDeath(source)) === STEPS.length)
+      throw new Error("no point where a log entry was left to replay");
     const bytes = source.inner.bytes().slice();
     const image = await openImage(new MemorySource(bytes)).catch(() => null);
     if (image?.needsReplay) return { bytes, contents: await image.read(0, image.virtualSize) };

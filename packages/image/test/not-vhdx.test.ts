@@ -88,7 +88,14 @@ describe("openImage of a file that is not VHDX", () => {
 });
 
 describe.skipIf(!oracle("qemu-img"))("openVhdx of images qemu-img makes in other formats", () => {
-  for (const [format, name] of [["qcow2", "qcow2"], ["vpc", "VHD"], ["vmdk", "VMDK"], ["vdi", "VDI"], ["qed", "QED"], ["parallels", "Parallels"]]) {
+  for (const [format, name] of [
+    ["qcow2", "qcow2"],
+    ["vpc", "VHD"],
+    ["vmdk", "VMDK"],
+    ["vdi", "VDI"],
+    ["qed", "QED"],
+    ["parallels", "Parallels"],
+  ]) {
     it(`${format}: UNSUPPORTED_FORMAT naming ${name}`, async () => {
       const path = join(dir, `disk.${format}`);
       execFileSync("qemu-img", ["create", "-q", "-f", format!, path, "8M"]);
@@ -104,7 +111,12 @@ describe.skipIf(!oracle("qemu-img"))("openVhdx of images qemu-img makes in other
 
 describe("a differencing disk whose parent is missing", () => {
   function writeChild(): string {
-    const parent = buildVhdx({ type: "dynamic", virtualSize: 8 * MiB, blockSize: MiB, blocks: { 0: { state: STATE.FULLY_PRESENT } } });
+    const parent = buildVhdx({
+      type: "dynamic",
+      virtualSize: 8 * MiB,
+      blockSize: MiB,
+      blocks: { 0: { state: STATE.FULLY_PRESENT } },
+    });
     const child = buildVhdx({
       type: "differencing",
       virtualSize: 8 * MiB,
@@ -140,7 +152,9 @@ describe("a differencing disk whose parent is missing", () => {
     const path = writeChild();
     const source = await FileSource.open(path, { readOnly: false });
     try {
-      await expect(openImage(source, { readOnly: false, requireParent: false })).rejects.toMatchObject({ code: "PARENT_NOT_FOUND" });
+      await expect(openImage(source, { readOnly: false, requireParent: false })).rejects.toMatchObject({
+        code: "PARENT_NOT_FOUND",
+      });
     } finally {
       await source.close();
     }

@@ -63,7 +63,10 @@ function setBatEntry(bytes: Uint8Array, batOffset: number, index: number, state:
 }
 
 async function refusal(bytes: Uint8Array, code: string, pattern?: RegExp): Promise<VhdxError> {
-  const error = await openImage(new MemorySource(bytes)).then(() => null, (e: unknown) => e);
+  const error = await openImage(new MemorySource(bytes)).then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(VhdxError.isInstance(error), `expected ${code}, got ${String(error)}`).toBe(true);
   expect((error as VhdxError).code, (error as Error).message).toBe(code);
   if (pattern) expect((error as Error).message).toMatch(pattern);
@@ -158,10 +161,19 @@ describe("the region table", () => {
 
   it("refuses an unknown required region and opens with an unknown optional one", async () => {
     const { bytes } = baseImage();
-    const unknown = { guid: "12345678-1234-4234-8234-123456789abc", fileOffset: 30 * MiB, length: MiB, required: true, reserved: 0 };
+    const unknown = {
+      guid: "12345678-1234-4234-8234-123456789abc",
+      fileOffset: 30 * MiB,
+      length: MiB,
+      required: true,
+      reserved: 0,
+    };
     patchRegionTables(bytes, (t) => ({ ...t, entries: [...t.entries, unknown] }));
     await refusal(bytes, "UNKNOWN_REQUIRED_REGION");
-    patchRegionTables(bytes, (t) => ({ ...t, entries: t.entries.map((e) => (e.guid === unknown.guid ? { ...e, required: false } : e)) }));
+    patchRegionTables(bytes, (t) => ({
+      ...t,
+      entries: t.entries.map((e) => (e.guid === unknown.guid ? { ...e, required: false } : e)),
+    }));
     expect((await openImage(new MemorySource(bytes))).regionTable.entries).toHaveLength(3);
   });
 
@@ -175,16 +187,30 @@ describe("the region table", () => {
 
   it("refuses regions that are not 1 MiB-aligned, overlap each other, or lie in the header section", async () => {
     const unaligned = baseImage().bytes;
-    patchRegionTables(unaligned, (t) => ({ ...t, entries: t.entries.map((e) => (e.guid === BAT_REGION_GUID ? { ...e, fileOffset: e.fileOffset + 4096 } : e)) }));
+    patchRegionTables(unaligned, (t) => ({
+      ...t,
+      entries: t.entries.map((e) => (e.guid === BAT_REGION_GUID ? { ...e, fileOffset: e.fileOffset + 4096 } : e)),
+    }));
     await refusal(unaligned, "BAD_FIELD");
     const overlapping = baseImage();
-    patchRegionTables(overlapping.bytes, (t) => ({ ...t, entries: t.entries.map((e) => (e.guid === BAT_REGION_GUID ? { ...e, fileOffset: overlapping.offsets.metadata } : e)) }));
+    patchRegionTables(overlapping.bytes, (t) => ({
+      ...t,
+      entries: t.entries.map((e) =>
+        e.guid === BAT_REGION_GUID ? { ...e, fileOffset: overlapping.offsets.metadata } : e,
+      ),
+    }));
     await refusal(overlapping.bytes, "REGION_OVERLAP");
     const overLog = baseImage();
-    patchRegionTables(overLog.bytes, (t) => ({ ...t, entries: t.entries.map((e) => (e.guid === BAT_REGION_GUID ? { ...e, fileOffset: overLog.offsets.log } : e)) }));
+    patchRegionTables(overLog.bytes, (t) => ({
+      ...t,
+      entries: t.entries.map((e) => (e.guid === BAT_REGION_GUID ? { ...e, fileOffset: overLog.offsets.log } : e)),
+    }));
     await refusal(overLog.bytes, "REGION_OVERLAP");
     const inHeader = baseImage().bytes;
-    patchRegionTables(inHeader, (t) => ({ ...t, entries: t.entries.map((e) => (e.guid === METADATA_REGION_GUID ? { ...e, fileOffset: 0 } : e)) }));
+    patchRegionTables(inHeader, (t) => ({
+      ...t,
+      entries: t.entries.map((e) => (e.guid === METADATA_REGION_GUID ? { ...e, fileOffset: 0 } : e)),
+    }));
     const error = await openImage(new MemorySource(inHeader)).catch((e: VhdxError) => e);
     expect(VhdxError.isInstance(error) && ["REGION_OVERLAP", "BAD_FIELD"].includes(error.code)).toBe(true);
   });
@@ -199,28 +225,47 @@ describe("the region table", () => {
 describe("the metadata region", () => {
   it("refuses an unknown required item and opens with an unknown optional one", async () => {
     const fixture = baseImage();
-    const item = { itemId: "abcdefab-cdef-4abc-8def-abcdefabcdef", offset: 200 * 1024, length: 8, isUser: false, isVirtualDisk: false, isRequired: true, reserved: 0, reserved2: 0 };
+    const item = {
+      itemId: "abcdefab-cdef-4abc-8def-abcdefabcdef",
+      offset: 200 * 1024,
+      length: 8,
+      isUser: false,
+      isVirtualDisk: false,
+      isRequired: true,
+      reserved: 0,
+      reserved2: 0,
+    };
     patchMetadataTable(fixture.bytes, fixture.offsets.metadata, (t) => ({ ...t, entries: [...t.entries, item] }));
     await refusal(fixture.bytes, "UNKNOWN_REQUIRED_METADATA");
-    patchMetadataTable(fixture.bytes, fixture.offsets.metadata, (t) => ({ ...t, entries: t.entries.map((e) => (e.itemId === item.itemId ? { ...e, isRequired: false } : e)) }));
+    patchMetadataTable(fixture.bytes, fixture.offsets.metadata, (t) => ({
+      ...t,
+      entries: t.entries.map((e) => (e.itemId === item.itemId ? { ...e, isRequired: false } : e)),
+    }));
     await openImage(new MemorySource(fixture.bytes));
   });
 
   it("refuses when a system item is missing", async () => {
     const fixture = baseImage();
-    patchMetadataTable(fixture.bytes, fixture.offsets.metadata, (t) => ({ ...t, entries: t.entries.filter((e) => e.itemId !== VIRTUAL_DISK_SIZE_GUID) }));
+    patchMetadataTable(fixture.bytes, fixture.offsets.metadata, (t) => ({
+      ...t,
+      entries: t.entries.filter((e) => e.itemId !== VIRTUAL_DISK_SIZE_GUID),
+    }));
     await refusal(fixture.bytes, "MISSING_METADATA");
   });
 
   it("refuses an item that lies outside the region", async () => {
     const fixture = baseImage();
-    patchMetadataTable(fixture.bytes, fixture.offsets.metadata, (t) => ({ ...t, entries: t.entries.map((e) => (e.itemId === FILE_PARAMETERS_GUID ? { ...e, offset: MiB - 4 } : e)) }));
+    patchMetadataTable(fixture.bytes, fixture.offsets.metadata, (t) => ({
+      ...t,
+      entries: t.entries.map((e) => (e.itemId === FILE_PARAMETERS_GUID ? { ...e, offset: MiB - 4 } : e)),
+    }));
     await refusal(fixture.bytes, "BAD_FIELD");
   });
 
   it("refuses a bad block size, sector size or virtual size", async () => {
     const itemOffset = (fixture: ReturnType<typeof baseImage>, guid: string) =>
-      fixture.offsets.metadata + decodeMetadataTable(fixture.bytes, fixture.offsets.metadata).entries.find((e) => e.itemId === guid)!.offset;
+      fixture.offsets.metadata +
+      decodeMetadataTable(fixture.bytes, fixture.offsets.metadata).entries.find((e) => e.itemId === guid)!.offset;
     const block = baseImage();
     setU32(block.bytes, itemOffset(block, FILE_PARAMETERS_GUID), 3 * MiB);
     await refusal(block.bytes, "BAD_FIELD", /block/i);
@@ -241,7 +286,11 @@ describe("the metadata region", () => {
 describe("the BAT", () => {
   it("refuses a BAT region too small for the disk's geometry", async () => {
     const fixture = baseImage();
-    const itemAt = fixture.offsets.metadata + decodeMetadataTable(fixture.bytes, fixture.offsets.metadata).entries.find((e) => e.itemId === VIRTUAL_DISK_SIZE_GUID)!.offset;
+    const itemAt =
+      fixture.offsets.metadata +
+      decodeMetadataTable(fixture.bytes, fixture.offsets.metadata).entries.find(
+        (e) => e.itemId === VIRTUAL_DISK_SIZE_GUID,
+      )!.offset;
     setU32(fixture.bytes, itemAt, 0);
     setU32(fixture.bytes, itemAt + 4, 64); // 256 GiB: 262207 entries, 2 MiB of BAT in a 1 MiB region
     await refusal(fixture.bytes, "CORRUPT_BAT", /BAT region/);

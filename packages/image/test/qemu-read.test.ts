@@ -57,7 +57,9 @@ const odd = (n: number) => (n % 2 === 1 ? n : n - 1);
 
 // ---------------------------------------------------------------- the workload and its model
 
-type Op = { kind: "write"; offset: number; length: number; pattern: number } | { kind: "zero"; offset: number; length: number };
+type Op =
+  | { kind: "write"; offset: number; length: number; pattern: number }
+  | { kind: "zero"; offset: number; length: number };
 
 function command(op: Op): string {
   return op.kind === "write"
@@ -87,7 +89,8 @@ function workload(seed: number, size: number, blockSize: number): Op[] {
   }
   if (quiet.size === 0 && blocks >= 3) quiet.add(between(r, 1, blocks - 2));
   const touchesQuiet = (offset: number, end: number) => {
-    for (let block = Math.floor(offset / blockSize); block * blockSize < end; block++) if (quiet.has(block)) return true;
+    for (let block = Math.floor(offset / blockSize); block * blockSize < end; block++)
+      if (quiet.has(block)) return true;
     return false;
   };
   let lastPattern = 0;
@@ -102,7 +105,11 @@ function workload(seed: number, size: number, blockSize: number): Op[] {
   const add = (kind: Op["kind"], offset: number, length: number) => {
     const end = Math.min(size, offset + length);
     if (end <= offset || touchesQuiet(offset, end)) return false;
-    ops.push(kind === "write" ? { kind, offset, length: end - offset, pattern: pattern() } : { kind, offset, length: end - offset });
+    ops.push(
+      kind === "write"
+        ? { kind, offset, length: end - offset, pattern: pattern() }
+        : { kind, offset, length: end - offset },
+    );
     return true;
   };
   /** Tries fresh random ops until one lands outside the quiet blocks. */
@@ -113,7 +120,8 @@ function workload(seed: number, size: number, blockSize: number): Op[] {
   const zero = (offset: number, length: number) => add("zero", offset, length);
 
   // Random sector-aligned writes anywhere.
-  for (let i = 0; i < 14; i++) attempt(() => write(between(r, 0, sectors - 1) * SECTOR, between(r, 1, maxSectors) * SECTOR));
+  for (let i = 0; i < 14; i++)
+    attempt(() => write(between(r, 0, sectors - 1) * SECTOR, between(r, 1, maxSectors) * SECTOR));
   // Byte-unaligned writes: odd offsets and lengths.
   for (let i = 0; i < 4; i++) attempt(() => write(between(r, 0, size - 2), between(r, 1, 70_000) | 1));
   // Straddling block boundaries.
@@ -191,7 +199,8 @@ async function readRaw(handle: FileHandle, target: Uint8Array, position: number)
   let done = 0;
   while (done < target.length) {
     const { bytesRead } = await handle.read(target, done, target.length - done, position + done);
-    if (bytesRead === 0) throw new Error(`raw file ends at ${position + done}, wanted ${target.length - done} more bytes`);
+    if (bytesRead === 0)
+      throw new Error(`raw file ends at ${position + done}, wanted ${target.length - done} more bytes`);
     done += bytesRead;
   }
 }
@@ -222,7 +231,13 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: "fixed, 1 MiB blocks, odd tail", subformat: "fixed", blockSize: 1 * MiB, size: 40 * MiB + 3 * SECTOR, seed: 1 },
+  {
+    name: "fixed, 1 MiB blocks, odd tail",
+    subformat: "fixed",
+    blockSize: 1 * MiB,
+    size: 40 * MiB + 3 * SECTOR,
+    seed: 1,
+  },
   {
     name: "dynamic, 1 MiB blocks, past the 4 GiB chunk boundary",
     subformat: "dynamic",
@@ -247,8 +262,22 @@ const CASES: Case[] = [
     seed: 3,
     pyvhdi: true,
   },
-  { name: "fixed, 8 MiB blocks, block_state_zero=off", subformat: "fixed", blockSize: 8 * MiB, size: 50 * MiB, blockStateZero: false, seed: 4 },
-  { name: "dynamic, 32 MiB blocks", subformat: "dynamic", blockSize: 32 * MiB, size: 200 * MiB + SECTOR, seed: 5, pyvhdi: true },
+  {
+    name: "fixed, 8 MiB blocks, block_state_zero=off",
+    subformat: "fixed",
+    blockSize: 8 * MiB,
+    size: 50 * MiB,
+    blockStateZero: false,
+    seed: 4,
+  },
+  {
+    name: "dynamic, 32 MiB blocks",
+    subformat: "dynamic",
+    blockSize: 32 * MiB,
+    size: 200 * MiB + SECTOR,
+    seed: 5,
+    pyvhdi: true,
+  },
   {
     name: "fixed, 32 MiB blocks, block_state_zero=off",
     subformat: "fixed",
@@ -281,7 +310,8 @@ const CASES: Case[] = [
  * last block lies partly past the end of the file. That is valid (qemu-img
  * check and libvhdi agree) and must read normally.
  */
-const hasPartialLastBlockInFile = (c: Case) => c.subformat === "fixed" && c.blockStateZero === false && c.size % c.blockSize !== 0;
+const hasPartialLastBlockInFile = (c: Case) =>
+  c.subformat === "fixed" && c.blockStateZero === false && c.size % c.blockSize !== 0;
 
 interface Made {
   vhdx: string;
@@ -292,7 +322,12 @@ interface Made {
 function makeImage(dir: TempDir, c: Case, name: string): Made {
   const vhdx = dir.file(`${name}.vhdx`);
   const raw = dir.file(`${name}.raw`);
-  qemuCreate(vhdx, { size: c.size, subformat: c.subformat, blockSize: c.blockSize, ...(c.blockStateZero === undefined ? {} : { blockStateZero: c.blockStateZero }) });
+  qemuCreate(vhdx, {
+    size: c.size,
+    subformat: c.subformat,
+    blockSize: c.blockSize,
+    ...(c.blockStateZero === undefined ? {} : { blockStateZero: c.blockStateZero }),
+  });
   const ops = workload(c.seed, c.size, c.blockSize);
   qemuIo(vhdx, ops.map(command));
   qemuConvertToRaw(vhdx, raw);
@@ -329,93 +364,103 @@ describe.skipIf(!hasQemu)("images made by QEMU read like qemu-img convert -O raw
           const states = new Set<number>();
           for (let block = 0; block < Math.ceil(c.size / c.blockSize); block++) states.add(bat.payloadState(block));
           expect(states.has(6), `payload block states ${[...states]}`).toBe(true);
-          if (c.subformat === "dynamic" || c.blockStateZero !== false) expect(states.size, `payload block states ${[...states]}`).toBeGreaterThan(1);
+          if (c.subformat === "dynamic" || c.blockStateZero !== false)
+            expect(states.size, `payload block states ${[...states]}`).toBeGreaterThan(1);
         } finally {
           await image.close();
         }
       });
 
-      it("reads every byte as qemu-img convert does, and as the writes say", async () => {
-        const image = await openVhdx(made.vhdx);
-        const raw = await open(made.raw, "r");
-        try {
+      it(
+        "reads every byte as qemu-img convert does, and as the writes say",
+        async () => {
+          const image = await openVhdx(made.vhdx);
+          const raw = await open(made.raw, "r");
+          try {
+            const end = c.size;
+            const window = Math.min(WINDOW, end);
+            const ours = new Uint8Array(window);
+            const theirs = new Uint8Array(window);
+            const model = new Uint8Array(window);
+            for (let offset = 0; offset < end; offset += window) {
+              const length = Math.min(window, end - offset);
+              const a = ours.subarray(0, length);
+              const b = theirs.subarray(0, length);
+              const m = model.subarray(0, length);
+              a.fill(0xee); // whatever the reader leaves untouched shows up
+              await image.readInto(a, offset);
+              await readRaw(raw, b, offset);
+              modelInto(made.ops, m, offset);
+              expectSame(a, b, offset, "ours vs qemu-img convert");
+              expectSame(b, m, offset, "qemu-img convert vs the model of the qemu-io writes");
+            }
+          } finally {
+            await raw.close();
+            await image.close();
+          }
+        },
+        LONG,
+      );
+
+      it(
+        "answers unaligned reads at random offsets, and reads spanning many blocks",
+        async () => {
+          const image = await openVhdx(made.vhdx);
+          const raw = await open(made.raw, "r");
+          const r = rng(c.seed * 1000 + 7);
           const end = c.size;
-          const window = Math.min(WINDOW, end);
-          const ours = new Uint8Array(window);
-          const theirs = new Uint8Array(window);
-          const model = new Uint8Array(window);
-          for (let offset = 0; offset < end; offset += window) {
-            const length = Math.min(window, end - offset);
-            const a = ours.subarray(0, length);
-            const b = theirs.subarray(0, length);
-            const m = model.subarray(0, length);
-            a.fill(0xee); // whatever the reader leaves untouched shows up
-            await image.readInto(a, offset);
-            await readRaw(raw, b, offset);
-            modelInto(made.ops, m, offset);
-            expectSame(a, b, offset, "ours vs qemu-img convert");
-            expectSame(b, m, offset, "qemu-img convert vs the model of the qemu-io writes");
+          const check = async (offset: number, length: number) => {
+            const expected = new Uint8Array(length);
+            await readRaw(raw, expected, offset);
+            const got = await image.read(offset, length);
+            expectSame(got, expected, offset, `read(${offset}, ${length}) vs the raw file`);
+          };
+          try {
+            // Odd offsets and lengths, biased to land near the writes.
+            for (let i = 0; i < 40; i++) {
+              const op = made.ops[between(r, 0, made.ops.length - 1)]!;
+              const near = i % 2 === 0 ? op.offset + between(r, -3000, 3000) : between(r, 0, end - 1);
+              const offset = odd(Math.min(Math.max(1, near), end - 1));
+              const length = Math.min(end - offset, odd(between(r, 1, 3 * MiB)));
+              if (length > 0) await check(offset, length);
+            }
+            // Tiny reads: single bytes at block edges and at the end of the disk.
+            for (const at of [c.blockSize - 1, c.blockSize, end - 1, end - SECTOR - 1]) {
+              if (at >= 0 && at < end) await check(at, 1);
+            }
+            // One call across many blocks (across every block of the smaller disks).
+            const start = Math.min(c.blockSize - 333, end - 1);
+            await check(start, Math.min(end - start, 9 * c.blockSize + 4321, 96 * MiB));
+            if (end <= 128 * MiB) await check(0, end);
+            // Across the 4 GiB chunk boundary in one call.
+            if (end > CHUNK) {
+              await check(CHUNK - 3 * MiB - 511, 6 * MiB + 1001);
+              await check(CHUNK - 1, 2);
+            }
+          } finally {
+            await raw.close();
+            await image.close();
           }
-        } finally {
-          await raw.close();
-          await image.close();
-        }
-      }, LONG);
+        },
+        LONG,
+      );
 
-      it("answers unaligned reads at random offsets, and reads spanning many blocks", async () => {
-        const image = await openVhdx(made.vhdx);
-        const raw = await open(made.raw, "r");
-        const r = rng(c.seed * 1000 + 7);
-        const end = c.size;
-        const check = async (offset: number, length: number) => {
-          const expected = new Uint8Array(length);
-          await readRaw(raw, expected, offset);
-          const got = await image.read(offset, length);
-          expectSame(got, expected, offset, `read(${offset}, ${length}) vs the raw file`);
-        };
-        try {
-          // Odd offsets and lengths, biased to land near the writes.
-          for (let i = 0; i < 40; i++) {
-            const op = made.ops[between(r, 0, made.ops.length - 1)]!;
-            const near = i % 2 === 0 ? op.offset + between(r, -3000, 3000) : between(r, 0, end - 1);
-            const offset = odd(Math.min(Math.max(1, near), end - 1));
-            const length = Math.min(end - offset, odd(between(r, 1, 3 * MiB)));
-            if (length > 0) await check(offset, length);
+      if (hasPartialLastBlockInFile(c))
+        it("reads the last block, which QEMU's preallocated file holds only up to the virtual size", async () => {
+          const image = await openVhdx(made.vhdx);
+          const raw = await open(made.raw, "r");
+          try {
+            const start = Math.floor(c.size / c.blockSize) * c.blockSize;
+            const lastBlockAt = (await image.bat()).payloadFileOffset(Math.floor(c.size / c.blockSize));
+            expect(statSync(made.vhdx).size).toBe(lastBlockAt + (c.size - start));
+            const expected = new Uint8Array(c.size - start);
+            await readRaw(raw, expected, start);
+            expectSame(await image.read(start, c.size - start), expected, start, "ours vs qemu-img convert");
+          } finally {
+            await raw.close();
+            await image.close();
           }
-          // Tiny reads: single bytes at block edges and at the end of the disk.
-          for (const at of [c.blockSize - 1, c.blockSize, end - 1, end - SECTOR - 1]) {
-            if (at >= 0 && at < end) await check(at, 1);
-          }
-          // One call across many blocks (across every block of the smaller disks).
-          const start = Math.min(c.blockSize - 333, end - 1);
-          await check(start, Math.min(end - start, 9 * c.blockSize + 4321, 96 * MiB));
-          if (end <= 128 * MiB) await check(0, end);
-          // Across the 4 GiB chunk boundary in one call.
-          if (end > CHUNK) {
-            await check(CHUNK - 3 * MiB - 511, 6 * MiB + 1001);
-            await check(CHUNK - 1, 2);
-          }
-        } finally {
-          await raw.close();
-          await image.close();
-        }
-      }, LONG);
-
-      if (hasPartialLastBlockInFile(c)) it("reads the last block, which QEMU's preallocated file holds only up to the virtual size", async () => {
-        const image = await openVhdx(made.vhdx);
-        const raw = await open(made.raw, "r");
-        try {
-          const start = Math.floor(c.size / c.blockSize) * c.blockSize;
-          const lastBlockAt = (await image.bat()).payloadFileOffset(Math.floor(c.size / c.blockSize));
-          expect(statSync(made.vhdx).size).toBe(lastBlockAt + (c.size - start));
-          const expected = new Uint8Array(c.size - start);
-          await readRaw(raw, expected, start);
-          expectSame(await image.read(start, c.size - start), expected, start, "ours vs qemu-img convert");
-        } finally {
-          await raw.close();
-          await image.close();
-        }
-      });
+        });
 
       it.skipIf(!hasVhdiinfo)("agrees with vhdiinfo on size, sector size, disk type and identifier", async () => {
         const info = vhdiinfoFields(made.vhdx);
@@ -430,25 +475,35 @@ describe.skipIf(!hasQemu)("images made by QEMU read like qemu-img convert -O raw
         }
       });
 
-      if (c.pyvhdi) it.skipIf(!hasPyvhdi)("reads like python3-libvhdi", async () => {
-        const image = await openVhdx(made.vhdx);
-        const r = rng(c.seed * 1000 + 11);
-        try {
-          const ranges: Array<[number, number]> = [[0, c.size]];
-          for (let i = 0; i < 20; i++) {
-            const offset = odd(between(r, 1, c.size - 1));
-            ranges.push([offset, Math.min(c.size - offset, between(r, 1, 2 * MiB))]);
-          }
-          const theirs = pyvhdiRead(made.vhdx, ranges);
-          let at = 0;
-          for (const [offset, length] of ranges) {
-            expectSame(await image.read(offset, length), theirs.subarray(at, at + length), offset, `read(${offset}, ${length}) vs pyvhdi`);
-            at += length;
-          }
-        } finally {
-          await image.close();
-        }
-      }, LONG);
+      if (c.pyvhdi)
+        it.skipIf(!hasPyvhdi)(
+          "reads like python3-libvhdi",
+          async () => {
+            const image = await openVhdx(made.vhdx);
+            const r = rng(c.seed * 1000 + 11);
+            try {
+              const ranges: Array<[number, number]> = [[0, c.size]];
+              for (let i = 0; i < 20; i++) {
+                const offset = odd(between(r, 1, c.size - 1));
+                ranges.push([offset, Math.min(c.size - offset, between(r, 1, 2 * MiB))]);
+              }
+              const theirs = pyvhdiRead(made.vhdx, ranges);
+              let at = 0;
+              for (const [offset, length] of ranges) {
+                expectSame(
+                  await image.read(offset, length),
+                  theirs.subarray(at, at + length),
+                  offset,
+                  `read(${offset}, ${length}) vs pyvhdi`,
+                );
+                at += length;
+              }
+            } finally {
+              await image.close();
+            }
+          },
+          LONG,
+        );
     });
   });
 });
@@ -456,7 +511,13 @@ describe.skipIf(!hasQemu)("images made by QEMU read like qemu-img convert -O raw
 describe.skipIf(!hasQemu)("a read-only open of a QEMU image", () => {
   let dir: TempDir;
   let made: Made;
-  const c: Case = { name: "read-only", subformat: "dynamic", blockSize: 1 * MiB, size: 24 * MiB + 9 * SECTOR, seed: 99 };
+  const c: Case = {
+    name: "read-only",
+    subformat: "dynamic",
+    blockSize: 1 * MiB,
+    size: 24 * MiB + 9 * SECTOR,
+    seed: 99,
+  };
   beforeAll(() => {
     dir = tempDir("vhdx-qemu-ro-");
     made = makeImage(dir, c, "ro");

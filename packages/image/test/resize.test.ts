@@ -1,12 +1,13 @@
 // vhdx resize at the library level: QEMU must accept the result, the data
 // must stay, and a power cut anywhere must leave the old or the new size.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { STATE, buildVhdx } from "@vhdx-tools/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FaultInjectingSource, MemorySource, VhdxError, openImage, resizeImage } from "../src/index.js";
+import { MemorySource, VhdxError, openImage, resizeImage } from "../src/index.js";
+import { FaultInjectingSource } from "../src/testing/index.js";
 import { createVhdx, openVhdx, resizeVhdx } from "../src/node/index.js";
 import { oracle } from "@vhdx-tools/oracles";
 
@@ -19,13 +20,23 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const qemuInfo = (file: string) => JSON.parse(execFileSync("qemu-img", ["info", "--output=json", file], { encoding: "utf8" }));
+const qemuInfo = (file: string) =>
+  JSON.parse(execFileSync("qemu-img", ["info", "--output=json", file], { encoding: "utf8" }));
 const qemuCheck = (file: string) => execFileSync("qemu-img", ["check", file], { encoding: "utf8" });
 
 describe.skipIf(!hasQemu)("resize, checked by QEMU", () => {
   function qemuImage(name: string, size: string, blockSize = "1M") {
     const file = join(dir, name);
-    execFileSync("qemu-img", ["create", "-q", "-f", "vhdx", "-o", `subformat=dynamic,block_size=${blockSize}`, file, size]);
+    execFileSync("qemu-img", [
+      "create",
+      "-q",
+      "-f",
+      "vhdx",
+      "-o",
+      `subformat=dynamic,block_size=${blockSize}`,
+      file,
+      size,
+    ]);
     execFileSync("qemu-io", ["-c", "write -P 0x61 0 3M", "-c", "write -P 0x62 100M 1M", file], { stdio: "ignore" });
     return file;
   }
@@ -45,7 +56,9 @@ describe.skipIf(!hasQemu)("resize, checked by QEMU", () => {
     expect((await image.read(newSize - 2 * MiB, 2 * MiB)).every((b) => b === 0)).toBe(true);
     await image.close();
     execFileSync("qemu-io", ["-c", `write -P 0x63 ${newSize - MiB} 64k`, file], { stdio: "ignore" });
-    expect(execFileSync("qemu-io", ["-r", "-c", `read -P 0x63 ${newSize - MiB} 64k`, file], { encoding: "utf8" })).not.toMatch(/Pattern verification failed/);
+    expect(
+      execFileSync("qemu-io", ["-r", "-c", `read -P 0x63 ${newSize - MiB} 64k`, file], { encoding: "utf8" }),
+    ).not.toMatch(/Pattern verification failed/);
   });
 
   it("grows a fixed disk with every new block allocated", async () => {
@@ -57,7 +70,8 @@ describe.skipIf(!hasQemu)("resize, checked by QEMU", () => {
     expect(qemuCheck(file)).toMatch(/No errors were found/);
     const image = await openVhdx(file);
     const table = await image.bat();
-    for (let block = 0; block < 20; block++) expect(table.payloadState(block), `block ${block}`).toBe(STATE.FULLY_PRESENT);
+    for (let block = 0; block < 20; block++)
+      expect(table.payloadState(block), `block ${block}`).toBe(STATE.FULLY_PRESENT);
     expect((await image.read(MiB, MiB)).every((b) => b === 9)).toBe(true);
     expect((await image.read(8 * MiB, 12 * MiB)).every((b) => b === 0)).toBe(true);
     await image.close();
@@ -86,13 +100,26 @@ describe.skipIf(!hasQemu)("resize, checked by QEMU", () => {
 describe("resize refusals", () => {
   it("refuses a differencing disk, a bad size and a read-only image", async () => {
     const parent = buildVhdx({ virtualSize: 4 * MiB, blockSize: MiB, type: "dynamic" });
-    const child = buildVhdx({ virtualSize: 4 * MiB, blockSize: MiB, type: "differencing", parent: { dataWriteGuid: parent.dataWriteGuid, paths: { relative_path: "p" } } }, parent);
-    const diff = await openImage(new MemorySource(child.bytes.slice()), { readOnly: false, parents: [await openImage(new MemorySource(parent.bytes))] });
+    const child = buildVhdx(
+      {
+        virtualSize: 4 * MiB,
+        blockSize: MiB,
+        type: "differencing",
+        parent: { dataWriteGuid: parent.dataWriteGuid, paths: { relative_path: "p" } },
+      },
+      parent,
+    );
+    const diff = await openImage(new MemorySource(child.bytes.slice()), {
+      readOnly: false,
+      parents: [await openImage(new MemorySource(parent.bytes))],
+    });
     await expect(resizeImage(diff, 8 * MiB)).rejects.toMatchObject({ code: "UNSUPPORTED" });
     const dynamic = () => openImage(new MemorySource(parent.bytes.slice()), { readOnly: false });
     await expect(resizeImage(await dynamic(), 8 * MiB + 1)).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
     await expect(resizeImage(await dynamic(), 65 * 1024 * GiB)).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
-    await expect(resizeImage(await openImage(new MemorySource(parent.bytes)), 8 * MiB)).rejects.toMatchObject({ code: "READ_ONLY" });
+    await expect(resizeImage(await openImage(new MemorySource(parent.bytes)), 8 * MiB)).rejects.toMatchObject({
+      code: "READ_ONLY",
+    });
   });
 });
 
@@ -101,25 +128,37 @@ describe("power cuts during a resize", () => {
     ["grow in place", 64 * MiB],
     ["grow with a BAT move", 130 * GiB],
     ["shrink", 2 * MiB],
-  ])("leave the old or the new size, with the data, at every cut point: %s", async (_name, newSize) => {
-    const fixture = buildVhdx({ virtualSize: 8 * MiB, blockSize: MiB, type: "dynamic", blocks: { 0: { state: STATE.FULLY_PRESENT }, 1: { state: STATE.FULLY_PRESENT } } });
-    const before = fixture.expectedAt(0, 2 * MiB);
-    const counter = new FaultInjectingSource(fixture.bytes);
-    await resizeImage(await openImage(counter, { readOnly: false }), newSize);
-    expect(counter.operations).toBeGreaterThan(4);
-    for (let cut = 0; cut <= counter.operations; cut++) {
-      const source = new FaultInjectingSource(fixture.bytes, { cutAfterOperations: cut, seed: cut });
-      await resizeImage(await openImage(source, { readOnly: false }), newSize).catch((e: unknown) => {
-        if (!(VhdxError.isInstance(e) && e.code === "IO_ERROR")) throw e;
+  ])(
+    "leave the old or the new size, with the data, at every cut point: %s",
+    async (_name, newSize) => {
+      const fixture = buildVhdx({
+        virtualSize: 8 * MiB,
+        blockSize: MiB,
+        type: "dynamic",
+        blocks: { 0: { state: STATE.FULLY_PRESENT }, 1: { state: STATE.FULLY_PRESENT } },
       });
-      for (const mode of ["drop", "keep-random", "tear"] as const) {
-        const image = await openImage(new MemorySource(await source.powerCut(mode)));
-        const label = `cut ${cut}/${counter.operations} ${mode}`;
-        expect([8 * MiB, newSize], label).toContain(image.virtualSize);
-        expect(Buffer.compare(await image.read(0, 2 * MiB), before), label).toBe(0);
-        const tail = Math.min(image.virtualSize, 8 * MiB) - 2 * MiB;
-        expect((await image.read(2 * MiB, tail)).every((b) => b === 0), label).toBe(true);
+      const before = fixture.expectedAt(0, 2 * MiB);
+      const counter = new FaultInjectingSource(fixture.bytes);
+      await resizeImage(await openImage(counter, { readOnly: false }), newSize);
+      expect(counter.operations).toBeGreaterThan(4);
+      for (let cut = 0; cut <= counter.operations; cut++) {
+        const source = new FaultInjectingSource(fixture.bytes, { cutAfterOperations: cut, seed: cut });
+        await resizeImage(await openImage(source, { readOnly: false }), newSize).catch((e: unknown) => {
+          if (!(VhdxError.isInstance(e) && e.code === "IO_ERROR")) throw e;
+        });
+        for (const mode of ["drop", "keep-random", "tear"] as const) {
+          const image = await openImage(new MemorySource(await source.powerCut(mode)));
+          const label = `cut ${cut}/${counter.operations} ${mode}`;
+          expect([8 * MiB, newSize], label).toContain(image.virtualSize);
+          expect(Buffer.compare(await image.read(0, 2 * MiB), before), label).toBe(0);
+          const tail = Math.min(image.virtualSize, 8 * MiB) - 2 * MiB;
+          expect(
+            (await image.read(2 * MiB, tail)).every((b) => b === 0),
+            label,
+          ).toBe(true);
+        }
       }
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 });

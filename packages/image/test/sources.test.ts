@@ -3,7 +3,8 @@ import { type Server, createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BlobSource, FaultInjectingSource, HttpSource, MemorySource, type RandomAccessSource, VhdxError } from "../src/index.js";
+import { BlobSource, HttpSource, MemorySource, type RandomAccessSource, VhdxError } from "../src/index.js";
+import { FaultInjectingSource } from "../src/testing/index.js";
 import { FileSource } from "../src/node/index.js";
 
 const pattern = (length: number, seed = 1) => Uint8Array.from({ length }, (_, i) => (i * 7 + seed * 13) & 255);
@@ -208,7 +209,13 @@ describe("FaultInjectingSource", () => {
       await workload(source).catch((e) => expect(VhdxError.isInstance(e)).toBe(true));
       outcomes.push([...(await source.powerCut("drop")).subarray(0, 2)]);
     }
-    expect(outcomes).toEqual([[0, 0], [0, 0], [1, 0], [1, 0], [1, 2]]);
+    expect(outcomes).toEqual([
+      [0, 0],
+      [0, 0],
+      [1, 0],
+      [1, 0],
+      [1, 2],
+    ]);
   });
 
   it("fails one chosen operation and then carries on", async () => {

@@ -117,8 +117,14 @@ function sha256(path: string): string {
 
 function headersOf(path: string): { slot1: Header; slot2: Header; valid1: boolean; valid2: boolean } {
   const bytes = new Uint8Array(readFileSync(path).subarray(0, 3 * 64 * KiB));
-  const valid = (offset: number) => verifyHeaderChecksum(bytes, offset) && decodeHeader(bytes, offset).signature === "head";
-  return { slot1: decodeHeader(bytes, 64 * KiB), slot2: decodeHeader(bytes, 128 * KiB), valid1: valid(64 * KiB), valid2: valid(128 * KiB) };
+  const valid = (offset: number) =>
+    verifyHeaderChecksum(bytes, offset) && decodeHeader(bytes, offset).signature === "head";
+  return {
+    slot1: decodeHeader(bytes, 64 * KiB),
+    slot2: decodeHeader(bytes, 128 * KiB),
+    valid1: valid(64 * KiB),
+    valid2: valid(128 * KiB),
+  };
 }
 
 function currentHeader(path: string): Header {
@@ -146,9 +152,27 @@ interface RoundTripCase {
 const ROUND_TRIPS: RoundTripCase[] = [
   { label: "dynamic, QEMU's default block size", subformat: "dynamic", blockSize: 8 * MiB, size: 76 * MiB + 3 * 512 },
   { label: "dynamic, 1 MiB blocks", subformat: "dynamic", blockSize: MiB, size: 20 * MiB + 512 },
-  { label: "dynamic, block_state_zero=off (NOT_PRESENT blocks)", subformat: "dynamic", blockSize: 2 * MiB, size: 20 * MiB + 2048, blockStateZero: false },
-  { label: "fixed, block_state_zero=on (ZERO blocks we must allocate)", subformat: "fixed", blockSize: 2 * MiB, size: 24 * MiB + 1024, blockStateZero: true },
-  { label: "fixed, block_state_zero=off", subformat: "fixed", blockSize: 2 * MiB, size: 24 * MiB + 1024, blockStateZero: false },
+  {
+    label: "dynamic, block_state_zero=off (NOT_PRESENT blocks)",
+    subformat: "dynamic",
+    blockSize: 2 * MiB,
+    size: 20 * MiB + 2048,
+    blockStateZero: false,
+  },
+  {
+    label: "fixed, block_state_zero=on (ZERO blocks we must allocate)",
+    subformat: "fixed",
+    blockSize: 2 * MiB,
+    size: 24 * MiB + 1024,
+    blockStateZero: true,
+  },
+  {
+    label: "fixed, block_state_zero=off",
+    subformat: "fixed",
+    blockSize: 2 * MiB,
+    size: 24 * MiB + 1024,
+    blockStateZero: false,
+  },
 ];
 
 describe.skipIf(!oracles("qemu-img", "qemu-io"))("QEMU and @vhdx/image take turns writing", () => {
@@ -156,7 +180,12 @@ describe.skipIf(!oracles("qemu-img", "qemu-io"))("QEMU and @vhdx/image take turn
     it(c.label, async () => {
       const { blockSize: B, size } = c;
       const path = dir.file(`turns-${c.subformat}-${B}-${c.blockStateZero}.vhdx`);
-      qemuCreate(path, { size, subformat: c.subformat, blockSize: B, ...(c.blockStateZero === undefined ? {} : { blockStateZero: c.blockStateZero }) });
+      qemuCreate(path, {
+        size,
+        subformat: c.subformat,
+        blockSize: B,
+        ...(c.blockStateZero === undefined ? {} : { blockStateZero: c.blockStateZero }),
+      });
       const model = new WindowModel([[0, size]]);
       const fixed = c.subformat === "fixed";
 
@@ -168,7 +197,10 @@ describe.skipIf(!oracles("qemu-img", "qemu-io"))("QEMU and @vhdx/image take turn
         [`write -z ${4 * B + 4096} ${B}`, () => model.fill(0, 4 * B + 4096, B)],
         [`write -P 0x44 ${size - 4096} 4096`, () => model.fill(0x44, size - 4096, 4096)],
       ];
-      qemuIo(path, qemuFirst.map(([command]) => command));
+      qemuIo(
+        path,
+        qemuFirst.map(([command]) => command),
+      );
       for (const [, apply] of qemuFirst) apply();
       qemuCheck(path);
 
@@ -178,20 +210,40 @@ describe.skipIf(!oracles("qemu-img", "qemu-io"))("QEMU and @vhdx/image take turn
       expectSameBytes(await image.read(0, size), model.read(0, size), "our read of what QEMU wrote");
       const ours: Array<[string, () => Promise<void>, () => void]> = [
         // Unaligned, inside QEMU's block 0.
-        ["write 0xa1 unaligned in a QEMU block", () => image.write(123_457, pattern(0xa1, 70_001)), () => model.fill(0xa1, 123_457, 70_001)],
+        [
+          "write 0xa1 unaligned in a QEMU block",
+          () => image.write(123_457, pattern(0xa1, 70_001)),
+          () => model.fill(0xa1, 123_457, 70_001),
+        ],
         // Across the boundary between QEMU's block 0 and the unallocated block 1.
-        ["write 0xa2 across a block boundary", () => image.write(B - 5000, pattern(0xa2, 12_345)), () => model.fill(0xa2, B - 5000, 12_345)],
+        [
+          "write 0xa2 across a block boundary",
+          () => image.write(B - 5000, pattern(0xa2, 12_345)),
+          () => model.fill(0xa2, B - 5000, 12_345),
+        ],
         // A block nobody wrote (NOT_PRESENT, or ZERO in a fixed image with block_state_zero=on).
-        ["write 0xa3 in a fresh block", () => image.write(3 * B + 777, pattern(0xa3, 4096)), () => model.fill(0xa3, 3 * B + 777, 4096)],
+        [
+          "write 0xa3 in a fresh block",
+          () => image.write(3 * B + 777, pattern(0xa3, 4096)),
+          () => model.fill(0xa3, 3 * B + 777, 4096),
+        ],
         // A whole block.
         ["write 0xa4 a whole block", () => image.write(6 * B, pattern(0xa4, B)), () => model.fill(0xa4, 6 * B, B)],
         // Zeros over part of QEMU's data, and over all of one of QEMU's blocks.
         ["writeZeroes partial", () => image.writeZeroes(2 * B + 1000, 2000), () => model.fill(0, 2 * B + 1000, 2000)],
         ["writeZeroes whole block", () => image.writeZeroes(5 * B, B), () => model.fill(0, 5 * B, B)],
         // Over the zeros QEMU wrote with write -z.
-        ["write 0xa5 over QEMU's write -z", () => image.write(4 * B + 8192, pattern(0xa5, 512)), () => model.fill(0xa5, 4 * B + 8192, 512)],
+        [
+          "write 0xa5 over QEMU's write -z",
+          () => image.write(4 * B + 8192, pattern(0xa5, 512)),
+          () => model.fill(0xa5, 4 * B + 8192, 512),
+        ],
         // The last, partial block, up to the end of the disk.
-        ["write 0xa6 at the end", () => image.write(size - 1536, pattern(0xa6, 1536)), () => model.fill(0xa6, size - 1536, 1536)],
+        [
+          "write 0xa6 at the end",
+          () => image.write(size - 1536, pattern(0xa6, 1536)),
+          () => model.fill(0xa6, size - 1536, 1536),
+        ],
         // Discard: a whole block of QEMU's data (zeros in a dynamic disk, unchanged in a fixed one) and part of ours.
         ["discard a whole block", () => image.discard(0, B), () => (fixed ? undefined : model.fill(0, 0, B))],
         ["discard part of a block", () => image.discard(6 * B + 4096, 8192), () => undefined],
@@ -212,7 +264,11 @@ describe.skipIf(!oracles("qemu-img", "qemu-io"))("QEMU and @vhdx/image take turn
         [4 * B, 3 * B],
         [size - 8192, 8192],
       ]);
-      expectSameBytes(qemuWhole(path, `turns-${c.label.length}-a`), model.read(0, size), "qemu-img convert after our writes");
+      expectSameBytes(
+        qemuWhole(path, `turns-${c.label.length}-a`),
+        model.read(0, size),
+        "qemu-img convert after our writes",
+      );
 
       // 4. QEMU writes on top of our blocks and into new ones.
       const qemuSecond: Array<[string, () => void]> = [
@@ -221,7 +277,10 @@ describe.skipIf(!oracles("qemu-img", "qemu-io"))("QEMU and @vhdx/image take turn
         [`write -P 0xb3 ${8 * B + 4096} 65536`, () => model.fill(0xb3, 8 * B + 4096, 65536)],
         [`write -z ${B - 4096} 8192`, () => model.fill(0, B - 4096, 8192)],
       ];
-      qemuIo(path, qemuSecond.map(([command]) => command));
+      qemuIo(
+        path,
+        qemuSecond.map(([command]) => command),
+      );
       for (const [, apply] of qemuSecond) apply();
       qemuCheck(path);
 
@@ -234,78 +293,129 @@ describe.skipIf(!oracles("qemu-img", "qemu-io"))("QEMU and @vhdx/image take turn
       model.fill(0xc1, 8 * B, 4096 + 3);
       await last.close();
       qemuCheck(path);
-      expectSameBytes(qemuWhole(path, `turns-${c.label.length}-b`), model.read(0, size), "qemu-img convert after our last write");
+      expectSameBytes(
+        qemuWhole(path, `turns-${c.label.length}-b`),
+        model.read(0, size),
+        "qemu-img convert after our last write",
+      );
     });
   }
 });
 
 // ---------------------------------------------------------------- past the 4 GiB chunk boundary
 
-describe.skipIf(!oracles("qemu-img", "qemu-io"))("writes around the first 4 GiB chunk boundary (sparse 6 GiB images)", () => {
-  for (const blockSize of [MiB, 32 * MiB]) {
-    it(`${blockSize / MiB} MiB blocks (chunk ratio ${(4 * GiB) / blockSize})`, async () => {
-      const size = 6 * GiB + 3 * 512;
-      const edge = 4 * GiB; // chunk 1 starts here: its payload BAT entries follow chunk 0's sector bitmap entry
-      const path = dir.file(`chunk-${blockSize}.vhdx`);
-      qemuCreate(path, { size, subformat: "dynamic", blockSize });
-      const lo = edge - 2 * blockSize;
-      const windowLength = 4 * blockSize;
-      const tail = size - blockSize;
-      const fresh = edge + 3 * blockSize; // a block only QEMU's second session writes
-      const model = new WindowModel([
-        [lo, windowLength],
-        [fresh, blockSize],
-        [tail, size - tail],
-      ]);
+describe.skipIf(!oracles("qemu-img", "qemu-io"))(
+  "writes around the first 4 GiB chunk boundary (sparse 6 GiB images)",
+  () => {
+    for (const blockSize of [MiB, 32 * MiB]) {
+      it(`${blockSize / MiB} MiB blocks (chunk ratio ${(4 * GiB) / blockSize})`, async () => {
+        const size = 6 * GiB + 3 * 512;
+        const edge = 4 * GiB; // chunk 1 starts here: its payload BAT entries follow chunk 0's sector bitmap entry
+        const path = dir.file(`chunk-${blockSize}.vhdx`);
+        qemuCreate(path, { size, subformat: "dynamic", blockSize });
+        const lo = edge - 2 * blockSize;
+        const windowLength = 4 * blockSize;
+        const tail = size - blockSize;
+        const fresh = edge + 3 * blockSize; // a block only QEMU's second session writes
+        const model = new WindowModel([
+          [lo, windowLength],
+          [fresh, blockSize],
+          [tail, size - tail],
+        ]);
 
-      qemuIo(path, [`write -P 0x61 ${edge - blockSize} ${blockSize / 2}`, `write -P 0x62 ${edge + 4096} 65536`, `write -P 0x63 ${size - 512} 512`]);
-      model.fill(0x61, edge - blockSize, blockSize / 2);
-      model.fill(0x62, edge + 4096, 65536);
-      model.fill(0x63, size - 512, 512);
+        qemuIo(path, [
+          `write -P 0x61 ${edge - blockSize} ${blockSize / 2}`,
+          `write -P 0x62 ${edge + 4096} 65536`,
+          `write -P 0x63 ${size - 512} 512`,
+        ]);
+        model.fill(0x61, edge - blockSize, blockSize / 2);
+        model.fill(0x62, edge + 4096, 65536);
+        model.fill(0x63, size - 512, 512);
 
-      const image = await openVhdx(path, { readOnly: false });
-      expectSameBytes(await image.read(lo, windowLength), model.read(lo, windowLength), "our read of QEMU's writes around 4 GiB", lo);
-      // Across the boundary, from QEMU's block into a fresh one.
-      await image.write(edge - 100_000, pattern(0xc1, 200_001));
-      model.fill(0xc1, edge - 100_000, 200_001);
-      // Into QEMU's block just past the boundary, unaligned.
-      await image.write(edge + 4096 + 33, pattern(0xc2, 1000));
-      model.fill(0xc2, edge + 4096 + 33, 1000);
-      // A whole fresh block past the boundary, then zero it again, then write part of it.
-      await image.write(edge + blockSize, pattern(0xc3, blockSize));
-      await image.writeZeroes(edge + blockSize, blockSize);
-      await image.write(edge + blockSize + 512, pattern(0xc4, 512));
-      model.fill(0xc4, edge + blockSize + 512, 512);
-      // A block of chunk 0 written, discarded whole (reads zeros again), and written again.
-      await image.write(edge - 2 * blockSize, pattern(0xc7, 4096));
-      await image.discard(edge - 2 * blockSize, blockSize);
-      expectSameBytes(await image.read(edge - 2 * blockSize, 8192), new Uint8Array(8192), "a discarded block", edge - 2 * blockSize);
-      await image.write(edge - 2 * blockSize + 7, pattern(0xc5, 9));
-      model.fill(0xc5, edge - 2 * blockSize + 7, 9);
-      // The end of the disk.
-      await image.write(size - 1024, pattern(0xc6, 700));
-      model.fill(0xc6, size - 1024, 700);
-      await image.flush();
-      expectSameBytes(await image.read(lo, windowLength), model.read(lo, windowLength), "our read after our writes", lo);
-      await image.close();
+        const image = await openVhdx(path, { readOnly: false });
+        expectSameBytes(
+          await image.read(lo, windowLength),
+          model.read(lo, windowLength),
+          "our read of QEMU's writes around 4 GiB",
+          lo,
+        );
+        // Across the boundary, from QEMU's block into a fresh one.
+        await image.write(edge - 100_000, pattern(0xc1, 200_001));
+        model.fill(0xc1, edge - 100_000, 200_001);
+        // Into QEMU's block just past the boundary, unaligned.
+        await image.write(edge + 4096 + 33, pattern(0xc2, 1000));
+        model.fill(0xc2, edge + 4096 + 33, 1000);
+        // A whole fresh block past the boundary, then zero it again, then write part of it.
+        await image.write(edge + blockSize, pattern(0xc3, blockSize));
+        await image.writeZeroes(edge + blockSize, blockSize);
+        await image.write(edge + blockSize + 512, pattern(0xc4, 512));
+        model.fill(0xc4, edge + blockSize + 512, 512);
+        // A block of chunk 0 written, discarded whole (reads zeros again), and written again.
+        await image.write(edge - 2 * blockSize, pattern(0xc7, 4096));
+        await image.discard(edge - 2 * blockSize, blockSize);
+        expectSameBytes(
+          await image.read(edge - 2 * blockSize, 8192),
+          new Uint8Array(8192),
+          "a discarded block",
+          edge - 2 * blockSize,
+        );
+        await image.write(edge - 2 * blockSize + 7, pattern(0xc5, 9));
+        model.fill(0xc5, edge - 2 * blockSize + 7, 9);
+        // The end of the disk.
+        await image.write(size - 1024, pattern(0xc6, 700));
+        model.fill(0xc6, size - 1024, 700);
+        await image.flush();
+        expectSameBytes(
+          await image.read(lo, windowLength),
+          model.read(lo, windowLength),
+          "our read after our writes",
+          lo,
+        );
+        await image.close();
 
-      qemuCheck(path);
-      expectSameBytes(qemuWindow(path, lo, windowLength), model.read(lo, windowLength), "QEMU's read around 4 GiB", lo);
-      expectSameBytes(qemuWindow(path, tail, size - tail), model.read(tail, size - tail), "QEMU's read of the last block", tail);
-      qemuVerify(path, model, [[edge - 100_000, 200_001 + 8192]]);
+        qemuCheck(path);
+        expectSameBytes(
+          qemuWindow(path, lo, windowLength),
+          model.read(lo, windowLength),
+          "QEMU's read around 4 GiB",
+          lo,
+        );
+        expectSameBytes(
+          qemuWindow(path, tail, size - tail),
+          model.read(tail, size - tail),
+          "QEMU's read of the last block",
+          tail,
+        );
+        qemuVerify(path, model, [[edge - 100_000, 200_001 + 8192]]);
 
-      // QEMU writes on both sides again; we read it.
-      qemuIo(path, [`write -P 0x71 ${edge - 8192} 16384`, `write -P 0x72 ${fresh + 512} 4096`]);
-      model.fill(0x71, edge - 8192, 16384);
-      model.fill(0x72, fresh + 512, 4096);
-      const after = await openVhdx(path);
-      expectSameBytes(await after.read(lo, windowLength), model.read(lo, windowLength), "our read of QEMU's second writes", lo);
-      expectSameBytes(await after.read(fresh, blockSize), model.read(fresh, blockSize), "our read of QEMU's new block", fresh);
-      expectSameBytes(await after.read(tail, size - tail), model.read(tail, size - tail), "our read of the last block", tail);
-      await after.close();
-    });
-  }
-});
+        // QEMU writes on both sides again; we read it.
+        qemuIo(path, [`write -P 0x71 ${edge - 8192} 16384`, `write -P 0x72 ${fresh + 512} 4096`]);
+        model.fill(0x71, edge - 8192, 16384);
+        model.fill(0x72, fresh + 512, 4096);
+        const after = await openVhdx(path);
+        expectSameBytes(
+          await after.read(lo, windowLength),
+          model.read(lo, windowLength),
+          "our read of QEMU's second writes",
+          lo,
+        );
+        expectSameBytes(
+          await after.read(fresh, blockSize),
+          model.read(fresh, blockSize),
+          "our read of QEMU's new block",
+          fresh,
+        );
+        expectSameBytes(
+          await after.read(tail, size - tail),
+          model.read(tail, size - tail),
+          "our read of the last block",
+          tail,
+        );
+        await after.close();
+      });
+    }
+  },
+);
 
 // ---------------------------------------------------------------- sessions and the headers
 
@@ -358,7 +468,11 @@ describe.skipIf(!oracles("qemu-img", "qemu-io"))("the write session and the head
     const path = qemuImage("readonly.vhdx");
     const before = sha256(path);
     const image = await openVhdx(path);
-    for (const attempt of [() => image.write(0, new Uint8Array(512)), () => image.writeZeroes(0, MiB), () => image.discard(0, MiB)]) {
+    for (const attempt of [
+      () => image.write(0, new Uint8Array(512)),
+      () => image.writeZeroes(0, MiB),
+      () => image.discard(0, MiB),
+    ]) {
       const error = await attempt().then(
         () => null,
         (e: unknown) => e,
@@ -371,7 +485,10 @@ describe.skipIf(!oracles("qemu-img", "qemu-io"))("the write session and the head
     expect(sha256(path)).toBe(before);
   });
 
-  for (const where of ["an allocated block (no metadata change)", "a new block (BAT change through the log)"] as const) {
+  for (const where of [
+    "an allocated block (no metadata change)",
+    "a new block (BAT change through the log)",
+  ] as const) {
     it(`one write into ${where} changes DataWriteGuid and FileWriteGuid; both headers valid, LogGuid nil after close`, async () => {
       const path = qemuImage(`guids-${where.length}.vhdx`);
       const old = headersOf(path);
@@ -413,7 +530,11 @@ describe.skipIf(!oracles("qemu-img", "qemu-io"))("the write session and the head
       const reopened = await openVhdx(path);
       expect(reopened.dataWriteGuid).toBe(during.dataWriteGuid);
       expect(reopened.logGuid).toBe(NIL);
-      expect([...(await reopened.read(offset - 1, 3002))]).toEqual([offset - 1 < MiB ? 0x5a : 0, ...pattern(0xd7, 3000), offset + 3000 < MiB ? 0x5a : 0]);
+      expect([...(await reopened.read(offset - 1, 3002))]).toEqual([
+        offset - 1 < MiB ? 0x5a : 0,
+        ...pattern(0xd7, 3000),
+        offset + 3000 < MiB ? 0x5a : 0,
+      ]);
       await reopened.close();
       qemuCheck(path);
       qemuIo(path, [`read -P 0xd7 ${offset} 3000`], { readOnly: true });
@@ -452,7 +573,12 @@ describe.skipIf(!oracles("qemu-img", "qemu-io"))("the write session and the head
     await image.write(0, pattern(1, 10));
     await image.close();
     const before = sha256(path);
-    for (const attempt of [() => image.write(0, new Uint8Array(1)), () => image.writeZeroes(0, 1), () => image.discard(0, MiB), () => image.flush()]) {
+    for (const attempt of [
+      () => image.write(0, new Uint8Array(1)),
+      () => image.writeZeroes(0, 1),
+      () => image.discard(0, MiB),
+      () => image.flush(),
+    ]) {
       const error = await attempt().then(
         () => null,
         (e: unknown) => e,
@@ -465,7 +591,12 @@ describe.skipIf(!oracles("qemu-img", "qemu-io"))("the write session and the head
   });
 
   it("a differencing child written read-write leaves its parent file byte-identical and no session in it", async () => {
-    const parent = buildVhdx({ virtualSize: 8 * MiB, blockSize: MiB, type: "dynamic", blocks: { 0: { state: STATE.FULLY_PRESENT } } });
+    const parent = buildVhdx({
+      virtualSize: 8 * MiB,
+      blockSize: MiB,
+      type: "dynamic",
+      blocks: { 0: { state: STATE.FULLY_PRESENT } },
+    });
     const child = buildVhdx(
       {
         virtualSize: 8 * MiB,

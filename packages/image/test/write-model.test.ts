@@ -13,7 +13,16 @@ import { type Fixture, type FixtureBlock, type FixtureSpec, STATE, buildVhdx } f
 import { afterAll, describe, expect, it } from "vitest";
 import { MemorySource, type VhdxImage, openImage } from "../src/index.js";
 import { openVhdx } from "../src/node/index.js";
-import { oracle, oracles, pyvhdiRead, qemuCheck, qemuConvertToRaw, qemuCreate, qemuIo, tempDir } from "@vhdx-tools/oracles";
+import {
+  oracle,
+  oracles,
+  pyvhdiRead,
+  qemuCheck,
+  qemuConvertToRaw,
+  qemuCreate,
+  qemuIo,
+  tempDir,
+} from "@vhdx-tools/oracles";
 
 const KiB = 1024;
 const MiB = 1 << 20;
@@ -220,7 +229,11 @@ const dir = tempDir("vhdx-write-model-");
 afterAll(() => dir.remove());
 
 /** An image file opened with openVhdx (parents found through the locator). */
-function fileTarget(label: string, path: string, init: Omit<Target, "label" | "open" | "close" | "dispose" | "fileBytes">): Target {
+function fileTarget(
+  label: string,
+  path: string,
+  init: Omit<Target, "label" | "open" | "close" | "dispose" | "fileBytes">,
+): Target {
   return {
     label,
     ...init,
@@ -304,7 +317,12 @@ interface RunResult {
 async function runSequence(target: Target, seed: number): Promise<RunResult> {
   const r = rng(seed);
   const { shape } = target;
-  const model: Model = { bytes: target.initial.slice(), kind: target.kind, blockSize: shape.blockSize, parent: target.parent };
+  const model: Model = {
+    bytes: target.initial.slice(),
+    kind: target.kind,
+    blockSize: shape.blockSize,
+    parent: target.parent,
+  };
   const count = r.between(30, 80);
   const history: Op[] = [];
   const context = () =>
@@ -340,7 +358,8 @@ async function runSequence(target: Target, seed: number): Promise<RunResult> {
         // The range just changed, with a margin of a sector either side.
         const from = Math.max(0, changed.offset - shape.sectorSize);
         const to = Math.min(shape.virtualSize, changed.offset + changed.length + shape.sectorSize);
-        if (to - from <= 8 * MiB) assertSame(await image.read(from, to - from), model.bytes.subarray(from, to), from, context);
+        if (to - from <= 8 * MiB)
+          assertSame(await image.read(from, to - from), model.bytes.subarray(from, to), from, context);
       }
       if (i % 4 === 3) await compareRandomReads(image, model.bytes, r, shape, context);
     }
@@ -361,17 +380,28 @@ async function runSequence(target: Target, seed: number): Promise<RunResult> {
     if (target.fixedAllPresent) {
       // LeaveBlockAllocated: zeros were written in place, discards ignored, no block moved or was added.
       const bat = await readOnly.bat();
-      const states = Array.from({ length: Math.ceil(shape.virtualSize / shape.blockSize) }, (_, block) => bat.payloadState(block));
-      expect(states.every((state) => state === STATE.FULLY_PRESENT), `${context()}: block states of a fixed disk after the sequence: ${states}`).toBe(true);
+      const states = Array.from({ length: Math.ceil(shape.virtualSize / shape.blockSize) }, (_, block) =>
+        bat.payloadState(block),
+      );
+      expect(
+        states.every((state) => state === STATE.FULLY_PRESENT),
+        `${context()}: block states of a fixed disk after the sequence: ${states}`,
+      ).toBe(true);
     }
     for (let at = 0; at < shape.virtualSize; at += 16 * MiB) {
       const length = Math.min(16 * MiB, shape.virtualSize - at);
-      assertSame(await readOnly.read(at, length), model.bytes.subarray(at, at + length), at, () => `${context()}\n  (final read-only comparison)`);
+      assertSame(
+        await readOnly.read(at, length),
+        model.bytes.subarray(at, at + length),
+        at,
+        () => `${context()}\n  (final read-only comparison)`,
+      );
     }
   } finally {
     await target.close(readOnly);
   }
-  if (target.fixedAllPresent) expect(target.fileBytes().length, `${context()}: a fixed disk's file grew`).toBe(fileSizeBefore);
+  if (target.fixedAllPresent)
+    expect(target.fileBytes().length, `${context()}: a fixed disk's file grew`).toBe(fileSizeBefore);
   return { ops: history, model: model.bytes };
 }
 
@@ -401,7 +431,13 @@ function issue(image: VhdxImage, op: Op): { done: Promise<void>; after: () => vo
 }
 
 /** A few reads: random ranges, one across a block boundary, and one through readInto with guard bytes. */
-async function compareRandomReads(image: VhdxImage, model: Uint8Array, r: Rng, s: Shape, context: () => string): Promise<void> {
+async function compareRandomReads(
+  image: VhdxImage,
+  model: Uint8Array,
+  r: Rng,
+  s: Shape,
+  context: () => string,
+): Promise<void> {
   for (let k = 0; k < 3; k++) {
     const offset = r(s.virtualSize);
     const length = Math.min(r.between(1, 512 * KiB), s.virtualSize - offset);
@@ -447,14 +483,22 @@ describe.skipIf(!oracles("qemu-img", "qemu-io"))("QEMU-made images, 512-byte sec
     const label = `qemu ${c.subformat} ${c.blockSize / MiB} MiB blocks, ${c.size} bytes${bsz}`;
     it(label, async () => {
       const path = dir.file(`qemu-${c.subformat}-${c.blockSize}-${c.size}.vhdx`);
-      qemuCreate(path, { size: c.size, subformat: c.subformat, blockSize: c.blockSize, ...(c.blockStateZero === undefined ? {} : { blockStateZero: c.blockStateZero }) });
+      qemuCreate(path, {
+        size: c.size,
+        subformat: c.subformat,
+        blockSize: c.blockSize,
+        ...(c.blockStateZero === undefined ? {} : { blockStateZero: c.blockStateZero }),
+      });
       // Some data QEMU wrote itself, so the sequence starts from allocated and unallocated blocks.
       const initial = new Uint8Array(c.size);
       const qemuWrites: Array<[pattern: number, offset: number, length: number]> = [
         [0x5a, 0, c.blockSize / 2],
         [0x3c, c.blockSize + 4096, 8192],
       ];
-      qemuIo(path, qemuWrites.map(([p, o, l]) => `write -P 0x${p.toString(16)} ${o} ${l}`));
+      qemuIo(
+        path,
+        qemuWrites.map(([p, o, l]) => `write -P 0x${p.toString(16)} ${o} ${l}`),
+      );
       for (const [p, o, l] of qemuWrites) initial.fill(p, o, o + l);
 
       const target = fileTarget(label, path, {
@@ -465,7 +509,12 @@ describe.skipIf(!oracles("qemu-img", "qemu-io"))("QEMU-made images, 512-byte sec
         fixedAllPresent: c.subformat === "fixed" && c.blockStateZero === false,
       });
       const probe = await openVhdx(path);
-      expect([probe.virtualSize, probe.blockSize, probe.logicalSectorSize, probe.diskType]).toEqual([c.size, c.blockSize, 512, c.subformat]);
+      expect([probe.virtualSize, probe.blockSize, probe.logicalSectorSize, probe.diskType]).toEqual([
+        c.size,
+        c.blockSize,
+        512,
+        c.subformat,
+      ]);
       await probe.close();
 
       const seed = seedFor(label);
@@ -518,23 +567,46 @@ const hasLibvhdi = oracle("pyvhdi");
 
 describe("buildVhdx dynamic and fixed images", () => {
   const cases: Array<{ label: string; spec: FixtureSpec }> = [
-    { label: "dynamic, 512-byte sectors, 2 MiB blocks", spec: { virtualSize: 12 * MiB + 5 * 512, blockSize: 2 * MiB, logicalSectorSize: 512, type: "dynamic" } },
-    { label: "dynamic, 4096-byte sectors, 1 MiB blocks", spec: { virtualSize: 10 * MiB + 5 * 4096, blockSize: MiB, logicalSectorSize: 4096, type: "dynamic" } },
-    { label: "dynamic, 4096-byte sectors, 8 MiB blocks", spec: { virtualSize: 36 * MiB + 4096, blockSize: 8 * MiB, logicalSectorSize: 4096, type: "dynamic" } },
-    { label: "fixed, 4096-byte sectors, 1 MiB blocks", spec: { virtualSize: 9 * MiB + 3 * 4096, blockSize: MiB, logicalSectorSize: 4096, type: "fixed" } },
-    { label: "fixed, 512-byte sectors, 2 MiB blocks", spec: { virtualSize: 10 * MiB + 512, blockSize: 2 * MiB, logicalSectorSize: 512, type: "fixed" } },
+    {
+      label: "dynamic, 512-byte sectors, 2 MiB blocks",
+      spec: { virtualSize: 12 * MiB + 5 * 512, blockSize: 2 * MiB, logicalSectorSize: 512, type: "dynamic" },
+    },
+    {
+      label: "dynamic, 4096-byte sectors, 1 MiB blocks",
+      spec: { virtualSize: 10 * MiB + 5 * 4096, blockSize: MiB, logicalSectorSize: 4096, type: "dynamic" },
+    },
+    {
+      label: "dynamic, 4096-byte sectors, 8 MiB blocks",
+      spec: { virtualSize: 36 * MiB + 4096, blockSize: 8 * MiB, logicalSectorSize: 4096, type: "dynamic" },
+    },
+    {
+      label: "fixed, 4096-byte sectors, 1 MiB blocks",
+      spec: { virtualSize: 9 * MiB + 3 * 4096, blockSize: MiB, logicalSectorSize: 4096, type: "fixed" },
+    },
+    {
+      label: "fixed, 512-byte sectors, 2 MiB blocks",
+      spec: { virtualSize: 10 * MiB + 512, blockSize: 2 * MiB, logicalSectorSize: 512, type: "fixed" },
+    },
   ];
   for (const { label, spec } of cases) {
     it(label, async () => {
       const blocks = Math.ceil(spec.virtualSize / spec.blockSize);
-      const target = fixtureTarget(`buildVhdx ${label}`, { ...spec, blocks: baseBlocks(blocks, spec.type === "fixed") });
+      const target = fixtureTarget(`buildVhdx ${label}`, {
+        ...spec,
+        blocks: baseBlocks(blocks, spec.type === "fixed"),
+      });
       const seed = seedFor(target.label);
       const { model } = await runSequence(target, seed);
       await target.dispose();
       if (hasLibvhdi) {
         const path = dir.file(`libvhdi-${hashSeed(label)}.vhdx`);
         writeFileSync(path, target.fileBytes());
-        assertSame(pyvhdiRead(path, [[0, spec.virtualSize]]), model, 0, () => `[${target.label}] seed=${seed}: libvhdi's read after close differs from the model`);
+        assertSame(
+          pyvhdiRead(path, [[0, spec.virtualSize]]),
+          model,
+          0,
+          () => `[${target.label}] seed=${seed}: libvhdi's read after close differs from the model`,
+        );
       }
     });
   }
@@ -559,10 +631,40 @@ interface ChainCase {
 }
 
 const CHAIN_CASES: ChainCase[] = [
-  { label: "512-byte sectors, 1 MiB blocks, files", sectorSize: 512, blockSize: MiB, parentSize: 8 * MiB + 3 * 512, childSize: 8 * MiB + 3 * 512, onDisk: true, partial: true },
-  { label: "512-byte sectors, 2 MiB blocks, three levels", sectorSize: 512, blockSize: 2 * MiB, parentSize: 12 * MiB, childSize: 12 * MiB + 512, threeLevels: true, partial: true },
-  { label: "4096-byte sectors, 1 MiB blocks, no bitmap yet", sectorSize: 4096, blockSize: MiB, parentSize: 9 * MiB + 4096, childSize: 9 * MiB + 4096, partial: false },
-  { label: "4096-byte sectors, 2 MiB blocks, child larger than parent", sectorSize: 4096, blockSize: 2 * MiB, parentSize: 10 * MiB, childSize: 14 * MiB + 8192, partial: true },
+  {
+    label: "512-byte sectors, 1 MiB blocks, files",
+    sectorSize: 512,
+    blockSize: MiB,
+    parentSize: 8 * MiB + 3 * 512,
+    childSize: 8 * MiB + 3 * 512,
+    onDisk: true,
+    partial: true,
+  },
+  {
+    label: "512-byte sectors, 2 MiB blocks, three levels",
+    sectorSize: 512,
+    blockSize: 2 * MiB,
+    parentSize: 12 * MiB,
+    childSize: 12 * MiB + 512,
+    threeLevels: true,
+    partial: true,
+  },
+  {
+    label: "4096-byte sectors, 1 MiB blocks, no bitmap yet",
+    sectorSize: 4096,
+    blockSize: MiB,
+    parentSize: 9 * MiB + 4096,
+    childSize: 9 * MiB + 4096,
+    partial: false,
+  },
+  {
+    label: "4096-byte sectors, 2 MiB blocks, child larger than parent",
+    sectorSize: 4096,
+    blockSize: 2 * MiB,
+    parentSize: 10 * MiB,
+    childSize: 14 * MiB + 8192,
+    partial: true,
+  },
 ];
 
 function buildChain(c: ChainCase) {
@@ -580,7 +682,11 @@ function buildChain(c: ChainCase) {
         virtualSize: c.parentSize,
         type: "differencing",
         parent: { dataWriteGuid: grandparent.dataWriteGuid, paths: { relative_path: ".\\grandparent.vhdx" } },
-        blocks: { 0: { state: STATE.PARTIALLY_PRESENT, presentSectors: (s) => s % 5 === 0 }, 1: { state: STATE.ZERO }, 3: { state: STATE.FULLY_PRESENT } },
+        blocks: {
+          0: { state: STATE.PARTIALLY_PRESENT, presentSectors: (s) => s % 5 === 0 },
+          1: { state: STATE.ZERO },
+          3: { state: STATE.FULLY_PRESENT },
+        },
       },
       grandparent,
     );
@@ -636,7 +742,10 @@ describe("differencing chains (buildVhdx)", () => {
         target = fileTarget(label, join(chainDir, "child.vhdx"), init);
       } else {
         const grandparentImage = grandparent ? await openImage(new MemorySource(grandparent.bytes)) : undefined;
-        const parentImage = await openImage(new MemorySource(parent.bytes), grandparentImage ? { parents: [grandparentImage] } : {});
+        const parentImage = await openImage(
+          new MemorySource(parent.bytes),
+          grandparentImage ? { parents: [grandparentImage] } : {},
+        );
         target = memoryTarget(label, child.bytes, init, parentImage);
         const dispose = target.dispose;
         target.dispose = async () => {
@@ -702,7 +811,12 @@ interface ChunkCase {
 
 const CHUNK_CASES: ChunkCase[] = [
   { label: "512-byte sectors, 1 MiB blocks, around 4 GiB", sectorSize: 512, blockSize: MiB, edge: 4 * 1024 * MiB },
-  { label: "4096-byte sectors, 2 MiB blocks, around 32 GiB", sectorSize: 4096, blockSize: 2 * MiB, edge: 32 * 1024 * MiB },
+  {
+    label: "4096-byte sectors, 2 MiB blocks, around 32 GiB",
+    sectorSize: 4096,
+    blockSize: 2 * MiB,
+    edge: 32 * 1024 * MiB,
+  },
 ];
 
 describe("sparse differencing chains, written across the first chunk boundary (two sector bitmap blocks)", () => {
@@ -740,7 +854,17 @@ describe("sparse differencing chains, written across the first chunk boundary (t
       const base = c.edge - 3 * B;
       const length = 6 * B;
       const parentImage = await openImage(new MemorySource(parent.bytes));
-      const inner = memoryTarget(label, child.bytes, { shape: { virtualSize: size, blockSize: B, sectorSize: c.sectorSize }, kind: "differencing", initial: new Uint8Array(0), parent: null }, parentImage);
+      const inner = memoryTarget(
+        label,
+        child.bytes,
+        {
+          shape: { virtualSize: size, blockSize: B, sectorSize: c.sectorSize },
+          kind: "differencing",
+          initial: new Uint8Array(0),
+          parent: null,
+        },
+        parentImage,
+      );
       const views = new Map<VhdxImage, VhdxImage>();
       const target: Target = {
         label,
@@ -767,7 +891,12 @@ describe("sparse differencing chains, written across the first chunk boundary (t
           [base - 4096, 4096],
           [base + length, 2 * B],
         ] as const) {
-          assertSame(await after.read(offset, span), child.expectedAt(offset, span), offset, () => `[${label}] outside the window`);
+          assertSame(
+            await after.read(offset, span),
+            child.expectedAt(offset, span),
+            offset,
+            () => `[${label}] outside the window`,
+          );
         }
         await after.close();
       } finally {

@@ -49,7 +49,9 @@ beforeAll(async () => {
   } else {
     const newestSource = newestMtime(join(PACKAGE_DIR, "src"));
     if (newestSource > statSync(DIST_NODE).mtimeMs) {
-      console.warn(`write-sigkill: dist/node.js is older than src/; the child runs the built code (run \`npx tsup\` in packages/image)`);
+      console.warn(
+        `write-sigkill: dist/node.js is older than src/; the child runs the built code (run \`npx tsup\` in packages/image)`,
+      );
     }
   }
 }, 200_000);
@@ -100,7 +102,11 @@ function runAndKill(path: string, seed: number, killWhen: (state: ChildState) =>
     const state: ChildState = { flushed: 0, line: "" };
     const watchdog = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`the writer was not killed within 60 s (seed ${seed}); stdout tail:\n${stdout.slice(-500)}\nstderr:\n${stderr}`));
+      reject(
+        new Error(
+          `the writer was not killed within 60 s (seed ${seed}); stdout tail:\n${stdout.slice(-500)}\nstderr:\n${stderr}`,
+        ),
+      );
     }, 60_000);
     child.stdout!.setEncoding("utf8");
     child.stderr!.setEncoding("utf8");
@@ -129,12 +135,17 @@ function runAndKill(path: string, seed: number, killWhen: (state: ChildState) =>
     child.on("close", (code, signal) => {
       clearTimeout(watchdog);
       if (signal !== "SIGKILL" || !killed) {
-        reject(new Error(`the writer ended by itself (code ${code}, signal ${signal}) before the kill (seed ${seed})\nstderr:\n${stderr}`));
+        reject(
+          new Error(
+            `the writer ended by itself (code ${code}, signal ${signal}) before the kill (seed ${seed})\nstderr:\n${stderr}`,
+          ),
+        );
         return;
       }
       const lines = stdout.split("\n");
       const last = (prefix: string) => {
-        for (let k = lines.length - 1; k >= 0; k--) if (lines[k]!.startsWith(prefix)) return Number(lines[k]!.slice(prefix.length));
+        for (let k = lines.length - 1; k >= 0; k--)
+          if (lines[k]!.startsWith(prefix)) return Number(lines[k]!.slice(prefix.length));
         return -1;
       };
       resolve({
@@ -150,7 +161,8 @@ function runAndKill(path: string, seed: number, killWhen: (state: ChildState) =>
 /** The disk after every write up to `lastFlushed`, in order, over `before` (zeros when null). */
 function durableModel(seed: number, lastFlushed: number, before: Uint8Array | null): Uint8Array {
   const model = before === null ? new Uint8Array(VIRTUAL_SIZE) : before.slice();
-  for (let i = 0; i <= lastFlushed; i++) model.set(writer.patternFor(seed, i), writer.plannedOffset(seed, i, VIRTUAL_SIZE));
+  for (let i = 0; i <= lastFlushed; i++)
+    model.set(writer.patternFor(seed, i), writer.plannedOffset(seed, i, VIRTUAL_SIZE));
   return model;
 }
 
@@ -158,7 +170,13 @@ function durableModel(seed: number, lastFlushed: number, before: Uint8Array | nu
  * Every byte must be what the flushed writes left there, or what some write
  * started after the last flush put there (those may be lost, torn or whole).
  */
-function checkDurability(actual: Uint8Array, seed: number, result: KillResult, before: Uint8Array | null, what: string): void {
+function checkDurability(
+  actual: Uint8Array,
+  seed: number,
+  result: KillResult,
+  before: Uint8Array | null,
+  what: string,
+): void {
   const { lastFlushed, lastStarted } = result;
   const model = durableModel(seed, lastFlushed, before);
   const explained = new Uint8Array(VIRTUAL_SIZE);
@@ -218,12 +236,19 @@ function logState(path: string): { sequence: bigint; logLength: number; wrapped:
   const logOffset = Number(view.getBigUint64(header + 72, true));
   const entries: Array<{ at: number; sequence: bigint }> = [];
   for (let at = 0; at < logLength; at += 4096) {
-    if (ascii(logOffset + at) !== "loge" || Buffer.compare(file.subarray(logOffset + at + 32, logOffset + at + 48), logGuid) !== 0) continue;
+    if (
+      ascii(logOffset + at) !== "loge" ||
+      Buffer.compare(file.subarray(logOffset + at + 32, logOffset + at + 48), logGuid) !== 0
+    )
+      continue;
     entries.push({ at, sequence: view.getBigUint64(logOffset + at + 16, true) });
   }
   // Sessions here start at ring offset 0 with sequence 1: the ring has wrapped when entry 1 is gone
   // (overwritten), when sequences do not grow in ring order, or when the newest entry runs past the end.
-  const newest = entries.reduce<{ at: number; sequence: bigint } | null>((best, e) => (best === null || e.sequence > best.sequence ? e : best), null);
+  const newest = entries.reduce<{ at: number; sequence: bigint } | null>(
+    (best, e) => (best === null || e.sequence > best.sequence ? e : best),
+    null,
+  );
   const wrapped =
     newest !== null &&
     (!entries.some((e) => e.sequence === 1n) ||
@@ -242,7 +267,11 @@ const TIMINGS: Timing[] = [
   // As soon as the fifth flush is reported: between writes, early in the session.
   { name: "right after the 5th reported flush", seed: 0x5eed0001, killWhen: (s) => s.flushed >= 5 },
   // When a flush begins (data fdatasync, log entry, BAT in place, more flushes under way).
-  { name: "as a flush begins, after 8 reported flushes", seed: 0x5eed0002, killWhen: (s) => s.flushed >= 8 && s.line.startsWith("flushing ") },
+  {
+    name: "as a flush begins, after 8 reported flushes",
+    seed: 0x5eed0002,
+    killWhen: (s) => s.flushed >= 8 && s.line.startsWith("flushing "),
+  },
   // Much later, as a write begins: by then most blocks are allocated and most flushes have no BAT change to log.
   {
     name: "late, as a write begins, after 200 reported flushes (most blocks allocated, most flushes log nothing)",
@@ -256,7 +285,13 @@ const TIMINGS: Timing[] = [
  * untouched), after checking it against the writes the child reported.
  * `before` is the disk the child started from (zeros for a new image).
  */
-async function replayedAfterKill(path: string, seed: number, result: KillResult, before: Uint8Array | null, where: string) {
+async function replayedAfterKill(
+  path: string,
+  seed: number,
+  result: KillResult,
+  before: Uint8Array | null,
+  where: string,
+) {
   const copy = `${path}.qemu-copy.vhdx`; // kept for QEMU's own replay
   copyFileSync(path, copy);
   const killedHash = sha256(path);
@@ -281,12 +316,20 @@ async function replayedAfterKill(path: string, seed: number, result: KillResult,
  * where the log has not wrapped (VHDX-NOTES.md: QEMU's log search is wrong
  * for wrapped logs).
  */
-async function replayWriteAndCheck(path: string, killed: Awaited<ReturnType<typeof replayedAfterKill>>, where: string): Promise<Uint8Array> {
+async function replayWriteAndCheck(
+  path: string,
+  killed: Awaited<ReturnType<typeof replayedAfterKill>>,
+  where: string,
+): Promise<Uint8Array> {
   const { replayed, copy, log } = killed;
   const image = await openVhdx(path, { readOnly: false });
   expect(image.logReplay).toBe("disk");
   expect(image.logGuid).toBe(NIL);
-  sameBytes(await image.read(0, VIRTUAL_SIZE), replayed, `${where}: read-write open (replayed on disk) vs read-only open (in memory)`);
+  sameBytes(
+    await image.read(0, VIRTUAL_SIZE),
+    replayed,
+    `${where}: read-write open (replayed on disk) vs read-only open (in memory)`,
+  );
   const expected = replayed.slice();
   const more: Array<[number, Uint8Array]> = [
     [5000, new Uint8Array(70_000).fill(0xe1)],
@@ -330,110 +373,140 @@ function describeKill(seed: number, name: string, result: KillResult): string {
 
 describe.skipIf(!oracles("qemu-img", "qemu-io"))("a writer killed with SIGKILL mid-loop", () => {
   for (const timing of TIMINGS) {
-    it(`killed ${timing.name}`, async () => {
-      const path = dir.file(`killed-${timing.seed.toString(16)}.vhdx`);
-      qemuCreate(path, { size: VIRTUAL_SIZE, subformat: "dynamic", blockSize: MiB });
-      const result = await runAndKill(path, timing.seed, timing.killWhen);
-      const where = describeKill(timing.seed, timing.name, result);
-      expect(result.lastFlushed, where).toBeGreaterThanOrEqual(5 * FLUSH_EVERY - 1);
-      expect(result.lastStarted, where).toBeGreaterThanOrEqual(result.lastFlushed);
-      const killed = await replayedAfterKill(path, timing.seed, result, null, where);
-      await replayWriteAndCheck(path, killed, where);
-    }, TEST_TIMEOUT);
+    it(
+      `killed ${timing.name}`,
+      async () => {
+        const path = dir.file(`killed-${timing.seed.toString(16)}.vhdx`);
+        qemuCreate(path, { size: VIRTUAL_SIZE, subformat: "dynamic", blockSize: MiB });
+        const result = await runAndKill(path, timing.seed, timing.killWhen);
+        const where = describeKill(timing.seed, timing.name, result);
+        expect(result.lastFlushed, where).toBeGreaterThanOrEqual(5 * FLUSH_EVERY - 1);
+        expect(result.lastStarted, where).toBeGreaterThanOrEqual(result.lastFlushed);
+        const killed = await replayedAfterKill(path, timing.seed, result, null, where);
+        await replayWriteAndCheck(path, killed, where);
+      },
+      TEST_TIMEOUT,
+    );
   }
 
-  it("killed twice: the second writer replays the first one's log, writes a new session, and is killed in turn", async () => {
-    const path = dir.file("killed-twice.vhdx");
-    qemuCreate(path, { size: VIRTUAL_SIZE, subformat: "dynamic", blockSize: MiB });
-    const [seed1, seed2] = [0x5eed0011, 0x5eed0012];
-    const first = await runAndKill(path, seed1, (s) => s.flushed >= 6 && s.line.startsWith("write "));
-    const where1 = describeKill(seed1, "first kill", first);
-    const { replayed: afterFirst } = await replayedAfterKill(path, seed1, first, null, where1);
+  it(
+    "killed twice: the second writer replays the first one's log, writes a new session, and is killed in turn",
+    async () => {
+      const path = dir.file("killed-twice.vhdx");
+      qemuCreate(path, { size: VIRTUAL_SIZE, subformat: "dynamic", blockSize: MiB });
+      const [seed1, seed2] = [0x5eed0011, 0x5eed0012];
+      const first = await runAndKill(path, seed1, (s) => s.flushed >= 6 && s.line.startsWith("write "));
+      const where1 = describeKill(seed1, "first kill", first);
+      const { replayed: afterFirst } = await replayedAfterKill(path, seed1, first, null, where1);
 
-    // The second child opens read-write: it replays the first session's log on disk, then writes with a new LogGuid.
-    const second = await runAndKill(path, seed2, (s) => s.flushed >= 5 && s.line.startsWith("flushing "));
-    const where2 = describeKill(seed2, "second kill", second);
-    const killed = await replayedAfterKill(path, seed2, second, afterFirst, where2);
-    await replayWriteAndCheck(path, killed, where2);
-  }, TEST_TIMEOUT);
-
+      // The second child opens read-write: it replays the first session's log on disk, then writes with a new LogGuid.
+      const second = await runAndKill(path, seed2, (s) => s.flushed >= 5 && s.line.startsWith("flushing "));
+      const where2 = describeKill(seed2, "second kill", second);
+      const killed = await replayedAfterKill(path, seed2, second, afterFirst, where2);
+      await replayWriteAndCheck(path, killed, where2);
+    },
+    TEST_TIMEOUT,
+  );
 });
 
 // No QEMU here: QEMU opens no differencing images.
 describe("a differencing child killed with SIGKILL", () => {
-  it("a differencing child (sector bitmap pages through the log, the ring wrapped) killed as a flush begins", async () => {
-    // The child script finds the parent through relative_path, beside the child.
-    const chainDir = dir.file("chain");
-    mkdirSync(chainDir);
-    const parentBlocks: Record<number, { state: number }> = {};
-    for (let b = 0; b < 256; b += 3) parentBlocks[b] = { state: STATE.FULLY_PRESENT };
-    const parent = buildVhdx({ virtualSize: VIRTUAL_SIZE, blockSize: MiB, type: "dynamic", blocks: parentBlocks });
-    const child = buildVhdx(
-      { virtualSize: VIRTUAL_SIZE, blockSize: MiB, type: "differencing", parent: { dataWriteGuid: parent.dataWriteGuid, paths: { relative_path: ".\\parent.vhdx" } } },
-      parent,
-    );
-    const parentPath = join(chainDir, "parent.vhdx");
-    const path = join(chainDir, "child.vhdx");
-    writeFileSync(parentPath, parent.bytes);
-    writeFileSync(path, child.bytes);
-    const parentHash = sha256(parentPath);
-    const before = parent.expected;
+  it(
+    "a differencing child (sector bitmap pages through the log, the ring wrapped) killed as a flush begins",
+    async () => {
+      // The child script finds the parent through relative_path, beside the child.
+      const chainDir = dir.file("chain");
+      mkdirSync(chainDir);
+      const parentBlocks: Record<number, { state: number }> = {};
+      for (let b = 0; b < 256; b += 3) parentBlocks[b] = { state: STATE.FULLY_PRESENT };
+      const parent = buildVhdx({ virtualSize: VIRTUAL_SIZE, blockSize: MiB, type: "dynamic", blocks: parentBlocks });
+      const child = buildVhdx(
+        {
+          virtualSize: VIRTUAL_SIZE,
+          blockSize: MiB,
+          type: "differencing",
+          parent: { dataWriteGuid: parent.dataWriteGuid, paths: { relative_path: ".\\parent.vhdx" } },
+        },
+        parent,
+      );
+      const parentPath = join(chainDir, "parent.vhdx");
+      const path = join(chainDir, "child.vhdx");
+      writeFileSync(parentPath, parent.bytes);
+      writeFileSync(path, child.bytes);
+      const parentHash = sha256(parentPath);
+      const before = parent.expected;
 
-    const seed = 0x5eed0021;
-    // Every flush logs at least one entry of at least 8 KiB (a descriptor sector and a sector bitmap page):
-    // after 140 of them the 1 MiB ring has wrapped.
-    const result = await runAndKill(path, seed, (s) => s.flushed >= 140 && s.line.startsWith("flushing "));
-    const where = describeKill(seed, "differencing child", result);
-    expect(result.lastFlushed, where).toBeGreaterThanOrEqual(140 * FLUSH_EVERY - 1);
-    const log = logState(path);
-    expect(log.sequence, `${where}: no log entry`).toBeGreaterThan(0n);
-    expect(log.wrapped, `${where}: expected the log to have wrapped (highest sequence ${log.sequence})`).toBe(true);
+      const seed = 0x5eed0021;
+      // Every flush logs at least one entry of at least 8 KiB (a descriptor sector and a sector bitmap page):
+      // after 140 of them the 1 MiB ring has wrapped.
+      const result = await runAndKill(path, seed, (s) => s.flushed >= 140 && s.line.startsWith("flushing "));
+      const where = describeKill(seed, "differencing child", result);
+      expect(result.lastFlushed, where).toBeGreaterThanOrEqual(140 * FLUSH_EVERY - 1);
+      const log = logState(path);
+      expect(log.sequence, `${where}: no log entry`).toBeGreaterThan(0n);
+      expect(log.wrapped, `${where}: expected the log to have wrapped (highest sequence ${log.sequence})`).toBe(true);
 
-    // Read-write first here (the read-only open of a differencing child with a log is checked last, on a copy).
-    const copy = join(chainDir, "child-killed-copy.vhdx");
-    copyFileSync(path, copy);
-    const killedHash = sha256(copy);
-    const image = await openVhdx(path, { readOnly: false });
-    expect(image.diskType).toBe("differencing");
-    expect(image.logReplay).toBe("disk");
-    const replayed = await image.read(0, VIRTUAL_SIZE);
-    checkDurability(replayed, seed, result, before, `read-write open, ${where}`);
-    const expected = replayed.slice();
-    // More partial-sector writes in the session that replayed, in blocks with and without sectors present.
-    for (const [offset, value, length] of [
-      [7, 0xf1, 1000],
-      [3 * MiB + 511, 0xf2, 3000],
-      [200 * MiB + 100, 0xf3, 2 * MiB],
-    ] as const) {
-      await image.write(offset, new Uint8Array(length).fill(value));
-      expected.fill(value, offset, offset + length);
-    }
-    await image.discard(150 * MiB, MiB); // back to the parent
-    expected.set(before.subarray(150 * MiB, 151 * MiB), 150 * MiB);
-    await image.close();
+      // Read-write first here (the read-only open of a differencing child with a log is checked last, on a copy).
+      const copy = join(chainDir, "child-killed-copy.vhdx");
+      copyFileSync(path, copy);
+      const killedHash = sha256(copy);
+      const image = await openVhdx(path, { readOnly: false });
+      expect(image.diskType).toBe("differencing");
+      expect(image.logReplay).toBe("disk");
+      const replayed = await image.read(0, VIRTUAL_SIZE);
+      checkDurability(replayed, seed, result, before, `read-write open, ${where}`);
+      const expected = replayed.slice();
+      // More partial-sector writes in the session that replayed, in blocks with and without sectors present.
+      for (const [offset, value, length] of [
+        [7, 0xf1, 1000],
+        [3 * MiB + 511, 0xf2, 3000],
+        [200 * MiB + 100, 0xf3, 2 * MiB],
+      ] as const) {
+        await image.write(offset, new Uint8Array(length).fill(value));
+        expected.fill(value, offset, offset + length);
+      }
+      await image.discard(150 * MiB, MiB); // back to the parent
+      expected.set(before.subarray(150 * MiB, 151 * MiB), 150 * MiB);
+      await image.close();
 
-    const reopened = await openVhdx(path);
-    expect(reopened.logGuid).toBe(NIL);
-    sameBytes(await reopened.read(0, VIRTUAL_SIZE), expected, `${where}: reopened after replay and more writes`);
-    await reopened.close();
-    expect(sha256(parentPath), "the parent file changed").toBe(parentHash);
+      const reopened = await openVhdx(path);
+      expect(reopened.logGuid).toBe(NIL);
+      sameBytes(await reopened.read(0, VIRTUAL_SIZE), expected, `${where}: reopened after replay and more writes`);
+      await reopened.close();
+      expect(sha256(parentPath), "the parent file changed").toBe(parentHash);
 
-    // The killed file opened read-only: replayed in memory, the parent found through the locator, the same disk.
-    const readOnly = await openVhdx(copy);
-    expect(readOnly.needsReplay).toBe(true);
-    sameBytes(await readOnly.read(0, VIRTUAL_SIZE), replayed, `${where}: read-only open (replayed in memory) vs read-write open (replayed on disk)`);
-    await readOnly.close();
-    expect(sha256(copy), `${where}: a read-only open wrote to the file`).toBe(killedHash);
-  }, TEST_TIMEOUT);
+      // The killed file opened read-only: replayed in memory, the parent found through the locator, the same disk.
+      const readOnly = await openVhdx(copy);
+      expect(readOnly.needsReplay).toBe(true);
+      sameBytes(
+        await readOnly.read(0, VIRTUAL_SIZE),
+        replayed,
+        `${where}: read-only open (replayed in memory) vs read-write open (replayed on disk)`,
+      );
+      await readOnly.close();
+      expect(sha256(copy), `${where}: a read-only open wrote to the file`).toBe(killedHash);
+    },
+    TEST_TIMEOUT,
+  );
 });
 
 describe("a differencing child left with a log to replay", () => {
   it("opens read-only by path: the log is replayed in memory and the parent is still found through the locator", async () => {
     const chainDir = dir.file("pending-log");
     mkdirSync(chainDir);
-    const parent = buildVhdx({ virtualSize: 8 * MiB, blockSize: MiB, type: "dynamic", blocks: { 0: { state: STATE.FULLY_PRESENT } } });
+    const parent = buildVhdx({
+      virtualSize: 8 * MiB,
+      blockSize: MiB,
+      type: "dynamic",
+      blocks: { 0: { state: STATE.FULLY_PRESENT } },
+    });
     const child = buildVhdx(
-      { virtualSize: 8 * MiB, blockSize: MiB, type: "differencing", parent: { dataWriteGuid: parent.dataWriteGuid, paths: { relative_path: ".\\parent.vhdx" } } },
+      {
+        virtualSize: 8 * MiB,
+        blockSize: MiB,
+        type: "differencing",
+        parent: { dataWriteGuid: parent.dataWriteGuid, paths: { relative_path: ".\\parent.vhdx" } },
+      },
       parent,
     );
     writeFileSync(join(chainDir, "parent.vhdx"), parent.bytes);

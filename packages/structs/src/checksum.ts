@@ -39,8 +39,12 @@ function checkChecksumArguments(bytes: Uint8Array, checksumOffset: number): void
     throw new TypeError("checksum: checksumOffset must be a non-negative integer");
   }
   if (checksumOffset + 4 > bytes.length) {
-    throw new VhdxError("TRUNCATED", `the checksum field at ${checksumOffset} lies past the ${bytes.length} bytes given`, {
-      structure: "checksum",
-    });
+    throw new VhdxError(
+      "TRUNCATED",
+      `the checksum field at ${checksumOffset} lies past the ${bytes.length} bytes given`,
+      {
+        structure: "checksum",
+      },
+    );
   }
 }

@@ -85,7 +85,9 @@ export class VhdxError extends Error {
 
   /** True for a VhdxError from any installed copy of this package. */
   static isInstance(value: unknown): value is VhdxError {
-    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[VHDX_ERROR_MARKER] === true;
+    return (
+      typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[VHDX_ERROR_MARKER] === true
+    );
   }
 }
 

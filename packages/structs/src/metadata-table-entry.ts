@@ -68,7 +68,10 @@ export function writeMetadataTableEntry(w: Writer, position: number, value: Meta
 }
 
 /** Rules: ITEM_OFFSET, EMPTY_ITEM, ITEM_LENGTH, OUTSIDE_REGION (with `context.regionLength`), RESERVED. */
-export function validateMetadataTableEntry(value: MetadataTableEntry, context: MetadataTableEntryContext = {}): Violation[] {
+export function validateMetadataTableEntry(
+  value: MetadataTableEntry,
+  context: MetadataTableEntryContext = {},
+): Violation[] {
   const out: Violation[] = [];
   if (value.length === 0 && value.offset !== 0) {
     out.push(violation("EMPTY_ITEM", "BAD_FIELD", "offset", `an empty item has offset ${value.offset}, expected 0`));

@@ -116,7 +116,11 @@ export function encodeMetadataTable(value: MetadataTableInit): Uint8Array {
 }
 
 /** The entry of a system item (or a user item with `isUser`), if the table has one. */
-export function findMetadataEntry(table: MetadataTable, itemId: string, isUser = false): MetadataTableEntry | undefined {
+export function findMetadataEntry(
+  table: MetadataTable,
+  itemId: string,
+  isUser = false,
+): MetadataTableEntry | undefined {
   const wanted = itemId.toLowerCase();
   return table.entries.find((e) => e.isUser === isUser && e.itemId.toLowerCase() === wanted);
 }

@@ -71,9 +71,16 @@ export function decodeParentLocator(item: Uint8Array, offset = 0, fileOffset?: n
     const position = PARENT_LOCATOR_HEADER_SIZE + i * PARENT_LOCATOR_ENTRY_SIZE;
     const entry = decodeParentLocatorEntry(r.bytes, position, at(fileOffset, position));
     const key = readString(bytes, itemLength, entry.keyOffset, entry.keyLength, `entries[${i}].key`, fileOffset);
-    const value = readString(bytes, itemLength, entry.valueOffset, entry.valueLength, `entries[${i}].value`, fileOffset);
+    const value = readString(
+      bytes,
+      itemLength,
+      entry.valueOffset,
+      entry.valueLength,
+      `entries[${i}].value`,
+      fileOffset,
+    );
     pairs.push({ key, value, entry });
-    if (!Object.prototype.hasOwnProperty.call(entries, key)) setOwn(entries, key, value);
+    if (!Object.hasOwn(entries, key)) setOwn(entries, key, value);
   }
   return { locatorType: header.locatorType, entries, pairs, reserved: header.reserved };
 }
@@ -129,7 +136,8 @@ function checkPairs(out: Violation[], pairs: ParentLocatorPair[]): void {
   pairs.forEach((pair, i) => {
     const field = `entries[${i}]`;
     if (pair.entry !== undefined) out.push(...within(field, validateParentLocatorEntry(pair.entry)));
-    else if (pair.key === "" || pair.value === "") out.push(violation("LENGTH", "BAD_FIELD", field, "empty key or value"));
+    else if (pair.key === "" || pair.value === "")
+      out.push(violation("LENGTH", "BAD_FIELD", field, "empty key or value"));
     if (seen.has(pair.key)) {
       const message = `key ${JSON.stringify(pair.key)} appears more than once`;
       out.push(violation("DUPLICATE_KEY", "BAD_FIELD", `${field}.key`, message));
@@ -145,7 +153,7 @@ function checkPairs(out: Violation[], pairs: ParentLocatorPair[]): void {
 }
 
 function checkVhdxKeys(out: Violation[], entries: Record<string, string>): void {
-  const has = (key: string) => Object.prototype.hasOwnProperty.call(entries, key);
+  const has = (key: string) => Object.hasOwn(entries, key);
   if (!has("parent_linkage")) {
     out.push(violation("MISSING_PARENT_LINKAGE", "BAD_FIELD", "entries", "no parent_linkage key"));
   }

@@ -3,7 +3,12 @@
 // | offset | size | field              | rule        |
 // |--------|------|--------------------|-------------|
 // | 0      | 4    | physicalSectorSize | 512 or 4096 |
-import { SECTOR_SIZE_ITEM_SIZE, decodeSectorSize, encodeSectorSize, validateSectorSize } from "./internal/sector-size.js";
+import {
+  SECTOR_SIZE_ITEM_SIZE,
+  decodeSectorSize,
+  encodeSectorSize,
+  validateSectorSize,
+} from "./internal/sector-size.js";
 import type { Violation } from "./violation.js";
 
 export const PHYSICAL_SECTOR_SIZE_SIZE = SECTOR_SIZE_ITEM_SIZE;

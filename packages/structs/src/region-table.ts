@@ -126,8 +126,12 @@ function checkGuids(out: Violation[], entries: RegionTableEntry[], context: Regi
       out.push(violation("UNKNOWN_REQUIRED_REGION", "UNKNOWN_REQUIRED_REGION", `entries[${i}].guid`, message));
     }
   });
-  for (const [guid, name] of [[BAT_REGION_GUID, "BAT"], [METADATA_REGION_GUID, "metadata"]] as const) {
-    if (!seen.has(guid)) out.push(violation("MISSING_REGION", "MISSING_REGION", "entries", `no ${name} region (${guid})`));
+  for (const [guid, name] of [
+    [BAT_REGION_GUID, "BAT"],
+    [METADATA_REGION_GUID, "metadata"],
+  ] as const) {
+    if (!seen.has(guid))
+      out.push(violation("MISSING_REGION", "MISSING_REGION", "entries", `no ${name} region (${guid})`));
   }
 }
 

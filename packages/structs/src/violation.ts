@@ -24,5 +24,9 @@ export function assertValid(
 ): void {
   const first = violations[0];
   if (first === undefined) return;
-  throw new VhdxError(first.code, first.message, { structure: where.structure, field: first.field, offset: where.offset });
+  throw new VhdxError(first.code, first.message, {
+    structure: where.structure,
+    field: first.field,
+    offset: where.offset,
+  });
 }

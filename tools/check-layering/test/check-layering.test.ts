@@ -9,7 +9,9 @@ const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../.
 const roots: string[] = [];
 
 /** A throwaway repository with the given packages: name -> { deps, files, tsconfig }. */
-function fakeRepository(packages: Record<string, { deps?: string[]; files?: Record<string, string>; tsconfig?: object }>) {
+function fakeRepository(
+  packages: Record<string, { deps?: string[]; files?: Record<string, string>; tsconfig?: object }>,
+) {
   const root = mkdtempSync(join(tmpdir(), "layering-"));
   roots.push(root);
   for (const [name, spec] of Object.entries(packages)) {
@@ -30,7 +32,8 @@ afterEach(() => {
   for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
 });
 
-const rules = (root: string) => checkLayering(root).map((v: { package: string; rule: string }) => `${v.package}:${v.rule}`);
+const rules = (root: string) =>
+  checkLayering(root).map((v: { package: string; rule: string }) => `${v.package}:${v.rule}`);
 
 describe("check-layering", () => {
   it("passes on this repository", () => {
@@ -41,9 +44,17 @@ describe("check-layering", () => {
     const root = fakeRepository({
       crc32c: {},
       guid: {},
-      structs: { deps: ["crc32c", "guid"], files: { "index.ts": 'import { crc32c } from "@vhdx/crc32c";\n// Buffer in a comment is fine\nconst s = "process";\n' } },
+      structs: {
+        deps: ["crc32c", "guid"],
+        files: {
+          "index.ts": 'import { crc32c } from "@vhdx/crc32c";\n// Buffer in a comment is fine\nconst s = "process";\n',
+        },
+      },
       bat: { deps: ["structs"], files: { "index.ts": 'export * from "@vhdx/structs";\nconst o = { x: 1 }; o.x;\n' } },
-      image: { deps: ["bat", "structs"], files: { "node/index.ts": 'import { open } from "node:fs/promises";\nprocess.exitCode = 0;\n' } },
+      image: {
+        deps: ["bat", "structs"],
+        files: { "node/index.ts": 'import { open } from "node:fs/promises";\nprocess.exitCode = 0;\n' },
+      },
     });
     expect(checkLayering(root)).toEqual([]);
   });
@@ -70,11 +81,17 @@ describe("check-layering", () => {
       bat: { deps: ["structs", "log"] },
       cli: { deps: ["conformance"] },
     });
-    expect(rules(root)).toEqual(["bat:forbidden-dependency", "cli:forbidden-dependency", "crc32c:forbidden-dependency"]);
+    expect(rules(root)).toEqual([
+      "bat:forbidden-dependency",
+      "cli:forbidden-dependency",
+      "crc32c:forbidden-dependency",
+    ]);
   });
 
   it("fails on a forbidden import even when package.json does not declare it", () => {
-    const root = fakeRepository({ log: { deps: ["structs"], files: { "replay.ts": 'import { x } from "@vhdx/bat";\n' } } });
+    const root = fakeRepository({
+      log: { deps: ["structs"], files: { "replay.ts": 'import { x } from "@vhdx/bat";\n' } },
+    });
     expect(rules(root)).toEqual(["log:forbidden-import"]);
   });
 
@@ -94,10 +111,59 @@ describe("check-layering", () => {
         },
       },
     });
-    expect(checkLayering(root).map((v: { file: string; rule: string }) => `${v.file.replace(/^.*src\//, "")}:${v.rule}`)).toEqual([
-      "sources/bad.ts:node-import",
-      "sources/worse.ts:node-global",
+    expect(
+      checkLayering(root).map((v: { file: string; rule: string }) => `${v.file.replace(/^.*src\//, "")}:${v.rule}`),
+    ).toEqual(["sources/bad.ts:node-import", "sources/worse.ts:node-global"]);
+  });
+
+  it("fails on an import cycle inside a package, through a type import or import() too", () => {
+    const root = fakeRepository({
+      structs: {
+        files: {
+          "index.ts": 'export * from "./a.js";\n',
+          "a.ts": 'import { b } from "./b.js";\n',
+          "b.ts": 'import type { A } from "./a.js";\n',
+        },
+      },
+      guid: {
+        files: {
+          "index.ts": 'export const load = () => import("./lazy.js");\n',
+          "lazy.ts": 'import { load } from "./index.js";\n',
+        },
+      },
+      crc32c: { files: { "index.ts": 'import "./index.js";\n' } },
+      log: {
+        files: {
+          "index.ts": 'import { x } from "./one/index.js";\n',
+          "one/index.ts": 'export { y } from "../two.js";\n',
+          "two.ts": 'import "./one";\n',
+        },
+      },
+    });
+    expect(
+      checkLayering(root).map(
+        (v: { package: string; rule: string; detail: string }) => `${v.package}:${v.rule}: ${v.detail}`,
+      ),
+    ).toEqual([
+      "crc32c:import-cycle: index.ts -> index.ts",
+      "guid:import-cycle: index.ts -> lazy.ts -> index.ts",
+      "log:import-cycle: one/index.ts -> two.ts -> one/index.ts",
+      "structs:import-cycle: a.ts -> b.ts -> a.ts",
     ]);
+  });
+
+  it("finds no cycle in a chain or a diamond of imports", () => {
+    const root = fakeRepository({
+      structs: {
+        files: {
+          "index.ts": 'export * from "./a.js";\nexport * from "./b.js";\n',
+          "a.ts": 'import { c } from "./c.js";\n',
+          "b.ts": 'import type { C } from "./c.js";\n// import { a } from "./a.js";\n',
+          "c.ts": "export const c = 1;\n",
+        },
+      },
+    });
+    expect(checkLayering(root)).toEqual([]);
   });
 
   it("fails on a package the picture does not know", () => {

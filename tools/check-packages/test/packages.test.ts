@@ -22,7 +22,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(sampleDir, { recursive: true, force: true }));
 
-describe.each(packages.map((p: { name: string }) => [p.name, p]))("@vhdx/%s", (_name, pkg: any) => {
+describe.each(packages.map((p) => [p.name, p] as const))("@vhdx/%s", (_name, pkg) => {
   it("keeps the shared package shape", () => {
     expect(manifestProblems(pkg)).toEqual([]);
   });
@@ -45,8 +45,9 @@ describe.each(packages.map((p: { name: string }) => [p.name, p]))("@vhdx/%s", (_
     writeFileSync(file, example);
     try {
       execFileSync(process.execPath, [file, sampleImage], { cwd: pkg.dir, stdio: "pipe", timeout: 60_000 });
-    } catch (error: any) {
-      throw new Error(`README example of @vhdx/${pkg.name} failed:\n${error.stderr?.toString() ?? error}`);
+    } catch (error) {
+      const stderr = (error as { stderr?: Buffer }).stderr;
+      throw new Error(`README example of @vhdx/${pkg.name} failed:\n${stderr?.toString() ?? error}`);
     } finally {
       rmSync(file, { force: true });
     }
@@ -68,12 +69,38 @@ describe("the shape checks themselves", () => {
     const manifest = {
       ...good.manifest,
       sideEffects: undefined,
-      exports: { ".": { import: "./dist/index.js", types: "./dist/index.d.ts", require: "./dist/index.cjs" } },
+      exports: {
+        ".": {
+          import: "./dist/index.js",
+          types: "./dist/index.d.ts",
+          "@vhdx/source": "./src/index.ts",
+          require: "./dist/index.cjs",
+        },
+      },
     };
     const problems = manifestProblems({ ...good, manifest });
     expect(problems).toHaveLength(2);
     expect(problems.join("\n")).toMatch(/sideEffects/);
-    expect(problems.join("\n")).toMatch(/types, import, require/);
+    expect(problems.join("\n")).toMatch(/types, @vhdx\/source, import, require/);
+  });
+
+  it("reject exports without a source condition, or one that is not a source file", () => {
+    const withEntry = (entry: object) =>
+      manifestProblems({ ...good, manifest: { ...good.manifest, exports: { ".": entry } } });
+    const dist = { import: "./dist/index.js", require: "./dist/index.cjs" };
+    expect(withEntry({ types: "./dist/index.d.ts", ...dist }).join("\n")).toMatch(
+      /types, @vhdx\/source, import, require[\s\S]*source"\] should name/,
+    );
+    expect(withEntry({ types: "./dist/index.d.ts", ...dist, "@vhdx/source": "./src/index.ts" }).join("\n")).toMatch(
+      /in that order/,
+    );
+    expect(withEntry({ types: "./dist/index.d.ts", "@vhdx/source": "./dist/index.js", ...dist }).join("\n")).toMatch(
+      /source"\] should name/,
+    );
+    expect(
+      withEntry({ types: "./dist/index.d.ts", "@vhdx/source": "./src/no-such-file.ts", ...dist }).join("\n"),
+    ).toMatch(/no-such-file/);
+    expect(withEntry({ types: "./dist/index.d.ts", "@vhdx/source": "./src/index.ts", ...dist })).toEqual([]);
   });
 
   it("reject shipping sources, tests or a folder that is not there, and accept a data folder that is", () => {
@@ -82,7 +109,11 @@ describe("the shape checks themselves", () => {
     expect(shipping(["dist", "no-such-folder"]).join("\n")).toMatch(/no-such-folder/);
     expect(shipping(["src", "dist"]).join("\n")).toMatch(/should start \["dist"\]/);
     expect(shipping(["dist", "test"])).toHaveLength(1);
-    const withData = { ...good, dir: join(root, "packages", "conformance"), manifest: { ...good.manifest, files: ["dist", "regressions"] } };
+    const withData = {
+      ...good,
+      dir: join(root, "packages", "conformance"),
+      manifest: { ...good.manifest, files: ["dist", "regressions"] },
+    };
     expect(manifestProblems(withData)).toEqual([]);
   });
 

@@ -3,7 +3,17 @@
 // zeros are written from a buffer of zeros without being read; a reader that
 // goes away (`| head -c 10`) ends it quietly with status 0.
 import { resolve } from "node:path";
-import { type Command, EXIT_OK, progressHelp, PROGRESS_OPTIONS, readAccessHelp, READ_ACCESS_OPTIONS, imageAccess, parseCommandArgs, withProgressChoice } from "../command.js";
+import {
+  type Command,
+  EXIT_OK,
+  progressHelp,
+  PROGRESS_OPTIONS,
+  readAccessHelp,
+  READ_ACCESS_OPTIONS,
+  imageAccess,
+  parseCommandArgs,
+  withProgressChoice,
+} from "../command.js";
 import { openDisk, parseFormat } from "../disk.js";
 import { copyToFileShown, copyToStream, refuseTerminal } from "../copy.js";
 import { runInterruptible } from "../interrupt.js";
@@ -42,7 +52,6 @@ const OPTIONS = {
 
 export const cat: Command = {
   name: "cat",
-  summary: "write the whole virtual disk to stdout (or -o a file)",
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("cat", args, OPTIONS, { min: 1, max: 1 });

@@ -5,7 +5,16 @@
 import { resolve } from "node:path";
 import type { CompactProgress, CompactResult } from "@vhdx/image";
 import { compactVhdx } from "@vhdx/image/node";
-import { CHAIN_OPTIONS, type Command, EXIT_OK, PROGRESS_OPTIONS, chainHelp, parseCommandArgs, progressHelp, withProgressChoice } from "../command.js";
+import {
+  CHAIN_OPTIONS,
+  type Command,
+  EXIT_OK,
+  PROGRESS_OPTIONS,
+  chainHelp,
+  parseCommandArgs,
+  progressHelp,
+  withProgressChoice,
+} from "../command.js";
 import { type Interrupts, runInterruptible } from "../interrupt.js";
 import { type CliIO, writeJson, writeLine } from "../io.js";
 import { type Progress, progress } from "../progress.js";
@@ -37,10 +46,14 @@ Examples:
 
 export const compact: Command = {
   name: "compact",
-  summary: "free all-zero blocks and shrink the file",
   help: HELP,
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs("compact", args, { json: { type: "boolean" }, ...PROGRESS_OPTIONS, ...CHAIN_OPTIONS }, { min: 1, max: 1 });
+    const { values, positionals } = parseCommandArgs(
+      "compact",
+      args,
+      { json: { type: "boolean" }, ...PROGRESS_OPTIONS, ...CHAIN_OPTIONS },
+      { min: 1, max: 1 },
+    );
     io = withProgressChoice(io, values);
     const path = resolve(io.cwd, positionals[0]!);
     const allowParentOutsideTree = values["confine-parents"] !== true;
@@ -57,10 +70,17 @@ export const compact: Command = {
  * called between blocks, throws there, and compactVhdx closes the image (its
  * changes so far committed through the log), which then reads as before.
  */
-async function compactUntilStopped(path: string, io: CliIO, interrupts: Interrupts, allowParentOutsideTree: boolean): Promise<CompactResult> {
+async function compactUntilStopped(
+  path: string,
+  io: CliIO,
+  interrupts: Interrupts,
+  allowParentOutsideTree: boolean,
+): Promise<CompactResult> {
   const bars = progressBars(io);
   let last: CompactProgress | null = null;
-  interrupts.report(() => `${stoppedAt(last)}; ${path} was closed, is consistent and reads as before; run vhdx compact again to finish`);
+  interrupts.report(
+    () => `${stoppedAt(last)}; ${path} was closed, is consistent and reads as before; run vhdx compact again to finish`,
+  );
   try {
     const result = await compactVhdx(path, {
       allowParentOutsideTree,
@@ -79,7 +99,8 @@ async function compactUntilStopped(path: string, io: CliIO, interrupts: Interrup
 
 function stoppedAt(step: CompactProgress | null): string {
   if (step === null) return "stopped before compacting";
-  if (step.phase === "zero") return `stopped after looking at ${step.done} of ${step.total} blocks for zeros (the all-zero ones found were freed)`;
+  if (step.phase === "zero")
+    return `stopped after looking at ${step.done} of ${step.total} blocks for zeros (the all-zero ones found were freed)`;
   return `stopped after freeing the all-zero blocks and moving ${step.done} of ${step.total} blocks; the file was not cut yet`;
 }
 

@@ -3,10 +3,19 @@
 // "Content mismatch at offset N!" (exit 1) with N the first differing
 // 512-byte sector. Disks of different sizes are equal when the common part is
 // and the rest of the larger one reads as zeros (unless --strict). Streamed in
-// 1 MiB pieces; ranges the BAT says read as zeros are not read.
-import { type BatTable, payloadBatIndex } from "@vhdx/bat";
-import type { VhdxImage } from "@vhdx/image";
-import { type Command, EXIT_NO, EXIT_OK, PROGRESS_OPTIONS, readAccessHelp, READ_ACCESS_OPTIONS, imageAccess, parseCommandArgs, withProgressChoice } from "../command.js";
+// 1 MiB pieces; ranges both disks' extents say read as zeros are not read.
+import type { DiskExtent } from "@vhdx/image";
+import {
+  type Command,
+  EXIT_NO,
+  EXIT_OK,
+  PROGRESS_OPTIONS,
+  readAccessHelp,
+  READ_ACCESS_OPTIONS,
+  imageAccess,
+  parseCommandArgs,
+  withProgressChoice,
+} from "../command.js";
 import { type Disk, openDisk, parseFormat } from "../disk.js";
 import { type CliIO, writeJson, writeLine } from "../io.js";
 import { progress } from "../progress.js";
@@ -46,7 +55,6 @@ const SECTOR = 512;
 
 export const compare: Command = {
   name: "compare",
-  summary: "compare two virtual disks (VHDX or raw) byte for byte",
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(
@@ -79,7 +87,13 @@ export const compare: Command = {
       };
       const answer = (identical: boolean, mismatchOffset: number | null) => {
         if (values.json) {
-          writeJson(io, { identical, mismatchOffset, sizeMismatch, sizes: { a: a.size, b: b.size }, formats: { a: a.format, b: b.format } });
+          writeJson(io, {
+            identical,
+            mismatchOffset,
+            sizeMismatch,
+            sizes: { a: a.size, b: b.size },
+            formats: { a: a.format, b: b.format },
+          });
         }
         return identical ? EXIT_OK : EXIT_NO;
       };
@@ -105,18 +119,25 @@ export const compare: Command = {
  * (the larger one's rest as zeros). As qemu-img compare does, the common part
  * is compared first; `onSizeMismatch` is called when it is equal and the sizes differ.
  */
-export async function firstMismatch(a: Disk, b: Disk, io: CliIO, onSizeMismatch: () => void = () => {}): Promise<number | null> {
+export async function firstMismatch(
+  a: Disk,
+  b: Disk,
+  io: CliIO,
+  onSizeMismatch: () => void = () => {},
+): Promise<number | null> {
   const common = Math.min(a.size, b.size);
   const total = Math.max(a.size, b.size);
   const bar = progress(io, "Comparing", total);
   const bufferA = new Uint8Array(PIECE);
   const bufferB = new Uint8Array(PIECE);
+  const zerosA = zeroRuns(a);
+  const zerosB = zeroRuns(b);
   try {
     for (let position = 0; position < common; ) {
       bar.update(position);
       const limit = common - position;
-      const zeroA = await zeroLength(a, position, limit);
-      const zeroB = await zeroLength(b, position, limit);
+      const zeroA = await zerosA(position, limit);
+      const zeroB = await zerosB(position, limit);
       if (Math.min(zeroA, zeroB) > 0) {
         position += Math.min(zeroA, zeroB);
         continue;
@@ -140,9 +161,10 @@ export async function firstMismatch(a: Disk, b: Disk, io: CliIO, onSizeMismatch:
     onSizeMismatch();
     // The rest of the larger disk must read as zeros.
     const larger = a.size > b.size ? a : b;
+    const largerZeros = larger === a ? zerosA : zerosB;
     for (let position = common; position < total; ) {
       bar.update(position);
-      const zeros = await zeroLength(larger, position, total - position);
+      const zeros = await largerZeros(position, total - position);
       if (zeros > 0) {
         position += zeros;
         continue;
@@ -160,40 +182,33 @@ export async function firstMismatch(a: Disk, b: Disk, io: CliIO, onSizeMismatch:
   }
 }
 
-/** How many bytes from `offset` (at most `limit`) the BAT alone says read as zeros; raw disks: 0. */
-async function zeroLength(disk: Disk, offset: number, limit: number): Promise<number> {
-  return disk.image === null ? 0 : imageZeroLength(disk.image, offset, limit);
-}
-
-/** Virtual bytes whose BAT entries are fetched at a time (a window of a large, paged BAT). */
-const BAT_WINDOW = 4 * 2 ** 30;
-
-async function imageZeroLength(image: VhdxImage, offset: number, limit: number): Promise<number> {
-  const { blockSize, hasParent } = image.geometry;
-  const end = offset + limit;
-  let position = offset;
-  let table: BatTable | null = null;
-  let tableEnd = 0;
-  while (position < end) {
-    if (position >= image.virtualSize) return limit; // a parent smaller than its child: zeros past its end
-    if (table === null || position >= tableEnd) {
-      tableEnd = Math.min(end, image.virtualSize, (Math.floor(position / BAT_WINDOW) + 1) * BAT_WINDOW);
-      table = await image.batWindow(position, tableEnd - position);
+/**
+ * For positions that only grow: how many bytes from `position` (at most
+ * `limit`) the disk's extents say read as zeros. Raw disks: 0.
+ */
+function zeroRuns(disk: Disk): (position: number, limit: number) => Promise<number> {
+  if (disk.image === null) return async () => 0;
+  const extents = disk.image.extents();
+  let current: DiskExtent | null = null;
+  const extentAt = async (position: number): Promise<DiskExtent | null> => {
+    while (current === null || current.start + current.length <= position) {
+      const next = await extents.next();
+      if (next.done) return null;
+      current = next.value;
     }
-    const block = Math.floor(position / blockSize);
-    const blockEnd = Math.min((block + 1) * blockSize, end);
-    const state = table.state(payloadBatIndex(image.geometry, block));
-    if (state === 0 && hasParent) {
-      const zeros = image.parent === null ? blockEnd - position : await imageZeroLength(image.parent, position, blockEnd - position);
-      position += zeros;
-      if (position < blockEnd) break;
-    } else if (state === 0 || state === 1 || state === 2 || state === 3 || state === 5) {
-      position = blockEnd;
-    } else {
-      break;
+    return current;
+  };
+  return async (position, limit) => {
+    let end = position;
+    for (
+      let extent = await extentAt(end);
+      extent !== null && extent.kind !== "data" && end < position + limit;
+      extent = await extentAt(end)
+    ) {
+      end = extent.start + extent.length;
     }
-  }
-  return position - offset;
+    return Math.min(end, position + limit) - position;
+  };
 }
 
 function firstDifference(x: Uint8Array, y: Uint8Array): number {

@@ -9,7 +9,18 @@ import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type VhdxImage, VhdxError } from "@vhdx/image";
 import { createVhdx } from "@vhdx/image/node";
-import { type Command, EXIT_OK, progressHelp, PROGRESS_OPTIONS, readAccessHelp, READ_ACCESS_OPTIONS, imageAccess, parseCommandArgs, usageError, withProgressChoice } from "../command.js";
+import {
+  type Command,
+  EXIT_OK,
+  progressHelp,
+  PROGRESS_OPTIONS,
+  readAccessHelp,
+  READ_ACCESS_OPTIONS,
+  imageAccess,
+  parseCommandArgs,
+  usageError,
+  withProgressChoice,
+} from "../command.js";
 import { type Disk, type DiskFormat, openDisk, parseFormat } from "../disk.js";
 import { type Interrupts, runInterruptible } from "../interrupt.js";
 import { type CliIO, writeJson } from "../io.js";
@@ -99,7 +110,6 @@ interface VhdxOutput {
 
 export const convert: Command = {
   name: "convert",
-  summary: "convert between VHDX and raw, or flatten a differencing chain",
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("convert", args, OPTIONS, { min: 2, max: 2 });
@@ -108,22 +118,33 @@ export const convert: Command = {
     const format: DiskFormat = parseFormat(values["output-format"], "-O") ?? "vhdx";
     if (format === "raw") {
       const given = VHDX_ONLY.filter((option) => values[option] !== undefined);
-      if (given.length > 0) throw usageError("convert", `${given.map((o) => (o === "type" ? "-t" : `--${o}`)).join(", ")} only apply to a VHDX DST, not -O raw`);
+      if (given.length > 0)
+        throw usageError(
+          "convert",
+          `${given.map((o) => (o === "type" ? "-t" : `--${o}`)).join(", ")} only apply to a VHDX DST, not -O raw`,
+        );
     }
     const type = values.type ?? "dynamic";
-    if (type !== "fixed" && type !== "dynamic") throw usageError("convert", `-t takes fixed or dynamic, not ${JSON.stringify(type)}`);
+    if (type !== "fixed" && type !== "dynamic")
+      throw usageError("convert", `-t takes fixed or dynamic, not ${JSON.stringify(type)}`);
     const options: VhdxOutput = {
       type,
       ...(values["block-size"] === undefined ? {} : { blockSize: parseSize(values["block-size"], "--block-size") }),
-      ...(values["logical-sector-size"] === undefined ? {} : { logicalSectorSize: sectorSize(values["logical-sector-size"], "--logical-sector-size") }),
-      ...(values["physical-sector-size"] === undefined ? {} : { physicalSectorSize: sectorSize(values["physical-sector-size"], "--physical-sector-size") }),
+      ...(values["logical-sector-size"] === undefined
+        ? {}
+        : { logicalSectorSize: sectorSize(values["logical-sector-size"], "--logical-sector-size") }),
+      ...(values["physical-sector-size"] === undefined
+        ? {}
+        : { physicalSectorSize: sectorSize(values["physical-sector-size"], "--physical-sector-size") }),
     };
     const destination = resolve(io.cwd, positionals[1]!);
     const disk = await openDisk(positionals[0]!, io, sourceFormat, imageAccess(values));
     try {
       await refuseSource(destination, disk);
       const output: Output = { destination, replace: values.force === true, sync: values.sync === true };
-      const report = await runInterruptible(io, (interrupts) => convertShown(io, disk, format, options, { ...output, interrupts }));
+      const report = await runInterruptible(io, (interrupts) =>
+        convertShown(io, disk, format, options, { ...output, interrupts }),
+      );
       if (typeof report === "number") return report;
       const info = await stat(destination);
       if (values.json) {
@@ -146,7 +167,10 @@ export const convert: Command = {
 /** DST may never be SRC or one of its parents, not even with --force. */
 async function refuseSource(destination: string, disk: Disk): Promise<void> {
   if (await isDiskFile(destination, disk)) {
-    throw usageError("convert", `DST ${destination} is the source${disk.image?.parent ? " or one of its parents" : ""}; convert into a new file`);
+    throw usageError(
+      "convert",
+      `DST ${destination} is the source${disk.image?.parent ? " or one of its parents" : ""}; convert into a new file`,
+    );
   }
 }
 
@@ -175,8 +199,14 @@ async function convertShown(
   try {
     const report =
       format === "raw"
-        ? { format: "raw", virtualSize: disk.size, dataBytes: await copyToFile(disk, 0, disk.size, destination, { ...common, done: bar.update }) }
-        : await writeOutput(destination, common, (temporary) => toVhdx(disk, temporary, options, output.sync, bar.update, interrupts.signal));
+        ? {
+            format: "raw",
+            virtualSize: disk.size,
+            dataBytes: await copyToFile(disk, 0, disk.size, destination, { ...common, done: bar.update }),
+          }
+        : await writeOutput(destination, common, (temporary) =>
+            toVhdx(disk, temporary, options, output.sync, bar.update, interrupts.signal),
+          );
     bar.finish();
     return report;
   } catch (error) {
@@ -199,7 +229,8 @@ async function toVhdx(
   const physicalSectorSize = options.physicalSectorSize ?? (source?.physicalSectorSize as 512 | 4096 | undefined);
   const blockSize = options.blockSize ?? source?.blockSize;
   const size = Math.ceil(disk.size / logicalSectorSize) * logicalSectorSize;
-  if (size === 0) throw new VhdxError("INVALID_ARGUMENT", `convert: ${disk.path} is empty; a VHDX needs a virtual size above 0`);
+  if (size === 0)
+    throw new VhdxError("INVALID_ARGUMENT", `convert: ${disk.path} is empty; a VHDX needs a virtual size above 0`);
   const image = await createVhdx(path, {
     size,
     type: options.type,

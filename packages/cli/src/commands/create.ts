@@ -56,7 +56,6 @@ const OPTIONS = {
 
 export const create: Command = {
   name: "create",
-  summary: "create an image",
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("create", args, OPTIONS, { min: 1, max: 2 });
@@ -64,28 +63,45 @@ export const create: Command = {
     if (type !== "fixed" && type !== "dynamic" && type !== "differencing") {
       throw usageError("create", `-t takes fixed, dynamic or differencing, not ${JSON.stringify(type)}`);
     }
-    if (type === "differencing" && values.parent === undefined) throw usageError("create", "a differencing image needs --parent");
-    if (type !== "differencing" && positionals[1] === undefined) throw usageError("create", "give the SIZE of the new image (e.g. 64G)");
+    if (type === "differencing" && values.parent === undefined)
+      throw usageError("create", "a differencing image needs --parent");
+    if (type !== "differencing" && positionals[1] === undefined)
+      throw usageError("create", "give the SIZE of the new image (e.g. 64G)");
     const path = resolve(io.cwd, positionals[0]!);
-    if (values.parent !== undefined && values["confine-parents"]) refuseParentOutside(path, resolve(io.cwd, values.parent));
+    if (values.parent !== undefined && values["confine-parents"])
+      refuseParentOutside(path, resolve(io.cwd, values.parent));
     const options: CreateVhdxOptions = {
       type,
       ...(positionals[1] === undefined ? {} : { size: parseSize(positionals[1], "SIZE") }),
       ...(values["block-size"] === undefined ? {} : { blockSize: parseSize(values["block-size"], "--block-size") }),
-      ...(values["logical-sector-size"] === undefined ? {} : { logicalSectorSize: sectorSize(values["logical-sector-size"], "--logical-sector-size") }),
-      ...(values["physical-sector-size"] === undefined ? {} : { physicalSectorSize: sectorSize(values["physical-sector-size"], "--physical-sector-size") }),
+      ...(values["logical-sector-size"] === undefined
+        ? {}
+        : { logicalSectorSize: sectorSize(values["logical-sector-size"], "--logical-sector-size") }),
+      ...(values["physical-sector-size"] === undefined
+        ? {}
+        : { physicalSectorSize: sectorSize(values["physical-sector-size"], "--physical-sector-size") }),
       ...(values.parent === undefined ? {} : { parent: resolve(io.cwd, values.parent) }),
       allowParentOutsideTree: values["confine-parents"] !== true,
     };
     const created = await runInterruptible(io, (interrupts) => {
       interrupts.report(() => `removed the unfinished image; ${path} was not created`);
-      const output = { replace: false, interrupts, command: "create", label: "FILE", whenExists: "vhdx create never replaces a file" };
+      const output = {
+        replace: false,
+        interrupts,
+        command: "create",
+        label: "FILE",
+        whenExists: "vhdx create never replaces a file",
+      };
       return writeOutput(path, output, (temporary) => createClosed(temporary, options));
     });
     if (typeof created === "number") return created;
     created.file = path;
     if (values.json) writeJson(io, created);
-    else writeLine(io.stdout, `created ${created.file}: ${created.diskType}, ${formatSize(created.virtualSize)}, ${formatSize(created.blockSize)} blocks${created.parent ? `, parent ${created.parent}` : ""}`);
+    else
+      writeLine(
+        io.stdout,
+        `created ${created.file}: ${created.diskType}, ${formatSize(created.virtualSize)}, ${formatSize(created.blockSize)} blocks${created.parent ? `, parent ${created.parent}` : ""}`,
+      );
     return EXIT_OK;
   },
 };

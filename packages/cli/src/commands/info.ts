@@ -13,7 +13,14 @@ import {
   VIRTUAL_DISK_ID_GUID,
   VIRTUAL_DISK_SIZE_GUID,
 } from "@vhdx/structs";
-import { type Command, EXIT_OK, readAccessHelp, READ_ACCESS_OPTIONS, imageAccess, parseCommandArgs } from "../command.js";
+import {
+  type Command,
+  EXIT_OK,
+  readAccessHelp,
+  READ_ACCESS_OPTIONS,
+  imageAccess,
+  parseCommandArgs,
+} from "../command.js";
 import { openImageFile } from "../disk.js";
 import { type CliIO, writeJson, writeLine } from "../io.js";
 import { formatSize } from "../sizes.js";
@@ -48,10 +55,14 @@ const ITEM_NAMES: Record<string, string> = {
 
 export const info: Command = {
   name: "info",
-  summary: "show what an image is",
   help: HELP,
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs("info", args, { json: { type: "boolean" }, ...READ_ACCESS_OPTIONS }, { min: 1, max: 1 });
+    const { values, positionals } = parseCommandArgs(
+      "info",
+      args,
+      { json: { type: "boolean" }, ...READ_ACCESS_OPTIONS },
+      { min: 1, max: 1 },
+    );
     const path = resolve(io.cwd, positionals[0]!);
     const image = await openImageFile(path, io, imageAccess(values), { requireParent: false });
     try {
@@ -122,7 +133,12 @@ function parentErrorOf(image: VhdxImage): { code: string; message: string } | nu
 function chainOf(image: VhdxImage) {
   const parents = [];
   for (let parent = image.parent; parent !== null; parent = parent.parent) {
-    parents.push({ file: parent.source.name, diskType: parent.diskType, dataWriteGuid: parent.dataWriteGuid, virtualSize: parent.virtualSize });
+    parents.push({
+      file: parent.source.name,
+      diskType: parent.diskType,
+      dataWriteGuid: parent.dataWriteGuid,
+      virtualSize: parent.virtualSize,
+    });
   }
   return parents;
 }
@@ -140,23 +156,40 @@ function printReport(io: CliIO, report: InfoReport): void {
   line("data write guid", report.dataWriteGuid);
   line("file write guid", report.fileWriteGuid);
   line("creator", report.creator || "(none)");
-  line("log", report.log.needsReplay ? `needs replay (LogGuid ${report.log.guid}); vhdx check --repair replays it` : "clean");
+  line(
+    "log",
+    report.log.needsReplay ? `needs replay (LogGuid ${report.log.guid}); vhdx check --repair replays it` : "clean",
+  );
   writeLine(io.stdout, "regions:");
   for (const region of report.regions) {
-    writeLine(io.stdout, `  ${region.name.padEnd(22)}${hex(region.offset)}  ${formatSize(region.length).padEnd(10)} ${region.required ? "required" : "optional"}  ${region.guid}`);
+    writeLine(
+      io.stdout,
+      `  ${region.name.padEnd(22)}${hex(region.offset)}  ${formatSize(region.length).padEnd(10)} ${region.required ? "required" : "optional"}  ${region.guid}`,
+    );
   }
   writeLine(io.stdout, "metadata items:");
   for (const item of report.metadataItems) {
-    const flags = [item.isUser && "user", item.isVirtualDisk && "virtual-disk", item.isRequired && "required"].filter(Boolean).join(",");
-    writeLine(io.stdout, `  ${item.name.padEnd(22)}${hex(item.offset)}  ${`${item.length} bytes`.padEnd(10)} ${flags.padEnd(22)} ${item.itemId}`);
+    const flags = [item.isUser && "user", item.isVirtualDisk && "virtual-disk", item.isRequired && "required"]
+      .filter(Boolean)
+      .join(",");
+    writeLine(
+      io.stdout,
+      `  ${item.name.padEnd(22)}${hex(item.offset)}  ${`${item.length} bytes`.padEnd(10)} ${flags.padEnd(22)} ${item.itemId}`,
+    );
   }
   if (report.parentLocator) {
     writeLine(io.stdout, "parent locator:");
-    for (const [key, value] of Object.entries(report.parentLocator)) writeLine(io.stdout, `  ${key.padEnd(22)}${value}`);
+    for (const [key, value] of Object.entries(report.parentLocator))
+      writeLine(io.stdout, `  ${key.padEnd(22)}${value}`);
   }
   if (report.parents.length > 0) {
     writeLine(io.stdout, "parents:");
-    report.parents.forEach((parent, depth) => writeLine(io.stdout, `  ${depth + 1}. ${parent.file} (${parent.diskType}, DataWriteGuid ${parent.dataWriteGuid})`));
+    report.parents.forEach((parent, depth) =>
+      writeLine(
+        io.stdout,
+        `  ${depth + 1}. ${parent.file} (${parent.diskType}, DataWriteGuid ${parent.dataWriteGuid})`,
+      ),
+    );
   }
   if (report.parentError !== null) line("parent problem", `${report.parentError.code}: ${report.parentError.message}`);
 }

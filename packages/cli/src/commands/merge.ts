@@ -3,7 +3,16 @@
 // parent with --keep.
 import { resolve } from "node:path";
 import { type MergeVhdxOptions, type MergeVhdxResult, mergeVhdx } from "@vhdx/image/node";
-import { chainHelp, CHAIN_OPTIONS, type Command, EXIT_OK, progressHelp, PROGRESS_OPTIONS, parseCommandArgs, withProgressChoice } from "../command.js";
+import {
+  chainHelp,
+  CHAIN_OPTIONS,
+  type Command,
+  EXIT_OK,
+  progressHelp,
+  PROGRESS_OPTIONS,
+  parseCommandArgs,
+  withProgressChoice,
+} from "../command.js";
 import { tracker } from "../copy.js";
 import { announceOnSignal, runInterruptible } from "../interrupt.js";
 import { type CliIO, writeJson, writeLine } from "../io.js";
@@ -55,7 +64,6 @@ const OPTIONS = {
 
 export const merge: Command = {
   name: "merge",
-  summary: "merge a differencing disk into its parent (Merge-VHD); the child is removed unless --keep",
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("merge", args, OPTIONS, { min: 1, max: 1 });
@@ -63,8 +71,15 @@ export const merge: Command = {
     const child = resolve(io.cwd, positionals[0]!);
     return runInterruptible(io, async (interrupts) => {
       // Stopped half-way, the child would no longer open and the parent would hold part of it.
-      announceOnSignal(io, interrupts, `finishing the merge first (stopped half-way, ${positionals[0]!} would no longer open)`);
-      const result = await mergeShown(io, child, { keep: values.keep === true, allowParentOutsideTree: values["confine-parents"] !== true });
+      announceOnSignal(
+        io,
+        interrupts,
+        `finishing the merge first (stopped half-way, ${positionals[0]!} would no longer open)`,
+      );
+      const result = await mergeShown(io, child, {
+        keep: values.keep === true,
+        allowParentOutsideTree: values["confine-parents"] !== true,
+      });
       const fate = result.childRemoved ? "removed" : "kept, relinked to the parent";
       const summary = `merged ${positionals[0]!} into ${result.parent}: ${formatSize(result.bytesCopied)} of data, ${formatSize(result.bytesZeroed)} of zeros; ${positionals[0]!} ${fate}`;
       interrupts.report(() => `the merge was finished first: ${summary}`);

@@ -1,7 +1,17 @@
 // vhdx read: a range of the virtual disk to stdout or to a (sparse) file.
 // The copying itself is in ../copy.ts, shared with cat and convert.
 import { resolve } from "node:path";
-import { type Command, EXIT_OK, progressHelp, PROGRESS_OPTIONS, readAccessHelp, READ_ACCESS_OPTIONS, imageAccess, parseCommandArgs, withProgressChoice } from "../command.js";
+import {
+  type Command,
+  EXIT_OK,
+  progressHelp,
+  PROGRESS_OPTIONS,
+  readAccessHelp,
+  READ_ACCESS_OPTIONS,
+  imageAccess,
+  parseCommandArgs,
+  withProgressChoice,
+} from "../command.js";
 import { checkRange, copyToFileShown, copyToStream, refuseTerminal } from "../copy.js";
 import { openDisk, parseFormat } from "../disk.js";
 import { runInterruptible } from "../interrupt.js";
@@ -44,7 +54,6 @@ const OPTIONS = {
 
 export const read: Command = {
   name: "read",
-  summary: "read a range of the virtual disk",
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("read", args, OPTIONS, { min: 1, max: 1 });
@@ -61,7 +70,12 @@ export const read: Command = {
       if (toStdout) return await copyToStream(disk, offset, count, io, "read");
       const out = resolve(io.cwd, values.output!);
       return await runInterruptible(io, async (interrupts) => {
-        await copyToFileShown(io, disk, offset, count, out, { replace: true, interrupts, command: "read", label: "-o" });
+        await copyToFileShown(io, disk, offset, count, out, {
+          replace: true,
+          interrupts,
+          command: "read",
+          label: "-o",
+        });
         return EXIT_OK;
       });
     } finally {

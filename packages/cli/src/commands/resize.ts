@@ -31,7 +31,6 @@ Examples:
 
 export const resize: Command = {
   name: "resize",
-  summary: "grow or shrink an image",
   help: HELP,
   async run(args, io) {
     const options = { force: { type: "boolean" }, json: { type: "boolean" } } as const;
@@ -39,7 +38,12 @@ export const resize: Command = {
     const last = args[args.length - 1];
     const shrinkBy = last !== undefined && /^-\d/.test(last) ? last : undefined;
     const rest = shrinkBy === undefined ? args : args.slice(0, -1);
-    const { values, positionals } = parseCommandArgs("resize", rest, options, shrinkBy === undefined ? { min: 2, max: 2 } : { min: 1, max: 1 });
+    const { values, positionals } = parseCommandArgs(
+      "resize",
+      rest,
+      options,
+      shrinkBy === undefined ? { min: 2, max: 2 } : { min: 1, max: 1 },
+    );
     const path = resolve(io.cwd, positionals[0]!);
     const newSize = await targetSize(path, shrinkBy ?? positionals[1]!);
     return runInterruptible(io, async (interrupts) => {

@@ -1,7 +1,7 @@
 // vhdx write: the bytes of a file or of stdin into a VHDX virtual disk at an
 // offset. The image is opened read-write, written a piece at a time, and
 // closed, which flushes it: nothing is printed unless --json asks.
-import { createReadStream } from "node:fs";
+import { type Stats, createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type VhdxImage, VhdxError } from "@vhdx/image";
@@ -64,12 +64,12 @@ const OPTIONS = {
 
 export const write: Command = {
   name: "write",
-  summary: "write a file or stdin into the virtual disk",
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs("write", args, OPTIONS, { min: 2, max: 2 });
     io = withProgressChoice(io, values);
-    if (values.offset === undefined) throw usageError("write", "give the --offset to write at (e.g. --offset 0 or --offset 1M)");
+    if (values.offset === undefined)
+      throw usageError("write", "give the --offset to write at (e.g. --offset 0 or --offset 1M)");
     const offset = parseSize(values.offset, "--offset");
     const path = resolve(io.cwd, positionals[0]!);
     const input = positionals[1]! === "-" ? null : resolve(io.cwd, positionals[1]!);
@@ -90,11 +90,22 @@ export const write: Command = {
  * returns the bytes written. A signal stops the reading: what was read is
  * written, the image is closed, and the report says how much.
  */
-async function writeInput(image: VhdxImage, path: string, offset: number, input: string | null, inputSize: number | null, io: CliIO, interrupts: Interrupts): Promise<number> {
+async function writeInput(
+  image: VhdxImage,
+  path: string,
+  offset: number,
+  input: string | null,
+  inputSize: number | null,
+  io: CliIO,
+  interrupts: Interrupts,
+): Promise<number> {
   let written = 0;
   try {
     if (offset > image.virtualSize) {
-      throw new VhdxError("OUT_OF_RANGE", `offset ${offset} is past the end of the virtual disk (${image.virtualSize} bytes): ${path}`);
+      throw new VhdxError(
+        "OUT_OF_RANGE",
+        `offset ${offset} is past the end of the virtual disk (${image.virtualSize} bytes): ${path}`,
+      );
     }
     if (inputSize !== null && offset + inputSize > image.virtualSize) {
       throw new VhdxError(
@@ -152,11 +163,13 @@ async function* untilStopped<T>(chunks: AsyncIterable<T>, stop: AbortSignal): As
 
 /** The size of a regular file (so it can be checked before writing), null for a pipe or a device. */
 async function regularFileSize(path: string): Promise<number | null> {
-  let info;
+  let info: Stats;
   try {
     info = await stat(path);
   } catch (cause) {
-    throw new VhdxError("IO_ERROR", `cannot read ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    throw new VhdxError("IO_ERROR", `cannot read ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
   }
   if (info.isDirectory()) throw new VhdxError("IO_ERROR", `cannot read ${path}: it is a folder`);
   return info.isFile() ? info.size : null;
@@ -167,7 +180,12 @@ async function regularFileSize(path: string): Promise<number | null> {
  * a piece of zeros becomes writeZeroes (no space allocated for whole blocks).
  * Returns the bytes written.
  */
-async function writeChunks(image: VhdxImage, offset: number, chunks: AsyncIterable<unknown>, done: (bytes: number) => void): Promise<number> {
+async function writeChunks(
+  image: VhdxImage,
+  offset: number,
+  chunks: AsyncIterable<unknown>,
+  done: (bytes: number) => void,
+): Promise<number> {
   const piece = new Uint8Array(PIECE);
   let fill = 0;
   let at = offset;
@@ -200,7 +218,11 @@ async function writeChunks(image: VhdxImage, offset: number, chunks: AsyncIterab
     }
   } catch (cause) {
     if (VhdxError.isInstance(cause)) throw cause;
-    throw new VhdxError("IO_ERROR", `cannot read the input: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    throw new VhdxError(
+      "IO_ERROR",
+      `cannot read the input: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
   }
   await flush();
   return at - offset;

@@ -27,7 +27,13 @@ export async function vhdxCheckProblem(path: string): Promise<string | null> {
   const err: Buffer[] = [];
   stdout.on("data", (chunk: Buffer) => out.push(chunk));
   stderr.on("data", (chunk: Buffer) => err.push(chunk));
-  const status = await runCli(["check", "--json", path], { stdout, stderr, stdin, interactive: false, cwd: dirname(path) });
+  const status = await runCli(["check", "--json", path], {
+    stdout,
+    stderr,
+    stdin,
+    interactive: false,
+    cwd: dirname(path),
+  });
   const text = Buffer.concat(out).toString();
   if (status === 2) return `vhdx check could not check the file: ${Buffer.concat(err).toString().trim()}`;
   let report: CheckJson;
@@ -37,7 +43,9 @@ export async function vhdxCheckProblem(path: string): Promise<string | null> {
     return `vhdx check exit status ${status}, output is not JSON: ${text.slice(0, 200)}`;
   }
   if (status !== 0 || !report.clean) {
-    const errors = report.errors.map((e) => `[${e.rule}] ${e.structure}${e.offset === null ? "" : ` @0x${e.offset.toString(16)}`}: ${e.message}`);
+    const errors = report.errors.map(
+      (e) => `[${e.rule}] ${e.structure}${e.offset === null ? "" : ` @0x${e.offset.toString(16)}`}: ${e.message}`,
+    );
     return `vhdx check exit status ${status}: ${errors.slice(0, 3).join("; ")}${errors.length > 3 ? ` (+${errors.length - 3} more)` : ""}`;
   }
   if (report.needsReplay) return "vhdx check: the file still holds a log to replay after a read-write open and close";
@@ -59,7 +67,17 @@ export async function qemuReplayProblem(path: string, expected: Uint8Array): Pro
   if (replay !== null) return `QEMU's own replay: ${replay}`;
   const raw = `${path}.raw`;
   const bs = largestPowerOfTwoDividing(expected.length, MiB);
-  const copy = await qemuImg(["dd", "-f", "vhdx", "-O", "raw", `bs=${bs}`, `count=${expected.length / bs}`, `if=${path}`, `of=${raw}`]);
+  const copy = await qemuImg([
+    "dd",
+    "-f",
+    "vhdx",
+    "-O",
+    "raw",
+    `bs=${bs}`,
+    `count=${expected.length / bs}`,
+    `if=${path}`,
+    `of=${raw}`,
+  ]);
   if (copy !== null) return `QEMU's own replay: ${copy}`;
   const read = new Uint8Array(await readFile(raw));
   const i = firstDifference(read, expected);

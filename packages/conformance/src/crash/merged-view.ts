@@ -15,7 +15,11 @@ export async function mergedViewProblem(
   parentDataWriteGuid: string,
   childContents: Uint8Array,
 ): Promise<string | null> {
-  const image = await openWithParent(new MemorySource(child.slice()), withDataWriteGuid(parentFile, parentDataWriteGuid), true);
+  const image = await openWithParent(
+    new MemorySource(child.slice()),
+    withDataWriteGuid(parentFile, parentDataWriteGuid),
+    true,
+  );
   const contents = await image.read(0, image.virtualSize);
   await image.close();
   const i = firstDifference(contents, childContents);

@@ -71,16 +71,22 @@ export class DiskModel {
     const flushedCount = this.lastBarrier(lastDone) + 1;
     const pendingEnd = Math.min(this.steps.length, lastDone + 2);
     const sizes = this.sizes.slice(flushedCount, pendingEnd + 1);
-    if (!sizes.includes(actualSize)) return `virtual size is ${actualSize}, expected one of ${[...new Set(sizes)].join(", ")}`;
-    if (actual.length !== Math.min(actualSize, this.context.window)) return `compared ${actual.length} bytes, expected ${Math.min(actualSize, this.context.window)}`;
+    if (!sizes.includes(actualSize))
+      return `virtual size is ${actualSize}, expected one of ${[...new Set(sizes)].join(", ")}`;
+    if (actual.length !== Math.min(actualSize, this.context.window))
+      return `compared ${actual.length} bytes, expected ${Math.min(actualSize, this.context.window)}`;
     const flushed = this.contentsAfter(flushedCount);
     const candidates: Candidate[] = [];
     for (let k = flushedCount; k < pendingEnd; k++) candidates.push(...this.candidates(k));
     const i = firstUnexplained(actual, flushed, candidates);
     if (i < 0) return null;
     const expected = i < flushed.length ? String(flushed[i]) : "past the end of the disk";
-    const barrier = flushedCount === 0 ? "before the first step" : `at the last completed barrier (step ${flushedCount - 1})`;
-    const since = pendingEnd > flushedCount ? `none of steps ${flushedCount}..${pendingEnd - 1} wrote ${actual[i]} there` : "no step ran after it";
+    const barrier =
+      flushedCount === 0 ? "before the first step" : `at the last completed barrier (step ${flushedCount - 1})`;
+    const since =
+      pendingEnd > flushedCount
+        ? `none of steps ${flushedCount}..${pendingEnd - 1} wrote ${actual[i]} there`
+        : "no step ran after it";
     return `byte ${i} is ${actual[i]}; ${barrier} it was ${expected}, and ${since}`;
   }
 
@@ -123,7 +129,12 @@ export class DiskModel {
       case "zero":
         return [constant(step.offset, step.offset + step.length, 0)];
       case "discard":
-        return wholeBlocks(step.offset, step.length, blockSize, this.sizes[k]!).map(([start, end]) => ({ start, end, value: 0, from: parent }));
+        return wholeBlocks(step.offset, step.length, blockSize, this.sizes[k]!).map(([start, end]) => ({
+          start,
+          end,
+          value: 0,
+          from: parent,
+        }));
       case "resize":
         // Growing adds zeros; shrinking zeros the part cut off before it goes.
         return [constant(Math.min(this.sizes[k]!, step.size), Infinity, 0)];

@@ -2,7 +2,8 @@
 // replay writes the logged pages, flushes, grows the file and clears LogGuid
 // through the header update protocol, and a cut at any of those points must
 // leave a file that still replays to the same disk.
-import { FaultInjectingSource, type PowerCutMode, VhdxError } from "@vhdx/image";
+import { VhdxError } from "@vhdx/image";
+import { FaultInjectingSource, type PowerCutMode } from "@vhdx/image/testing";
 import { type CrashProfile, cutPoints } from "./cut-points.js";
 import { openWithParent } from "./run-steps.js";
 import type { CrashWorkload } from "./workloads.js";
@@ -16,14 +17,19 @@ export interface ReplayCut {
 const MODES: readonly PowerCutMode[] = ["drop", "keep-random", "tear"];
 
 /** At most this many second cuts per replay in the short profile (a replay of many BAT pages has hundreds of operations). */
-export const SHORT_PROFILE_REPLAY_CUTS = 8;
+const SHORT_PROFILE_REPLAY_CUTS = 8;
 
 /**
  * What the disk holds after a cut before each mutating operation (or, in the
  * short profile, a sample of them) of a read-write open (the replay) and
  * close of `file`.
  */
-export async function replayCuts(workload: CrashWorkload, file: Uint8Array, profile: CrashProfile, seed: number): Promise<ReplayCut[]> {
+export async function replayCuts(
+  workload: CrashWorkload,
+  file: Uint8Array,
+  profile: CrashProfile,
+  seed: number,
+): Promise<ReplayCut[]> {
   const counter = new FaultInjectingSource(file);
   await (await openWithParent(counter, workload.parent, false)).close();
   const total = counter.operations;
@@ -32,11 +38,16 @@ export async function replayCuts(workload: CrashWorkload, file: Uint8Array, prof
     const disk = new FaultInjectingSource(file, { cutAfterOperations: cut, seed: seed + cut });
     const error = await openAndClose(workload, disk);
     if (!(VhdxError.isInstance(error) && disk.powerIsCut)) {
-      throw new Error(`a read-write open and close cut before operation ${cut} of ${total} ended with ${String(error)}, not the power cut`);
+      throw new Error(
+        `a read-write open and close cut before operation ${cut} of ${total} ended with ${String(error)}, not the power cut`,
+      );
     }
     // The modes take turns, so each cut point gets one and each mode a share.
     const mode = MODES[cut % MODES.length]!;
-    cuts.push({ label: `a second cut during the replay, before operation ${cut} of ${total} (${mode})`, bytes: await disk.powerCut(mode) });
+    cuts.push({
+      label: `a second cut during the replay, before operation ${cut} of ${total} (${mode})`,
+      bytes: await disk.powerCut(mode),
+    });
   }
   return cuts;
 }

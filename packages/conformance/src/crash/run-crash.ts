@@ -8,12 +8,13 @@ import { accessSync, constants } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FaultInjectingSource, type PowerCutMode, VhdxError } from "@vhdx/image";
+import { VhdxError } from "@vhdx/image";
+import { FaultInjectingSource, type PowerCutMode } from "@vhdx/image/testing";
 import { oracle } from "../oracles.js";
 import type { CrashFailure, CrashSummary } from "../results.js";
 import { type CrashProfile, cutPoints } from "./cut-points.js";
 import { deriveSeed } from "./random.js";
-import { replayCuts } from "./replay-cuts.js";
+import { type ReplayCut, replayCuts } from "./replay-cuts.js";
 import { runSteps } from "./run-steps.js";
 import { describeStep } from "./steps.js";
 import { type Verdict, prepareCheckFolder, verifySurvivor } from "./verify.js";
@@ -39,8 +40,8 @@ export const POWER_CUT_MODES: readonly PowerCutMode[] = ["drop", "keep-random", 
  * replay of the torn survivor of every REPLAY_EVERY-th. The full profile runs
  * qemu-img on every survivor and cuts every torn survivor's replay.
  */
-export const SHORT_PROFILE_QEMU_EVERY = 6;
-export const SHORT_PROFILE_REPLAY_EVERY = 4;
+const SHORT_PROFILE_QEMU_EVERY = 6;
+const SHORT_PROFILE_REPLAY_EVERY = 4;
 
 /** More failures than this in one workload are counted in one last entry instead of listed. */
 const MAX_FAILURES_PER_WORKLOAD = 50;
@@ -78,7 +79,11 @@ export async function runCrashTests(options: CrashOptions): Promise<CrashSummary
   return summary;
 }
 
-async function runWorkload(name: CrashWorkloadName, options: WorkloadRun["options"], dir: string): Promise<{ cuts: number; qemuChecked: number; failures: CrashFailure[] }> {
+async function runWorkload(
+  name: CrashWorkloadName,
+  options: WorkloadRun["options"],
+  dir: string,
+): Promise<{ cuts: number; qemuChecked: number; failures: CrashFailure[] }> {
   const report = options.onProgress ?? (() => {});
   const started = Date.now();
   const failures: CrashFailure[] = [];
@@ -86,7 +91,12 @@ async function runWorkload(name: CrashWorkloadName, options: WorkloadRun["option
   try {
     workload = await buildWorkload(name, options.seed);
   } catch (error) {
-    failures.push({ workload: name, cutPoint: -1, mode: "setup", problem: `the workload could not be built: ${String(error)}` });
+    failures.push({
+      workload: name,
+      cutPoint: -1,
+      mode: "setup",
+      problem: `the workload could not be built: ${String(error)}`,
+    });
     return { cuts: 0, qemuChecked: 0, failures };
   }
   await prepareCheckFolder(dir, workload);
@@ -94,15 +104,20 @@ async function runWorkload(name: CrashWorkloadName, options: WorkloadRun["option
   const counted = await countOperations(run);
   if (!counted) return run;
   const points = cutPoints(run.total, options.profile, deriveSeed(options.seed, CRASH_WORKLOADS.indexOf(name)));
-  report(`crash ${name}: ${workload.steps.length} steps, ${run.total} mutating operations, ${points.length} cut points x ${POWER_CUT_MODES.length} modes`);
+  report(
+    `crash ${name}: ${workload.steps.length} steps, ${run.total} mutating operations, ${points.length} cut points x ${POWER_CUT_MODES.length} modes`,
+  );
   // Long runs report every tenth of the way.
   const tenth = points.length >= 100 ? Math.ceil(points.length / 10) : Infinity;
   for (const [n, cut] of points.entries()) {
     await runCutPoint(run, cut, n);
-    if ((n + 1) % tenth === 0 && n + 1 < points.length) report(`crash ${name}: ${n + 1} of ${points.length} cut points, ${run.cuts} cuts, ${failures.length} failures`);
+    if ((n + 1) % tenth === 0 && n + 1 < points.length)
+      report(`crash ${name}: ${n + 1} of ${points.length} cut points, ${run.cuts} cuts, ${failures.length} failures`);
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  report(`crash ${name}: ${run.cuts} cuts, ${run.qemuChecked} qemu-img checks, ${failures.length} failures, ${seconds} s`);
+  report(
+    `crash ${name}: ${run.cuts} cuts, ${run.qemuChecked} qemu-img checks, ${failures.length} failures, ${seconds} s`,
+  );
   return run;
 }
 
@@ -112,22 +127,36 @@ async function countOperations(run: WorkloadRun): Promise<boolean> {
   const { lastDone, error } = await runSteps(counter, run.workload.steps, run.workload);
   run.total = counter.operations;
   if (error === null) return true;
-  fail(run, -1, "none", `step ${lastDone + 1} (${stepName(run.workload, lastDone + 1)}) fails without any fault: ${String(error)}`);
+  fail(
+    run,
+    -1,
+    "none",
+    `step ${lastDone + 1} (${stepName(run.workload, lastDone + 1)}) fails without any fault: ${String(error)}`,
+  );
   return false;
 }
 
 /** The `n`-th cut point: the power goes before mutating operation `cut`; every mode's survivor is verified. */
 async function runCutPoint(run: WorkloadRun, cut: number, n: number): Promise<void> {
   const { workload, options } = run;
-  const source = new FaultInjectingSource(workload.file, { cutAfterOperations: cut, seed: deriveSeed(options.seed, cut, 1) });
+  const source = new FaultInjectingSource(workload.file, {
+    cutAfterOperations: cut,
+    seed: deriveSeed(options.seed, cut, 1),
+  });
   const { lastDone, error } = await runSteps(source, workload.steps, workload);
   const during = `cut before operation ${cut} of ${run.total}, during step ${lastDone + 1} (${stepName(workload, lastDone + 1)})`;
   if (error !== null && !(source.powerIsCut && VhdxError.isInstance(error))) {
-    fail(run, cut, "none", `${during}: the step failed ${source.powerIsCut ? "with something other than a VhdxError" : "without a power cut"}: ${String(error)}`);
+    fail(
+      run,
+      cut,
+      "none",
+      `${during}: the step failed ${source.powerIsCut ? "with something other than a VhdxError" : "without a power cut"}: ${String(error)}`,
+    );
     return;
   }
   const full = options.profile === "full";
-  const qemu = options.qemuCheck && workload.qemuCanOpen && (full || n % SHORT_PROFILE_QEMU_EVERY === 0 || cut === run.total);
+  const qemu =
+    options.qemuCheck && workload.qemuCanOpen && (full || n % SHORT_PROFILE_QEMU_EVERY === 0 || cut === run.total);
   for (const mode of POWER_CUT_MODES) {
     const bytes = await source.powerCut(mode);
     const verdict = await verifySurvivor(workload, { bytes, lastDone }, { dir: run.dir, qemu });
@@ -145,7 +174,7 @@ async function cutDuringReplay(
   bytes: Uint8Array,
   first: Verdict,
 ): Promise<void> {
-  let second;
+  let second: ReplayCut[];
   try {
     second = await replayCuts(run.workload, bytes, run.options.profile, deriveSeed(run.options.seed, at.cut, 2));
   } catch (error) {
@@ -159,7 +188,14 @@ async function cutDuringReplay(
   }
 }
 
-function record(run: WorkloadRun, cut: number, mode: string, during: string, problems: readonly string[], qemuChecked: boolean): void {
+function record(
+  run: WorkloadRun,
+  cut: number,
+  mode: string,
+  during: string,
+  problems: readonly string[],
+  qemuChecked: boolean,
+): void {
   for (const problem of problems) fail(run, cut, mode, `${during}: ${problem}`);
   run.cuts++;
   if (qemuChecked) run.qemuChecked++;
@@ -187,5 +223,8 @@ function defaultWorkDir(): string {
 function capped(name: string, failures: CrashFailure[]): CrashFailure[] {
   if (failures.length <= MAX_FAILURES_PER_WORKLOAD) return failures;
   const omitted = failures.length - MAX_FAILURES_PER_WORKLOAD;
-  return [...failures.slice(0, MAX_FAILURES_PER_WORKLOAD), { workload: name, cutPoint: -1, mode: "all", problem: `... and ${omitted} more failures` }];
+  return [
+    ...failures.slice(0, MAX_FAILURES_PER_WORKLOAD),
+    { workload: name, cutPoint: -1, mode: "all", problem: `... and ${omitted} more failures` },
+  ];
 }

@@ -1,7 +1,15 @@
 // Performs a workload's steps on the image in a source, the way an
 // application would: one read-write session, reopened after each resize
 // (which closes its image), ending with close().
-import { MemorySource, type RandomAccessSource, type VhdxImage, compactImage, mergeIntoParent, openImage, resizeImage } from "@vhdx/image";
+import {
+  MemorySource,
+  type RandomAccessSource,
+  type VhdxImage,
+  compactImage,
+  mergeIntoParent,
+  openImage,
+  resizeImage,
+} from "@vhdx/image";
 import { KeepOpenSource } from "./keep-open-source.js";
 import type { Step } from "./steps.js";
 
@@ -20,7 +28,11 @@ export interface StepsOutcome {
   error: unknown;
 }
 
-export async function runSteps(source: RandomAccessSource, steps: readonly Step[], files: StepFiles): Promise<StepsOutcome> {
+export async function runSteps(
+  source: RandomAccessSource,
+  steps: readonly Step[],
+  files: StepFiles,
+): Promise<StepsOutcome> {
   const disk = new KeepOpenSource(source);
   let lastDone = -1;
   try {
@@ -35,12 +47,16 @@ export async function runSteps(source: RandomAccessSource, steps: readonly Step[
   }
 }
 
-export function openWritable(source: RandomAccessSource, files: StepFiles): Promise<VhdxImage> {
+function openWritable(source: RandomAccessSource, files: StepFiles): Promise<VhdxImage> {
   return openWithParent(source, files.parent, false);
 }
 
 /** Opens an image whose parent (if any) is the file `parent`, kept in memory and never written. */
-export async function openWithParent(source: RandomAccessSource, parent: Uint8Array | null, readOnly: boolean): Promise<VhdxImage> {
+export async function openWithParent(
+  source: RandomAccessSource,
+  parent: Uint8Array | null,
+  readOnly: boolean,
+): Promise<VhdxImage> {
   const parents = parent === null ? [] : [await openImage(new MemorySource(parent, { readOnly: true }))];
   return openImage(source, { readOnly, parents });
 }

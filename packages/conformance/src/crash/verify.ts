@@ -49,24 +49,49 @@ export async function prepareCheckFolder(dir: string, workload: CrashWorkload): 
 }
 
 /** Checks the survivor; `survivor.bytes` is left as it is. */
-export async function verifySurvivor(workload: CrashWorkload, survivor: Survivor, options: VerifyOptions): Promise<Verdict> {
+export async function verifySurvivor(
+  workload: CrashWorkload,
+  survivor: Survivor,
+  options: VerifyOptions,
+): Promise<Verdict> {
   const problems: string[] = [];
   const inMemory = await openInMemory(workload, survivor.bytes, problems);
   const file = new MemorySource(survivor.bytes.slice());
-  const writable = await attempt(problems, "does not open read-write (replay on disk)", () => openWithParent(file, workload.parent, false));
+  const writable = await attempt(problems, "does not open read-write (replay on disk)", () =>
+    openWithParent(file, workload.parent, false),
+  );
   if (writable === null) return { problems, replayed: inMemory?.replayed ?? false, contents: null };
   const replayed = writable.logReplay === "disk";
   if (inMemory !== null && inMemory.replayed !== replayed) {
-    problems.push(`a read-only open ${inMemory.replayed ? "replays" : "finds no log to replay"}, a read-write open ${replayed ? "replays" : "does not"}`);
+    problems.push(
+      `a read-only open ${inMemory.replayed ? "replays" : "finds no log to replay"}, a read-write open ${replayed ? "replays" : "does not"}`,
+    );
   }
-  const onDisk = await attempt(problems, "cannot be read after a replay on disk", () => readContents(writable, workload));
+  const onDisk = await attempt(problems, "cannot be read after a replay on disk", () =>
+    readContents(writable, workload),
+  );
   if (onDisk !== null) {
-    problems.push(...contentProblems(workload, onDisk, writable.virtualSize, survivor.lastDone, inMemory?.contents ?? null, options.expected));
+    problems.push(
+      ...contentProblems(
+        workload,
+        onDisk,
+        writable.virtualSize,
+        survivor.lastDone,
+        inMemory?.contents ?? null,
+        options.expected,
+      ),
+    );
     const tail = await attempt(problems, "cannot be read at the end of the disk", () => tailIsZero(writable, workload));
     if (tail === false) problems.push(`the last bytes of the ${writable.virtualSize}-byte disk are not zeros`);
   }
   const verdict = { problems, replayed, contents: onDisk };
-  if ((await attempt(problems, "close after the replay failed", async () => (await writable.close(), true))) === null) return verdict;
+  if (
+    (await attempt(problems, "close after the replay failed", async () => {
+      await writable.close();
+      return true;
+    })) === null
+  )
+    return verdict;
   problems.push(...(await checkReplayedFile(workload, file.bytes(), options)));
   if (replayed && onDisk !== null && options.qemu && workload.qemuReplaysLog) {
     const path = join(options.dir, QEMU_REPLAY_FILE_NAME);
@@ -90,7 +115,10 @@ function contentProblems(
   const differs = inMemory === null ? -1 : firstDifference(inMemory, onDisk);
   if (differs >= 0) problems.push(`replay in memory and replay on disk read differently at byte ${differs}`);
   const unlike = expected === undefined ? -1 : firstDifference(onDisk, expected);
-  if (unlike >= 0) problems.push(`reads ${onDisk[unlike]} at byte ${unlike}, where the same file replayed without a second cut reads ${expected![unlike]}`);
+  if (unlike >= 0)
+    problems.push(
+      `reads ${onDisk[unlike]} at byte ${unlike}, where the same file replayed without a second cut reads ${expected![unlike]}`,
+    );
   const mismatch = workload.model.explainMismatch(onDisk, virtualSize, lastDone);
   if (mismatch !== null) problems.push(`model: ${mismatch}`);
   return problems;
@@ -101,15 +129,23 @@ function contentProblems(
  * was a log to replay, reads it; null when it does not open.
  */
 async function openInMemory(workload: CrashWorkload, bytes: Uint8Array, problems: string[]) {
-  const image = await attempt(problems, "does not open read-only", () => openWithParent(new MemorySource(bytes, { readOnly: true }), workload.parent, true));
+  const image = await attempt(problems, "does not open read-only", () =>
+    openWithParent(new MemorySource(bytes, { readOnly: true }), workload.parent, true),
+  );
   if (image === null) return null;
   const replayed = image.needsReplay;
-  const contents = replayed ? await attempt(problems, "cannot be read after a replay in memory", () => readContents(image, workload)) : null;
+  const contents = replayed
+    ? await attempt(problems, "cannot be read after a replay in memory", () => readContents(image, workload))
+    : null;
   await image.close();
   return { replayed, contents };
 }
 
-async function checkReplayedFile(workload: CrashWorkload, replayed: Uint8Array, options: VerifyOptions): Promise<string[]> {
+async function checkReplayedFile(
+  workload: CrashWorkload,
+  replayed: Uint8Array,
+  options: VerifyOptions,
+): Promise<string[]> {
   const problems: string[] = [];
   const path = join(options.dir, IMAGE_FILE_NAME);
   await writeFile(path, replayed);
@@ -121,9 +157,12 @@ async function checkReplayedFile(workload: CrashWorkload, replayed: Uint8Array, 
   }
   const merge = workload.mergeChild;
   if (merge !== null) {
-    const view = await mergedViewProblem(merge.child, replayed, merge.parentDataWriteGuid, workload.model.context.merged!).catch(
-      (error: unknown) => `merged view: the child does not open over the merged parent: ${String(error)}`,
-    );
+    const view = await mergedViewProblem(
+      merge.child,
+      replayed,
+      merge.parentDataWriteGuid,
+      workload.model.context.merged!,
+    ).catch((error: unknown) => `merged view: the child does not open over the merged parent: ${String(error)}`);
     if (view !== null) problems.push(view);
   }
   return problems;

@@ -2,9 +2,14 @@
 // truncation, garbage written over or inserted, one structure copied over
 // another, a structure zeroed, the file extended.
 import { checksumNote, fixChecksum, hex } from "./field-bytes.js";
-import type { Mutation } from "./mutate.js";
 import type { Prng } from "../random.js";
 import type { Structure, StructureMap } from "./structure-map.js";
+
+/** A mutant and what was done to make it. */
+export interface Mutation {
+  bytes: Uint8Array;
+  description: string;
+}
 
 const MiB = 1 << 20;
 
@@ -24,7 +29,10 @@ export function flipStructureBits(bytes: Uint8Array, map: StructureMap, rng: Prn
   const structure = pickStructure(map, rng, (s) => s.offset < bytes.length);
   if (structure === null) return null;
   // Most bits that matter are in the first bytes of a structure.
-  const end = Math.min(bytes.length, structure.offset + (rng.chance(0.7) ? Math.min(structure.length, 512) : structure.length));
+  const end = Math.min(
+    bytes.length,
+    structure.offset + (rng.chance(0.7) ? Math.min(structure.length, 512) : structure.length),
+  );
   const flips = flipBits(bytes, rng, structure.offset, end, rng.range(1, 4));
   const fix = structure.checksum !== undefined && rng.chance(0.8);
   return `in ${structure.name}: ${flips}${fix ? checksumNote(structure, fixChecksum(bytes, structure)) : ""}`;
@@ -33,18 +41,32 @@ export function flipStructureBits(bytes: Uint8Array, map: StructureMap, rng: Prn
 export function truncate(bytes: Uint8Array, map: StructureMap, rng: Prng): Mutation {
   const structure = rng.pick(map.structures);
   const length = rng.weighted<number>([
-    [4, rng.pick([structure.offset, structure.offset + structure.length, structure.offset + structure.length - 1, structure.offset + (structure.length >> 1)])],
+    [
+      4,
+      rng.pick([
+        structure.offset,
+        structure.offset + structure.length,
+        structure.offset + structure.length - 1,
+        structure.offset + (structure.length >> 1),
+      ]),
+    ],
     [3, rng.int(bytes.length)],
     [2, Math.max(0, (Math.ceil(bytes.length / MiB) - 1) * MiB)],
     [1, rng.pick([0, 1, 8, 0x10000, 0x20000 + 100, MiB])],
   ]);
   const cut = Math.min(length, bytes.length - 1);
-  return { bytes: bytes.slice(0, Math.max(0, cut)), description: `truncate to ${hex(Math.max(0, cut))} of ${hex(bytes.length)} bytes` };
+  return {
+    bytes: bytes.slice(0, Math.max(0, cut)),
+    description: `truncate to ${hex(Math.max(0, cut))} of ${hex(bytes.length)} bytes`,
+  };
 }
 
 export function overwriteGarbage(bytes: Uint8Array, map: StructureMap, rng: Prng): string {
   const length = rng.pick([1, 8, 64, 512, 4096, 65536]);
-  const start = Math.min(bytes.length, rng.chance(0.6) ? rng.pick(map.structures).offset + rng.int(64) : rng.int(bytes.length));
+  const start = Math.min(
+    bytes.length,
+    rng.chance(0.6) ? rng.pick(map.structures).offset + rng.int(64) : rng.int(bytes.length),
+  );
   const garbage = rng.bytes(Math.max(0, Math.min(length, bytes.length - start)));
   bytes.set(garbage, start);
   return `overwrite ${garbage.length} bytes at ${hex(start)} with random bytes`;
@@ -74,7 +96,8 @@ export function zeroStructure(bytes: Uint8Array, map: StructureMap, rng: Prng): 
   const structure = pickStructure(map, rng, (s) => s.offset < bytes.length);
   if (structure === null) return null;
   bytes.fill(0, structure.offset, Math.min(bytes.length, structure.offset + structure.length));
-  const fixed = rng.chance(0.5) && structure.checksum !== undefined ? checksumNote(structure, fixChecksum(bytes, structure)) : "";
+  const fixed =
+    rng.chance(0.5) && structure.checksum !== undefined ? checksumNote(structure, fixChecksum(bytes, structure)) : "";
   return `zero ${structure.name}${fixed}`;
 }
 
@@ -85,7 +108,7 @@ export function extend(bytes: Uint8Array, rng: Prng): Mutation {
   return { bytes: out, description: `append ${length} zero bytes` };
 }
 
-export function pickStructure(map: StructureMap, rng: Prng, usable: (s: Structure) => boolean): Structure | null {
+function pickStructure(map: StructureMap, rng: Prng, usable: (s: Structure) => boolean): Structure | null {
   const candidates = map.structures.filter(usable);
   return candidates.length === 0 ? null : rng.pick(candidates);
 }

@@ -3,6 +3,8 @@
 // mutant gets past checksums to the deeper rules; the rest flip bits,
 // truncate, splice garbage, copy one structure over another and rewrite the
 // parent locator. Each mutation says what it did in a short description.
+// Over 300 lines: one table of mutation kinds and their small appliers; the
+// byte-level ones already live in mutate-bytes.ts.
 import { encodeVirtualDiskId } from "@vhdx/structs";
 import { checksumNote, fieldFits, fixChecksum, FIELD_SIZE, hex, readField, writeField } from "./field-bytes.js";
 import {
@@ -15,16 +17,14 @@ import {
   truncate,
   zeroStructure,
 } from "./mutate-bytes.js";
+import type { Mutation } from "./mutate-bytes.js";
 import { hugeGeometry } from "./mutate-geometry.js";
 import { mutateLocator } from "./mutate-locator.js";
 import type { Prng } from "../random.js";
 import type { Field, Structure, StructureKind, StructureMap } from "./structure-map.js";
 import { interestingGuid, interestingNumber, structureOffsets } from "./values.js";
 
-export interface Mutation {
-  bytes: Uint8Array;
-  description: string;
-}
+export type { Mutation };
 
 export type MutationKind =
   | "field"
@@ -78,7 +78,13 @@ export function mutate(seed: Uint8Array, map: StructureMap, rng: Prng, selfName 
 }
 
 /** Applies one mutation of `kind` (falling back to a field rewrite when the seed has nothing for it). */
-export function applyOne(bytes: Uint8Array, map: StructureMap, rng: Prng, kind: MutationKind, selfName = "mutant.vhdx"): Mutation {
+export function applyOne(
+  bytes: Uint8Array,
+  map: StructureMap,
+  rng: Prng,
+  kind: MutationKind,
+  selfName = "mutant.vhdx",
+): Mutation {
   const same = (description: string | null): Mutation | null => (description === null ? null : { bytes, description });
   const result = ((): Mutation | null => {
     switch (kind) {
@@ -171,7 +177,21 @@ function rewriteLogSizes(bytes: Uint8Array, map: StructureMap, rng: Prng): strin
   if (entries.length === 0) return null;
   const name = rng.pick(["flushedFileOffset", "lastFileOffset"]);
   const sizeMiB = BigInt(Math.ceil(bytes.length / MiB));
-  const value = rng.pick([sizeMiB - 1n, sizeMiB, sizeMiB + 1n, sizeMiB + 1024n, 1n << 20n, 1n << 26n, 1n << 27n, (1n << 27n) + 1n, 1n << 30n, (1n << 33n) - 1n, 1n << 33n, 1n << 43n]) * BigInt(MiB);
+  const value =
+    rng.pick([
+      sizeMiB - 1n,
+      sizeMiB,
+      sizeMiB + 1n,
+      sizeMiB + 1024n,
+      1n << 20n,
+      1n << 26n,
+      1n << 27n,
+      (1n << 27n) + 1n,
+      1n << 30n,
+      (1n << 33n) - 1n,
+      1n << 33n,
+      1n << 43n,
+    ]) * BigInt(MiB);
   for (const entry of entries) {
     writeField(bytes, entry.fields.find((f) => f.name === name)!, value);
     fixChecksum(bytes, entry);
@@ -192,7 +212,13 @@ function setField(bytes: Uint8Array, map: StructureMap, rng: Prng, field: Field)
 }
 
 /** Half the time a region table change goes into both copies, so the reader cannot fall back to the intact one. */
-function mirrorRegionTable(bytes: Uint8Array, map: StructureMap, structure: Structure, field: Field, rng: Prng): string {
+function mirrorRegionTable(
+  bytes: Uint8Array,
+  map: StructureMap,
+  structure: Structure,
+  field: Field,
+  rng: Prng,
+): string {
   if (structure.kind !== "region table" || !rng.chance(0.5)) return "";
   const other = map.structures.find((s) => s.kind === "region table" && s !== structure);
   if (other === undefined || other.offset + other.length > bytes.length) return "";
@@ -202,10 +228,18 @@ function mirrorRegionTable(bytes: Uint8Array, map: StructureMap, structure: Stru
   return ", in both copies";
 }
 
-
 // ---------------------------------------------------------------- BAT
 
-const STATE_NAMES = ["NOT_PRESENT", "UNDEFINED", "ZERO", "UNMAPPED", "4 (reserved)", "5 (v0.95 UNMAPPED)", "FULLY_PRESENT", "PARTIALLY_PRESENT"];
+const STATE_NAMES = [
+  "NOT_PRESENT",
+  "UNDEFINED",
+  "ZERO",
+  "UNMAPPED",
+  "4 (reserved)",
+  "5 (v0.95 UNMAPPED)",
+  "FULLY_PRESENT",
+  "PARTIALLY_PRESENT",
+];
 
 function rewriteBatEntry(bytes: Uint8Array, map: StructureMap, rng: Prng): string | null {
   const bat = map.structures.find((s) => s.kind === "BAT");
@@ -216,7 +250,12 @@ function rewriteBatEntry(bytes: Uint8Array, map: StructureMap, rng: Prng): strin
   let state = Number(current & 7n);
   let offsetMB = current >> 20n;
   let reserved = (current >> 3n) & 0x1ffffn;
-  const change = rng.weighted<string>([[4, "state"], [5, "offset"], [3, "both"], [1, "reserved"]]);
+  const change = rng.weighted<string>([
+    [4, "state"],
+    [5, "offset"],
+    [3, "both"],
+    [1, "reserved"],
+  ]);
   if (change === "state" || change === "both") state = rng.int(8);
   if (change === "offset" || change === "both") offsetMB = interestingOffsetMB(rng, map);
   if (change === "reserved") reserved = BigInt(rng.range(1, 0x1ffff));
@@ -248,7 +287,12 @@ function headerTrick(bytes: Uint8Array, map: StructureMap, rng: Prng): string | 
   const [one, two] = headers as [Structure, Structure];
   const current = map.currentHeader === 2 ? two : one;
   const sequence = (h: Structure) => h.fields.find((f) => f.name === "sequenceNumber")!;
-  const trick = rng.weighted<string>([[3, "swap"], [2, "equal"], [2, "copy"], [map.logGuids.length > 0 ? 4 : 0, "log"]]);
+  const trick = rng.weighted<string>([
+    [3, "swap"],
+    [2, "equal"],
+    [2, "copy"],
+    [map.logGuids.length > 0 ? 4 : 0, "log"],
+  ]);
   if (trick === "swap") {
     const a = readField(bytes, sequence(one));
     writeField(bytes, sequence(one), readField(bytes, sequence(two)));

@@ -24,7 +24,13 @@ import {
   metadataItems,
   planLayout,
 } from "./create-layout.js";
-import { CREATE_OPTION_KEYS, type CreateOptions, type CreatePlan, invalidArgument, resolveCreateOptions } from "./create-options.js";
+import {
+  CREATE_OPTION_KEYS,
+  type CreateOptions,
+  type CreatePlan,
+  invalidArgument,
+  resolveCreateOptions,
+} from "./create-options.js";
 
 /** BAT bytes written at a time for a fixed disk. */
 const BAT_CHUNK = MiB;
@@ -54,7 +60,10 @@ function checkSource(source: RandomAccessSource): void {
 export async function writeNewImage(source: RandomAccessSource, plan: CreatePlan): Promise<CreateLayout> {
   if (source.readOnly) throw readOnlyError(source.name, "create an image");
   const existing = await source.size();
-  if (existing !== 0) throw invalidArgument(`${source.name} already holds ${existing} bytes; an image is created only in an empty source`);
+  if (existing !== 0)
+    throw invalidArgument(
+      `${source.name} already holds ${existing} bytes; an image is created only in an empty source`,
+    );
   const inherited = plan.parent === null ? [] : await inheritedItems(plan.parent);
   const metadata = encodeMetadataRegion(metadataItems(plan, inherited));
   const layout = planLayout(plan, metadata.length);
@@ -94,7 +103,8 @@ async function inheritedItems(parent: VhdxImage): Promise<NewMetadataItem[]> {
   for (const entry of parent.metadata.table.entries) {
     if (!entry.isVirtualDisk || (!entry.isUser && known.has(entry.itemId.toLowerCase()))) continue;
     const at = parent.metadata.regionOffset + entry.offset;
-    const data = entry.length === 0 ? new Uint8Array(0) : await readBytes(parent.source, at, entry.length, "parent metadata item");
+    const data =
+      entry.length === 0 ? new Uint8Array(0) : await readBytes(parent.source, at, entry.length, "parent metadata item");
     const { itemId, isUser, isVirtualDisk, isRequired } = entry;
     items.push({ itemId, isUser, isVirtualDisk, isRequired, data });
   }

@@ -109,11 +109,15 @@ export function metadataItems(plan: CreatePlan, extra: readonly NewMetadataItem[
     data,
   });
   const items = [
-    system(FILE_PARAMETERS_GUID, false, encodeFileParameters({
-      blockSize: plan.blockSize,
-      leaveBlockAllocated: plan.type === "fixed",
-      hasParent: plan.type === "differencing",
-    })),
+    system(
+      FILE_PARAMETERS_GUID,
+      false,
+      encodeFileParameters({
+        blockSize: plan.blockSize,
+        leaveBlockAllocated: plan.type === "fixed",
+        hasParent: plan.type === "differencing",
+      }),
+    ),
     system(VIRTUAL_DISK_SIZE_GUID, true, encodeVirtualDiskSize(plan.size)),
     system(VIRTUAL_DISK_ID_GUID, true, encodeVirtualDiskId(plan.virtualDiskId)),
     system(LOGICAL_SECTOR_SIZE_GUID, true, encodeLogicalSectorSize(plan.logicalSectorSize)),
@@ -165,7 +169,12 @@ export function encodeHeaderSection(plan: CreatePlan, layout: CreateLayout) {
       { guid: METADATA_REGION_GUID, fileOffset: layout.metadataOffset, length: layout.metadataLength, required: true },
     ],
   });
-  return { fileIdentifier: encodeFileIdentifier({ creator: plan.creator }), header1: header(1n), header2: header(2n), regionTable };
+  return {
+    fileIdentifier: encodeFileIdentifier({ creator: plan.creator }),
+    header1: header(1n),
+    header2: header(2n),
+    regionTable,
+  };
 }
 
 /**
@@ -182,7 +191,7 @@ export function fillFixedBat(chunk: Uint8Array, firstIndex: number, layout: Crea
     const index = firstIndex + i;
     const position = index % (chunkRatio + 1);
     if (position === chunkRatio) continue;
-    const block = (index - position) / (chunkRatio + 1) * chunkRatio + position;
+    const block = ((index - position) / (chunkRatio + 1)) * chunkRatio + position;
     const offsetMB = (layout.firstBlockOffset + block * blockSize) / MiB;
     view.setUint32(i * 8, (offsetMB % 4096) * 2 ** 20 + PAYLOAD_BLOCK_FULLY_PRESENT, true);
     view.setUint32(i * 8 + 4, Math.floor(offsetMB / 4096), true);

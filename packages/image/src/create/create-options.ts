@@ -7,13 +7,7 @@
 // disk copies the parent's IsVirtualDisk items (2.6.1.2), so the disk id and
 // the physical sector size default to the parent's.
 import { isGuid, normalizeGuid, randomGuid } from "@vhdx/guid";
-import {
-  MAX_BLOCK_SIZE,
-  MAX_VIRTUAL_DISK_SIZE,
-  MIN_BLOCK_SIZE,
-  PARENT_PATH_KEYS,
-  VhdxError,
-} from "@vhdx/structs";
+import { MAX_BLOCK_SIZE, MAX_VIRTUAL_DISK_SIZE, MIN_BLOCK_SIZE, PARENT_PATH_KEYS, VhdxError } from "@vhdx/structs";
 import { VhdxImage } from "../image.js";
 
 export type CreateDiskType = "dynamic" | "fixed" | "differencing";
@@ -84,10 +78,20 @@ export function resolveCreateOptions(options: CreateOptions): CreatePlan {
   if (options.parentLocator !== undefined && type !== "differencing") {
     throw invalidArgument(`parentLocator is only for a differencing disk, not a ${type} one`);
   }
-  const logicalSectorSize = sectorSize("logicalSectorSize", options.logicalSectorSize, parent?.logicalSectorSize ?? 512);
-  const physicalSectorSize = sectorSize("physicalSectorSize", options.physicalSectorSize, parent?.physicalSectorSize ?? 4096);
+  const logicalSectorSize = sectorSize(
+    "logicalSectorSize",
+    options.logicalSectorSize,
+    parent?.logicalSectorSize ?? 512,
+  );
+  const physicalSectorSize = sectorSize(
+    "physicalSectorSize",
+    options.physicalSectorSize,
+    parent?.physicalSectorSize ?? 4096,
+  );
   if (parent !== null && logicalSectorSize !== parent.logicalSectorSize) {
-    throw invalidArgument(`logicalSectorSize ${logicalSectorSize} differs from the parent's ${parent.logicalSectorSize}; a differencing disk takes its parent's`);
+    throw invalidArgument(
+      `logicalSectorSize ${logicalSectorSize} differs from the parent's ${parent.logicalSectorSize}; a differencing disk takes its parent's`,
+    );
   }
   return {
     type,
@@ -105,7 +109,8 @@ export function resolveCreateOptions(options: CreateOptions): CreatePlan {
 function checkTypes(options: CreateOptions): void {
   const expect = (name: keyof CreateOptions, kind: "number" | "string") => {
     const value = options[name];
-    if (value !== undefined && typeof value !== kind) throw new TypeError(`create: ${name} must be a ${kind}, got ${typeof value}`);
+    if (value !== undefined && typeof value !== kind)
+      throw new TypeError(`create: ${name} must be a ${kind}, got ${typeof value}`);
   };
   for (const name of ["size", "blockSize", "logicalSectorSize", "physicalSectorSize"] as const) expect(name, "number");
   for (const name of ["type", "creator", "virtualDiskId"] as const) expect(name, "string");
@@ -118,7 +123,8 @@ function checkTypes(options: CreateOptions): void {
     throw new TypeError("create: parentLocator must be an object of strings");
   }
   for (const [key, value] of Object.entries(entries)) {
-    if (typeof value !== "string") throw new TypeError(`create: parentLocator.${key} must be a string, got ${typeof value}`);
+    if (typeof value !== "string")
+      throw new TypeError(`create: parentLocator.${key} must be a string, got ${typeof value}`);
   }
 }
 
@@ -130,7 +136,9 @@ export function checkDiskType(type: string | undefined, hasParent: boolean): Cre
   }
   if (chosen === "differencing" && !hasParent) throw invalidArgument("a differencing disk needs a parent");
   if (chosen !== "differencing" && hasParent) {
-    throw invalidArgument(`a parent was given for a ${chosen} disk; only a differencing disk has one (type: "differencing")`);
+    throw invalidArgument(
+      `a parent was given for a ${chosen} disk; only a differencing disk has one (type: "differencing")`,
+    );
   }
   return chosen as CreateDiskType;
 }
@@ -144,29 +152,36 @@ function sectorSize(name: string, value: number | undefined, fallback: number): 
 function diskSize(size: number | undefined, parent: VhdxImage | null, logicalSectorSize: number): number {
   if (parent !== null) {
     if (size !== undefined && size !== parent.virtualSize) {
-      throw invalidArgument(`size ${size} differs from the parent's ${parent.virtualSize}; a differencing disk takes its parent's size`);
+      throw invalidArgument(
+        `size ${size} differs from the parent's ${parent.virtualSize}; a differencing disk takes its parent's size`,
+      );
     }
     return parent.virtualSize;
   }
   if (size === undefined) throw invalidArgument("size is required: the virtual disk size in bytes");
-  if (!Number.isSafeInteger(size) || size <= 0) throw invalidArgument(`size is ${size}, expected a positive whole number of bytes`);
+  if (!Number.isSafeInteger(size) || size <= 0)
+    throw invalidArgument(`size is ${size}, expected a positive whole number of bytes`);
   if (size % logicalSectorSize !== 0) {
     throw invalidArgument(`size ${size} is not a multiple of the ${logicalSectorSize}-byte logical sector`);
   }
-  if (size > MAX_VIRTUAL_DISK_SIZE) throw invalidArgument(`size ${size} is over the format's limit of 64 TiB (${MAX_VIRTUAL_DISK_SIZE})`);
+  if (size > MAX_VIRTUAL_DISK_SIZE)
+    throw invalidArgument(`size ${size} is over the format's limit of 64 TiB (${MAX_VIRTUAL_DISK_SIZE})`);
   return size;
 }
 
 function blockSize(size: number): number {
   const powerOfTwo = Number.isInteger(size) && size > 0 && (size & (size - 1)) === 0;
   if (!powerOfTwo || size < MIN_BLOCK_SIZE || size > MAX_BLOCK_SIZE) {
-    throw invalidArgument(`blockSize is ${size}, expected a power of two from 1 MiB (${MIN_BLOCK_SIZE}) to 256 MiB (${MAX_BLOCK_SIZE})`);
+    throw invalidArgument(
+      `blockSize is ${size}, expected a power of two from 1 MiB (${MIN_BLOCK_SIZE}) to 256 MiB (${MAX_BLOCK_SIZE})`,
+    );
   }
   return size;
 }
 
 function creator(text: string): string {
-  if (text.length > CREATOR_UNITS) throw invalidArgument(`creator is ${text.length} UTF-16 code units, at most ${CREATOR_UNITS} fit`);
+  if (text.length > CREATOR_UNITS)
+    throw invalidArgument(`creator is ${text.length} UTF-16 code units, at most ${CREATOR_UNITS} fit`);
   if (text.includes("\0")) throw invalidArgument("creator holds a NUL character");
   return text;
 }
@@ -183,25 +198,36 @@ function locator(given: Readonly<Record<string, string>> | undefined, dataWriteG
   for (const [key, value] of Object.entries(given ?? {})) {
     if (key === "parent_linkage") {
       if (!isGuid(value) || normalizeGuid(value) !== normalizeGuid(dataWriteGuid)) {
-        throw invalidArgument(`parentLocator.parent_linkage ${JSON.stringify(value)} is not the parent's DataWriteGuid ${linkage}`);
+        throw invalidArgument(
+          `parentLocator.parent_linkage ${JSON.stringify(value)} is not the parent's DataWriteGuid ${linkage}`,
+        );
       }
       continue;
     }
     checkLocatorText(key, value);
     entries[key] = value;
   }
-  if (!PARENT_PATH_KEYS.some((key) => Object.prototype.hasOwnProperty.call(entries, key))) {
+  if (!PARENT_PATH_KEYS.some((key) => Object.hasOwn(entries, key))) {
     throw invalidArgument(`parentLocator needs at least one of ${PARENT_PATH_KEYS.join(", ")} to find the parent`);
   }
   return entries;
 }
 
 function checkLocatorText(key: string, value: string): void {
-  for (const [what, text] of [["key", key], ["value", value]] as const) {
-    if (text === "") throw invalidArgument(`parentLocator has an empty ${what}${what === "value" ? ` for ${JSON.stringify(key)}` : ""}`);
-    if (text.includes("\0")) throw invalidArgument(`parentLocator ${what} ${JSON.stringify(text)} holds a NUL character`);
+  for (const [what, text] of [
+    ["key", key],
+    ["value", value],
+  ] as const) {
+    if (text === "")
+      throw invalidArgument(
+        `parentLocator has an empty ${what}${what === "value" ? ` for ${JSON.stringify(key)}` : ""}`,
+      );
+    if (text.includes("\0"))
+      throw invalidArgument(`parentLocator ${what} ${JSON.stringify(text)} holds a NUL character`);
     if (text.length > LOCATOR_TEXT_UNITS) {
-      throw invalidArgument(`parentLocator ${what} of ${JSON.stringify(key)} is ${text.length} UTF-16 code units, at most ${LOCATOR_TEXT_UNITS} fit`);
+      throw invalidArgument(
+        `parentLocator ${what} of ${JSON.stringify(key)} is ${text.length} UTF-16 code units, at most ${LOCATOR_TEXT_UNITS} fit`,
+      );
     }
   }
 }

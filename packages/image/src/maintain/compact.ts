@@ -16,6 +16,7 @@ import {
   VhdxError,
 } from "@vhdx/structs";
 import type { VhdxImage } from "../image.js";
+import { relocateBlock, truncateFile } from "../internal/maintenance.js";
 import { checkOptionKeys } from "../internal/options.js";
 
 /** Moves between flushes: each flush is one log entry for the BAT pages changed. */
@@ -65,7 +66,7 @@ export async function compactImage(image: VhdxImage, options: CompactOptions = {
   const movedBlocks = await moveBlocks(image, used, report);
   await image.flush();
   const end = used.reduce((max, u) => Math.max(max, u.offset + u.length), 0);
-  if (end < fileSizeBefore) await image.truncateFile(end);
+  if (end < fileSizeBefore) await truncateFile(image, end);
   return { zeroedBlocks, movedBlocks, fileSizeBefore, fileSizeAfter: await image.source.size() };
 }
 
@@ -150,13 +151,15 @@ function freeGaps(used: readonly Used[]): Gap[] {
  */
 async function moveBlocks(image: VhdxImage, used: Used[], report: (p: CompactProgress) => void): Promise<number> {
   const gaps = freeGaps(used);
-  const blocks = used.filter((u) => u.batIndex !== undefined).sort((a, b) => b.offset + b.length - (a.offset + a.length));
+  const blocks = used
+    .filter((u) => u.batIndex !== undefined)
+    .sort((a, b) => b.offset + b.length - (a.offset + a.length));
   let moved = 0;
   for (const block of blocks) {
     report({ phase: "move", done: moved, total: blocks.length });
     const gap = gaps.find((g) => g.length >= block.length && g.offset + block.length <= block.offset);
     if (gap === undefined) break;
-    await image.relocateBlock(block.batIndex!, gap.offset, block.length);
+    await relocateBlock(image, block.batIndex!, gap.offset, block.length);
     block.offset = gap.offset;
     gap.offset += block.length;
     gap.length -= block.length;
@@ -166,7 +169,6 @@ async function moveBlocks(image: VhdxImage, used: Used[], report: (p: CompactPro
   report({ phase: "move", done: moved, total: moved });
   return moved;
 }
-
 
 function roundUp(n: number): number {
   return Math.ceil(n / MiB) * MiB;

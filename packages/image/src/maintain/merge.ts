@@ -50,16 +50,24 @@ const MiB = 1 << 20;
  * parent (same disk as `child.parent`) opened read-write. Flushes the parent;
  * closing it (and the child) stays the caller's.
  */
-export async function mergeIntoParent(child: VhdxImage, parent: VhdxImage, options: MergeOptions = {}): Promise<MergeResult> {
+export async function mergeIntoParent(
+  child: VhdxImage,
+  parent: VhdxImage,
+  options: MergeOptions = {},
+): Promise<MergeResult> {
   checkOptionKeys("mergeIntoParent", options, ["onProgress", "bufferSize"]);
   checkPair(child, parent);
   const table = await child.bat();
   const corrupt = await child.corruptBatEntries();
   if (corrupt.size > 0) {
     const [index, reason] = [...corrupt][0]!;
-    throw new VhdxError("CORRUPT_BAT", `${child.source.name}: BAT entry ${index} ${reason}; repair the child before merging it`, {
-      structure: "BAT",
-    });
+    throw new VhdxError(
+      "CORRUPT_BAT",
+      `${child.source.name}: BAT entry ${index} ${reason}; repair the child before merging it`,
+      {
+        structure: "BAT",
+      },
+    );
   }
   const { blockSize, chunkSize } = child.geometry;
   const total = child.virtualSize;
@@ -102,7 +110,9 @@ export async function mergeIntoParent(child: VhdxImage, parent: VhdxImage, optio
           break;
         case "partial": {
           const pieces: ReadRun[] = [];
-          splitPartialRun(run, await chunkBitmap(Math.floor(run.virtualOffset / chunkSize)), child.geometry, (piece) => pieces.push(piece));
+          splitPartialRun(run, await chunkBitmap(Math.floor(run.virtualOffset / chunkSize)), child.geometry, (piece) =>
+            pieces.push(piece),
+          );
           const data = pieces.filter((piece) => piece.kind === "data");
           if (data.length > 1 && run.length <= buffer.length) {
             // Many small pieces (sector-sized writes): one read of the whole run.
@@ -128,7 +138,10 @@ export async function mergeIntoParent(child: VhdxImage, parent: VhdxImage, optio
 
 function checkPair(child: VhdxImage, parent: VhdxImage): void {
   if (child.parent === null) {
-    throw new VhdxError("INVALID_ARGUMENT", `${child.source.name} is a ${child.diskType} disk, not a differencing disk: it has no parent to merge into`);
+    throw new VhdxError(
+      "INVALID_ARGUMENT",
+      `${child.source.name} is a ${child.diskType} disk, not a differencing disk: it has no parent to merge into`,
+    );
   }
   if (parent.readOnly) {
     throw new VhdxError("READ_ONLY", `merge: the parent ${parent.source.name} must be opened read-write`);
@@ -138,7 +151,10 @@ function checkPair(child: VhdxImage, parent: VhdxImage): void {
     !guidEquals(parent.dataWriteGuid, child.parent.dataWriteGuid) ||
     parent.logicalSectorSize !== child.logicalSectorSize
   ) {
-    throw new VhdxError("PARENT_LINKAGE_MISMATCH", `merge: ${parent.source.name} is not the parent of ${child.source.name} (or changed since it was opened)`);
+    throw new VhdxError(
+      "PARENT_LINKAGE_MISMATCH",
+      `merge: ${parent.source.name} is not the parent of ${child.source.name} (or changed since it was opened)`,
+    );
   }
   if (child.virtualSize > parent.virtualSize) {
     throw new VhdxError(

@@ -19,6 +19,7 @@ import {
   findMetadataEntry,
 } from "@vhdx/structs";
 import type { VhdxImage } from "../image.js";
+import { commitStructures } from "../internal/maintenance.js";
 import { checkOptionKeys } from "../internal/options.js";
 import { readBytes } from "../sources/source.js";
 
@@ -40,7 +41,11 @@ type Page = { fileOffset: number; data: Uint8Array };
 type Extent = { offset: number; length: number };
 
 /** Resizes a fixed or dynamic image opened read-write, then closes it (its in-memory view is stale). */
-export async function resizeImage(image: VhdxImage, newSize: number, options: ResizeOptions = {}): Promise<ResizeResult> {
+export async function resizeImage(
+  image: VhdxImage,
+  newSize: number,
+  options: ResizeOptions = {},
+): Promise<ResizeResult> {
   try {
     checkOptionKeys("resizeImage", options, ["force"]);
     const oldSize = image.virtualSize;
@@ -49,11 +54,11 @@ export async function resizeImage(image: VhdxImage, newSize: number, options: Re
     const geometry = computeGeometry({ ...image.geometry, virtualSize: newSize });
     if (newSize < oldSize) await cutTail(image, newSize, options.force ?? false);
     // The session's header update comes before any byte of the file changes.
-    await image.commitStructures([]);
+    await commitStructures(image, []);
     if (newSize > oldSize) await zeroOldTail(image);
     const { pages, movedTo } = await batPages(image, geometry);
     pages.push(...regionTablePages(image, movedTo), ...(await sizePages(image, newSize)));
-    await image.commitStructures(pages);
+    await commitStructures(image, pages);
     return { oldSize, newSize, batMoved: movedTo !== null };
   } finally {
     await image.close();
@@ -63,10 +68,21 @@ export async function resizeImage(image: VhdxImage, newSize: number, options: Re
 function checkRequest(image: VhdxImage, newSize: number): void {
   if (image.readOnly) throw new VhdxError("READ_ONLY", `cannot resize ${image.source.name}: it is open read-only`);
   if (image.diskType === "differencing") {
-    throw new VhdxError("UNSUPPORTED", "a differencing disk takes its size from its parent; resize the parent, or merge first");
+    throw new VhdxError(
+      "UNSUPPORTED",
+      "a differencing disk takes its size from its parent; resize the parent, or merge first",
+    );
   }
-  if (!Number.isSafeInteger(newSize) || newSize <= 0 || newSize % image.logicalSectorSize !== 0 || newSize > MAX_VIRTUAL_DISK_SIZE) {
-    throw new VhdxError("INVALID_ARGUMENT", `the new size must be a positive multiple of ${image.logicalSectorSize} bytes, at most 64 TiB; got ${newSize}`);
+  if (
+    !Number.isSafeInteger(newSize) ||
+    newSize <= 0 ||
+    newSize % image.logicalSectorSize !== 0 ||
+    newSize > MAX_VIRTUAL_DISK_SIZE
+  ) {
+    throw new VhdxError(
+      "INVALID_ARGUMENT",
+      `the new size must be a positive multiple of ${image.logicalSectorSize} bytes, at most 64 TiB; got ${newSize}`,
+    );
   }
 }
 
@@ -75,10 +91,14 @@ async function cutTail(image: VhdxImage, newSize: number, force: boolean): Promi
   const { blockSize } = image.geometry;
   const oldSize = image.virtualSize;
   if (!force && (await holdsData(image, newSize, oldSize))) {
-    throw new VhdxError("INVALID_ARGUMENT", `the part of the disk past ${newSize} bytes holds data; shrinking would lose it (force to shrink anyway)`);
+    throw new VhdxError(
+      "INVALID_ARGUMENT",
+      `the part of the disk past ${newSize} bytes holds data; shrinking would lose it (force to shrink anyway)`,
+    );
   }
   const firstWholeBlock = Math.ceil(newSize / blockSize) * blockSize;
-  if (firstWholeBlock > newSize && firstWholeBlock <= oldSize) await image.writeZeroes(newSize, Math.min(firstWholeBlock, oldSize) - newSize);
+  if (firstWholeBlock > newSize && firstWholeBlock <= oldSize)
+    await image.writeZeroes(newSize, Math.min(firstWholeBlock, oldSize) - newSize);
   if (firstWholeBlock < oldSize) await image.discard(firstWholeBlock, oldSize - firstWholeBlock);
   await image.flush();
 }
@@ -149,7 +169,11 @@ async function batPages(image: VhdxImage, geometry: BatGeometry): Promise<{ page
   if (movedTo !== null) {
     await image.source.write(bytes, movedTo.offset);
   } else {
-    for (let page = Math.floor(Math.min(oldLength, geometry.batByteLength) / PAGE) * PAGE; page < geometry.batByteLength; page += PAGE) {
+    for (
+      let page = Math.floor(Math.min(oldLength, geometry.batByteLength) / PAGE) * PAGE;
+      page < geometry.batByteLength;
+      page += PAGE
+    ) {
       pages.push({ fileOffset: region.fileOffset + page, data: bytes.slice(page, page + PAGE) });
     }
   }
@@ -179,7 +203,8 @@ function regionTablePages(image: VhdxImage, batRegion: Extent | null): Page[] {
   const table = encodeRegionTable({ ...image.regionTable, entries });
   const pages: Page[] = [];
   for (const copy of [REGION_TABLE_1_OFFSET, REGION_TABLE_2_OFFSET]) {
-    for (let page = 0; page < table.length; page += PAGE) pages.push({ fileOffset: copy + page, data: table.slice(page, page + PAGE) });
+    for (let page = 0; page < table.length; page += PAGE)
+      pages.push({ fileOffset: copy + page, data: table.slice(page, page + PAGE) });
   }
   return pages;
 }
@@ -194,6 +219,7 @@ async function sizePages(image: VhdxImage, newSize: number): Promise<Page[]> {
   view.setUint32(itemOffset - first, newSize % 2 ** 32, true);
   view.setUint32(itemOffset - first + 4, Math.floor(newSize / 2 ** 32), true);
   const pages: Page[] = [];
-  for (let page = 0; page < bytes.length; page += PAGE) pages.push({ fileOffset: first + page, data: bytes.slice(page, page + PAGE) });
+  for (let page = 0; page < bytes.length; page += PAGE)
+    pages.push({ fileOffset: first + page, data: bytes.slice(page, page + PAGE) });
   return pages;
 }

@@ -5,7 +5,13 @@
 import { rm } from "node:fs/promises";
 import { posix, resolve, win32 } from "node:path";
 import { writeNewImage } from "../create/create-image.js";
-import { CREATE_OPTION_KEYS, type CreateOptions, checkDiskType, invalidArgument, resolveCreateOptions } from "../create/create-options.js";
+import {
+  CREATE_OPTION_KEYS,
+  type CreateOptions,
+  checkDiskType,
+  invalidArgument,
+  resolveCreateOptions,
+} from "../create/create-options.js";
 import { VhdxImage } from "../image.js";
 import { checkOptionKeys } from "../internal/options.js";
 import { type OpenOptions, openImage } from "../open/open-image.js";
@@ -43,7 +49,8 @@ export async function createVhdx(path: string, options: CreateVhdxOptions): Prom
   checkDiskType(rest.type, parent !== undefined);
   const parentImage = typeof parent === "string" ? await openVhdx(parent, { allowParentOutsideTree }) : parent;
   try {
-    const parentLocator = parentImage === undefined ? undefined : parentLocatorPaths(path, parentFile(parent, parentImage));
+    const parentLocator =
+      parentImage === undefined ? undefined : parentLocatorPaths(path, parentFile(parent, parentImage));
     const plan = resolveCreateOptions({ ...rest, parent: parentImage, parentLocator });
     const open: OpenOptions =
       typeof parent === "string"
@@ -56,7 +63,12 @@ export async function createVhdx(path: string, options: CreateVhdxOptions): Prom
 }
 
 /** Creates the file, runs `write`, opens the result; removes the file when anything fails. */
-async function createFile(path: string, flush: boolean, write: (source: FileSource) => Promise<unknown>, open: OpenOptions): Promise<VhdxImage> {
+async function createFile(
+  path: string,
+  flush: boolean,
+  write: (source: FileSource) => Promise<unknown>,
+  open: OpenOptions,
+): Promise<VhdxImage> {
   const source = await FileSource.open(path, { create: true, flush });
   try {
     await write(source);
@@ -81,14 +93,17 @@ function checkArguments(path: string, options: CreateVhdxOptions): void {
     throw new TypeError("createVhdx: allowParentOutsideTree must be a boolean");
   }
   if (flush !== undefined && typeof flush !== "boolean") throw new TypeError("createVhdx: flush must be a boolean");
-  if (type !== undefined && typeof type !== "string") throw new TypeError(`create: type must be a string, got ${typeof type}`);
+  if (type !== undefined && typeof type !== "string")
+    throw new TypeError(`create: type must be a string, got ${typeof type}`);
 }
 
 /** The parent's file path: the path given, or the file an opened image was read from. */
 function parentFile(parent: string | VhdxImage | undefined, image: VhdxImage): string {
   if (typeof parent === "string") return parent;
   if (image.source instanceof FileSource) return image.source.name;
-  throw invalidArgument(`the parent image was not opened from a file (${image.source.name}); pass the parent's path instead`);
+  throw invalidArgument(
+    `the parent image was not opened from a file (${image.source.name}); pass the parent's path instead`,
+  );
 }
 
 /**
@@ -108,12 +123,17 @@ export function parentLocatorPaths(
   if (platform === "win32") {
     const parent = win32.resolve(parentPath);
     const fromChild = win32.relative(win32.dirname(win32.resolve(childPath)), parent);
-    return { ...(win32.isAbsolute(fromChild) ? {} : { relative_path: fromChild }), absolute_win32_path: win32Absolute(parent) };
+    return {
+      ...(win32.isAbsolute(fromChild) ? {} : { relative_path: fromChild }),
+      absolute_win32_path: win32Absolute(parent),
+    };
   }
   const parent = posix.resolve(parentPath);
   const fromChild = posix.relative(posix.dirname(posix.resolve(childPath)), parent);
   if (parent.includes("\\")) {
-    throw invalidArgument(`the parent's path ${JSON.stringify(parent)} holds a backslash, which a locator's paths cannot express`);
+    throw invalidArgument(
+      `the parent's path ${JSON.stringify(parent)} holds a backslash, which a locator's paths cannot express`,
+    );
   }
   return { relative_path: fromChild.split("/").join("\\"), absolute_win32_path: windowsPathOfWsl(parent) ?? parent };
 }

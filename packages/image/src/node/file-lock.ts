@@ -17,7 +17,13 @@
 import { type FileHandle, open } from "node:fs/promises";
 import { VhdxError } from "@vhdx/structs";
 import { type NativeLocks, errorCode, isUnsupportedLockError, loadNativeLocks } from "./native-locks.js";
-import { type Conflict, type LockMode, qemuLockBytes, releaseQemuLockBytes, tryQemuLockBytes } from "./qemu-lock-bytes.js";
+import {
+  type Conflict,
+  type LockMode,
+  qemuLockBytes,
+  releaseQemuLockBytes,
+  tryQemuLockBytes,
+} from "./qemu-lock-bytes.js";
 
 export type { LockMode } from "./qemu-lock-bytes.js";
 
@@ -44,18 +50,28 @@ export function lockScheme(platform: NodeJS.Platform, mode: LockMode): LockSchem
   if (platform !== "darwin" && platform !== "win32") return { kind: "unsupported" };
   if (mode === "force-share") return { kind: "none" };
   const shared = mode === "read";
-  return platform === "darwin" ? { kind: "whole-file", offset: 0, length: 0, shared } : { kind: "whole-file", offset: WINDOWS_LOCK_OFFSET, length: 1, shared };
+  return platform === "darwin"
+    ? { kind: "whole-file", offset: 0, length: 0, shared }
+    : { kind: "whole-file", offset: WINDOWS_LOCK_OFFSET, length: 1, shared };
 }
 
 /** Locks the open file `handle` for `mode`; LOCKED when another program holds it in a way that conflicts. */
-export async function lockFile(handle: FileHandle, path: string, mode: LockMode, platform: NodeJS.Platform = process.platform): Promise<FileLock> {
+export async function lockFile(
+  handle: FileHandle,
+  path: string,
+  mode: LockMode,
+  platform: NodeJS.Platform = process.platform,
+): Promise<FileLock> {
   const scheme = lockScheme(platform, mode);
   if (scheme.kind === "none") return NO_LOCK;
   if (scheme.kind === "unsupported") return unlocked(path, `file locking is not implemented on ${platform}`);
   const native = await loadNativeLocks();
-  if (native instanceof Error) return unlocked(path, `the fs-native-extensions addon cannot be loaded (${native.message})`);
+  if (native instanceof Error)
+    return unlocked(path, `the fs-native-extensions addon cannot be loaded (${native.message})`);
   try {
-    return scheme.kind === "qemu-bytes" ? await lockQemuBytes(native, handle, path, mode) : await lockWholeFile(native, handle.fd, path, mode, scheme);
+    return scheme.kind === "qemu-bytes"
+      ? await lockQemuBytes(native, handle, path, mode)
+      : await lockWholeFile(native, handle.fd, path, mode, scheme);
   } catch (error) {
     if (!isUnsupportedLockError(error)) throw error;
     return unlocked(path, `the file system does not support locks (${errorCode(error)})`);
@@ -81,7 +97,9 @@ async function lockWholeFile(
   mode: LockMode,
   { offset, length, shared }: { offset: number; length: number; shared: boolean },
 ): Promise<FileLock> {
-  const conflict = await retry(() => (native.tryLock(fd, offset, length, { shared }) ? null : shared ? "writing" : "busy"));
+  const conflict = await retry(() =>
+    native.tryLock(fd, offset, length, { shared }) ? null : shared ? "writing" : "busy",
+  );
   if (conflict !== null) throw lockedError(path, mode, conflict);
   return { release: () => native.unlock(fd, offset, length) };
 }
@@ -115,7 +133,7 @@ async function retry(attempt: () => Conflict | null): Promise<Conflict | null> {
   }
 }
 
-export function lockedError(path: string, mode: LockMode, conflict: Conflict): VhdxError {
+function lockedError(path: string, mode: LockMode, conflict: Conflict): VhdxError {
   const held = {
     writing: "it is open for writing by another program",
     "no-writing": "it is open by another program that does not allow writing",
@@ -133,7 +151,9 @@ let warned = false;
 function unlocked(path: string, why: string): FileLock {
   if (!warned) {
     warned = true;
-    process.emitWarning(`${path} is open without a lock: ${why}; another program may write it at the same time`, { code: "VHDX_UNLOCKED" });
+    process.emitWarning(`${path} is open without a lock: ${why}; another program may write it at the same time`, {
+      code: "VHDX_UNLOCKED",
+    });
   }
   return NO_LOCK;
 }

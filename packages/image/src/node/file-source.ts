@@ -5,13 +5,7 @@
 import { type FileHandle, open } from "node:fs/promises";
 import { VhdxError } from "@vhdx/structs";
 import { checkOptionKeys } from "../internal/options.js";
-import {
-  type RandomAccessSource,
-  checkBuffer,
-  checkPosition,
-  closedError,
-  readOnlyError,
-} from "../sources/source.js";
+import { type RandomAccessSource, checkBuffer, checkPosition, closedError, readOnlyError } from "../sources/source.js";
 import { type FileLock, type LockMode, lockFile } from "./file-lock.js";
 
 export interface FileSourceOptions {
@@ -152,13 +146,18 @@ export class FileSource implements RandomAccessSource {
 }
 
 function checkOptions(options: FileSourceOptions): void {
-  if (typeof options !== "object" || options === null) throw new TypeError("FileSource.open: options must be an object");
+  if (typeof options !== "object" || options === null)
+    throw new TypeError("FileSource.open: options must be an object");
   checkOptionKeys("FileSource.open", options, OPTION_KEYS);
   for (const key of OPTION_KEYS) {
-    if (options[key] !== undefined && typeof options[key] !== "boolean") throw new TypeError(`FileSource.open: ${key} must be a boolean`);
+    if (options[key] !== undefined && typeof options[key] !== "boolean")
+      throw new TypeError(`FileSource.open: ${key} must be a boolean`);
   }
   if (options.forceShare === true && (options.create === true || options.readOnly === false)) {
-    throw new VhdxError("INVALID_ARGUMENT", "FileSource.open: forceShare is only for read-only opens; a writer never shares a file another program writes");
+    throw new VhdxError(
+      "INVALID_ARGUMENT",
+      "FileSource.open: forceShare is only for read-only opens; a writer never shares a file another program writes",
+    );
   }
 }
 

@@ -22,6 +22,7 @@ import {
   findMetadataEntry,
 } from "@vhdx/structs";
 import type { VhdxImage } from "../image.js";
+import { commitStructures } from "../internal/maintenance.js";
 import { checkOptionKeys } from "../internal/options.js";
 import { type MergeProgress, mergeIntoParent } from "../maintain/merge.js";
 import { openImage } from "../open/open-image.js";
@@ -58,7 +59,8 @@ const OPTION_KEYS = ["keep", "allowParentOutsideTree", "onProgress"] as const;
  * parent's new DataWriteGuid and reads as before.
  */
 export async function mergeVhdx(childPath: string, options: MergeVhdxOptions = {}): Promise<MergeVhdxResult> {
-  if (typeof childPath !== "string" || childPath === "") throw new TypeError("mergeVhdx: childPath must be a non-empty string");
+  if (typeof childPath !== "string" || childPath === "")
+    throw new TypeError("mergeVhdx: childPath must be a non-empty string");
   checkOptionKeys("mergeVhdx", options, OPTION_KEYS);
   const keep = options.keep === true;
   const allowParentOutsideTree = options.allowParentOutsideTree ?? false;
@@ -74,7 +76,11 @@ export async function mergeVhdx(childPath: string, options: MergeVhdxOptions = {
   try {
     // Refuse --keep before the parent is touched when the new locator could not be written in place.
     if (keep) relinkedLocator(child, "00000000-0000-0000-0000-000000000000");
-    const { bytesCopied, bytesZeroed } = await mergeIntoParent(child, parent, options.onProgress ? { onProgress: options.onProgress } : {});
+    const { bytesCopied, bytesZeroed } = await mergeIntoParent(
+      child,
+      parent,
+      options.onProgress ? { onProgress: options.onProgress } : {},
+    );
     await parent.close();
     const parentDataWriteGuid = parent.dataWriteGuid;
     parent = null;
@@ -87,8 +93,9 @@ export async function mergeVhdx(childPath: string, options: MergeVhdxOptions = {
         await readExactly(child.source, pages, first, "parent locator");
         pages.set(bytes, fileOffset - first);
         const updates = [];
-        for (let at = 0; at < pages.length; at += PAGE) updates.push({ fileOffset: first + at, data: pages.subarray(at, at + PAGE) });
-        await child.commitStructures(updates);
+        for (let at = 0; at < pages.length; at += PAGE)
+          updates.push({ fileOffset: first + at, data: pages.subarray(at, at + PAGE) });
+        await commitStructures(child, updates);
       }
       await child.close();
       // The kept child must open on the merged parent.
@@ -98,7 +105,14 @@ export async function mergeVhdx(childPath: string, options: MergeVhdxOptions = {
       await child.close();
       await rm(childPath);
     }
-    return { child: resolve(childPath), parent: resolve(parentPath), bytesCopied, bytesZeroed, childRemoved: !keep, parentDataWriteGuid };
+    return {
+      child: resolve(childPath),
+      parent: resolve(parentPath),
+      bytesCopied,
+      bytesZeroed,
+      childRemoved: !keep,
+      parentDataWriteGuid,
+    };
   } finally {
     await parent?.close().catch(() => undefined);
     await child.close().catch(() => undefined);
@@ -110,10 +124,14 @@ async function parentFileOf(childPath: string, allowParentOutsideTree: boolean):
   const child = await openVhdx(childPath, { allowParentOutsideTree });
   try {
     if (child.parent === null) {
-      throw new VhdxError("INVALID_ARGUMENT", `merge: ${childPath} is a ${child.diskType} disk, not a differencing disk: it has no parent to merge into`);
+      throw new VhdxError(
+        "INVALID_ARGUMENT",
+        `merge: ${childPath} is a ${child.diskType} disk, not a differencing disk: it has no parent to merge into`,
+      );
     }
     const parentPath = filePath(child.parent);
-    if (resolve(parentPath) === resolve(childPath)) throw new VhdxError("PARENT_LOOP", `merge: ${childPath} is its own parent`);
+    if (resolve(parentPath) === resolve(childPath))
+      throw new VhdxError("PARENT_LOOP", `merge: ${childPath} is its own parent`);
     return parentPath;
   } finally {
     await child.close();
@@ -145,7 +163,11 @@ function filePath(image: VhdxImage): string {
 
 function linkedTo(child: VhdxImage, dataWriteGuid: string): boolean {
   const locator = child.parentLocator ?? {};
-  return locator.parent_linkage !== undefined && safeNormalize(locator.parent_linkage) === normalizeGuid(dataWriteGuid) && locator.parent_linkage2 === undefined;
+  return (
+    locator.parent_linkage !== undefined &&
+    safeNormalize(locator.parent_linkage) === normalizeGuid(dataWriteGuid) &&
+    locator.parent_linkage2 === undefined
+  );
 }
 
 function safeNormalize(text: string): string | null {
@@ -173,7 +195,11 @@ function relinkedLocator(child: VhdxImage, dataWriteGuid: string): { fileOffset:
     if (key === "parent_linkage" || key === "parent_linkage2") continue;
     Object.defineProperty(entries, key, { value, enumerable: true, writable: true, configurable: true });
   }
-  const locator: ParentLocator = { locatorType: parentLocator.locatorType, entries, reserved: parentLocator.reserved ?? 0 };
+  const locator: ParentLocator = {
+    locatorType: parentLocator.locatorType,
+    entries,
+    reserved: parentLocator.reserved ?? 0,
+  };
   const encoded = encodeParentLocator(locator);
   if (encoded.length > entry.length) {
     throw new VhdxError(

@@ -53,7 +53,10 @@ async function openFile(path: string, options: OpenVhdxOptions): Promise<VhdxIma
     ...(forceShare === undefined ? {} : { forceShare }),
   });
   try {
-    return await openImage(source, { ...open, parentResolver: createFileParentResolver({ forceShare: forceShare ?? false }) });
+    return await openImage(source, {
+      ...open,
+      parentResolver: createFileParentResolver({ forceShare: forceShare ?? false }),
+    });
   } catch (error) {
     await source.close();
     throw error;

@@ -46,7 +46,7 @@ export function parentPathCandidates(
 }
 
 /** `\\?\C:\dir\file.vhdx` or `C:\dir\file.vhdx` as `/mnt/c/dir/file.vhdx`; null for anything else. */
-export function wslPath(windowsPath: string): string | null {
+function wslPath(windowsPath: string): string | null {
   const match = /^(?:\\\\\?\\)?([A-Za-z]):\\(.*)$/.exec(windowsPath);
   if (match === null) return null;
   return `/mnt/${match[1]!.toLowerCase()}/${match[2]!.replace(/\\/g, "/")}`;

@@ -55,10 +55,16 @@ export function conflictOf(byte: number): Conflict {
  * file cannot be opened for writing and so is only held). Returns null when
  * the file is ours, else the conflict, with nothing left held.
  */
-export function tryQemuLockBytes(native: NativeLocks, fd: number, testFd: number | null, bytes: LockBytes): Conflict | null {
+export function tryQemuLockBytes(
+  native: NativeLocks,
+  fd: number,
+  testFd: number | null,
+  bytes: LockBytes,
+): Conflict | null {
   const held: number[] = [];
   try {
-    const conflict = holdAll(native, fd, bytes.hold, held) ?? (testFd === null ? null : testAll(native, fd, testFd, bytes, held));
+    const conflict =
+      holdAll(native, fd, bytes.hold, held) ?? (testFd === null ? null : testAll(native, fd, testFd, bytes, held));
     if (conflict !== null) releaseQemuLockBytes(native, fd, held);
     return conflict;
   } catch (error) {
@@ -79,7 +85,13 @@ function holdAll(native: NativeLocks, fd: number, bytes: readonly number[], held
   return null;
 }
 
-function testAll(native: NativeLocks, fd: number, testFd: number, bytes: LockBytes, held: readonly number[]): Conflict | null {
+function testAll(
+  native: NativeLocks,
+  fd: number,
+  testFd: number,
+  bytes: LockBytes,
+  held: readonly number[],
+): Conflict | null {
   for (const byte of bytes.test) {
     const ours = testFd === fd && held.includes(byte);
     if (!native.tryLock(testFd, byte, 1, { shared: false })) return conflictOf(byte);

@@ -76,13 +76,6 @@ async function refuseOtherFormats(source: RandomAccessSource): Promise<void> {
   if (error !== null) throw error;
 }
 
-/** Headers and region table together, for a file with no log to replay. */
-export async function readHeaderSection(source: RandomAccessSource): Promise<HeaderSection> {
-  const { bytes, ...headers } = await readHeaders(source);
-  const { table, copy } = usableRegionTable(bytes);
-  return { ...headers, regionTable: table, regionTableCopy: copy };
-}
-
 /** The header at `offset` when its signature and checksum are right, else null. */
 function validHeaderAt(bytes: Uint8Array, offset: number): Header | null {
   const header = decodeHeader(bytes, offset, offset);
@@ -134,7 +127,10 @@ function checkHeaderVersions(header: Header, offset: number): void {
  */
 export function usableRegionTable(bytes: Uint8Array): { table: RegionTable; copy: 1 | 2 } {
   const failures: Damage[] = [];
-  for (const [copy, offset] of [[1, REGION_TABLE_1_OFFSET], [2, REGION_TABLE_2_OFFSET]] as const) {
+  for (const [copy, offset] of [
+    [1, REGION_TABLE_1_OFFSET],
+    [2, REGION_TABLE_2_OFFSET],
+  ] as const) {
     const damage = regionTableDamage(bytes, offset);
     if (damage === null) return { table: decodeRegionTable(bytes, offset, offset), copy };
     failures.push({ ...damage, message: `copy ${copy} @0x${offset.toString(16)}: ${damage.message}` });
@@ -160,7 +156,8 @@ function regionTableDamage(bytes: Uint8Array, offset: number): Damage | null {
   }
   const broken = validateRegionTable(table).find((v) => v.rule === "SIGNATURE" || v.rule === "ENTRY_COUNT");
   if (broken !== undefined) return { code: broken.code, message: broken.message };
-  if (!verifyRegionTableChecksum(bytes, offset, offset)) return { code: "CHECKSUM_MISMATCH", message: "checksum does not match" };
+  if (!verifyRegionTableChecksum(bytes, offset, offset))
+    return { code: "CHECKSUM_MISMATCH", message: "checksum does not match" };
   return null;
 }
 

@@ -29,24 +29,37 @@ export interface Layout {
   extents: Extent[];
 }
 
-export function checkLayout(header: Header, regionTable: RegionTable, regionTableOffset = REGION_TABLE_1_OFFSET): Layout {
+export function checkLayout(
+  header: Header,
+  regionTable: RegionTable,
+  regionTableOffset = REGION_TABLE_1_OFFSET,
+): Layout {
   const log = header.logLength === 0 ? null : { name: "log", offset: header.logOffset, length: header.logLength };
   const violations = validateRegionTable(regionTable, log === null ? {} : { log });
   // Reserved fields are the writer's business; refusing a file over them helps nobody.
-  assertValid(violations.filter((v) => v.rule !== "RESERVED"), { structure: "region table", offset: regionTableOffset });
+  assertValid(
+    violations.filter((v) => v.rule !== "RESERVED"),
+    { structure: "region table", offset: regionTableOffset },
+  );
   const bat = requiredRegion(regionTable, BAT_REGION_GUID, "BAT", regionTableOffset);
   const metadata = requiredRegion(regionTable, METADATA_REGION_GUID, "metadata", regionTableOffset);
   const extents: Extent[] = [{ name: "header section", offset: 0, length: HEADER_SECTION_SIZE }];
   if (log !== null) extents.push(checkedExtent(log, "header", "logOffset"));
   for (const entry of regionTable.entries) {
-    extents.push(checkedExtent({ name: regionName(entry.guid), offset: entry.fileOffset, length: entry.length }, "region table", "entries"));
+    extents.push(
+      checkedExtent(
+        { name: regionName(entry.guid), offset: entry.fileOffset, length: entry.length },
+        "region table",
+        "entries",
+      ),
+    );
   }
   extents.sort((a, b) => a.offset - b.offset);
   checkNoOverlap(extents);
   return { bat, metadata, log, extents };
 }
 
-export function regionName(guid: string): string {
+function regionName(guid: string): string {
   if (guid === BAT_REGION_GUID) return "BAT region";
   if (guid === METADATA_REGION_GUID) return "metadata region";
   return `region ${guid}`;
@@ -74,11 +87,15 @@ function checkedExtent(extent: Extent, structure: string, field: string): Extent
           : null;
   if (problem !== null) {
     const code = problem.includes("header section") ? "REGION_OVERLAP" : "BAD_FIELD";
-    throw new VhdxError(code, `${extent.name} at 0x${extent.offset.toString(16)}, length 0x${extent.length.toString(16)}, ${problem}`, {
-      structure,
-      field,
-      offset: extent.offset,
-    });
+    throw new VhdxError(
+      code,
+      `${extent.name} at 0x${extent.offset.toString(16)}, length 0x${extent.length.toString(16)}, ${problem}`,
+      {
+        structure,
+        field,
+        offset: extent.offset,
+      },
+    );
   }
   return extent;
 }

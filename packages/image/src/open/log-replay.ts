@@ -10,33 +10,50 @@ import { type RandomAccessSource, readBytes } from "../sources/source.js";
 import { type CurrentHeader, updateHeaders } from "../write/header-update.js";
 
 /** Logs larger than this are refused rather than read into memory (Windows and QEMU write 1 MiB). */
-export const MAX_LOG_LENGTH = 256 * MiB;
+const MAX_LOG_LENGTH = 256 * MiB;
 /**
  * No replay may make the file longer than this: the largest disk the format
  * allows (64 TiB) with its BAT, sector bitmaps, log and metadata fits well
  * inside 128 TiB, and a hostile LastFileOffset near 2^53 must not make every
  * reader that sizes something by the file (a map of its space) blow up.
  */
-export const MAX_REPLAYED_FILE_SIZE = 2 ** 47;
+const MAX_REPLAYED_FILE_SIZE = 2 ** 47;
 
 const ZERO_CHUNK = MiB;
 
-export async function readReplayPlan(source: RandomAccessSource, header: Header, fileSize: number): Promise<ReplayPlan> {
+export async function readReplayPlan(
+  source: RandomAccessSource,
+  header: Header,
+  fileSize: number,
+): Promise<ReplayPlan> {
   const { logOffset, logLength } = header;
   const where = { structure: "header", field: "logOffset", offset: logOffset };
   if (logLength === 0 || logOffset % MiB !== 0 || logLength % MiB !== 0 || logOffset < HEADER_SECTION_SIZE) {
-    throw new VhdxError("LOG_CORRUPT", `the log at 0x${logOffset.toString(16)} of 0x${logLength.toString(16)} bytes is not a valid 1 MiB-aligned extent past the header section`, where);
+    throw new VhdxError(
+      "LOG_CORRUPT",
+      `the log at 0x${logOffset.toString(16)} of 0x${logLength.toString(16)} bytes is not a valid 1 MiB-aligned extent past the header section`,
+      where,
+    );
   }
   if (logLength > MAX_LOG_LENGTH) {
-    throw new VhdxError("UNSUPPORTED", `the log is ${logLength} bytes; logs over ${MAX_LOG_LENGTH} bytes are not replayed`, where);
+    throw new VhdxError(
+      "UNSUPPORTED",
+      `the log is ${logLength} bytes; logs over ${MAX_LOG_LENGTH} bytes are not replayed`,
+      where,
+    );
   }
   if (logOffset + logLength > fileSize) {
-    throw new VhdxError("TRUNCATED", `the log ends at 0x${(logOffset + logLength).toString(16)}, past the end of the file (0x${fileSize.toString(16)})`, where);
+    throw new VhdxError(
+      "TRUNCATED",
+      `the log ends at 0x${(logOffset + logLength).toString(16)}, past the end of the file (0x${fileSize.toString(16)})`,
+      where,
+    );
   }
   const ring = await readBytes(source, logOffset, logLength, "log");
   const plan = planReplay(ring, header.logGuid, fileSize, logOffset);
   checkReplayedSize(plan, logOffset);
-  for (const op of plan.operations) checkReplayTarget(op.fileOffset, op.kind === "write" ? op.data.length : op.length, header);
+  for (const op of plan.operations)
+    checkReplayTarget(op.fileOffset, op.kind === "write" ? op.data.length : op.length, header);
   return plan;
 }
 
@@ -44,7 +61,11 @@ function checkReplayedSize(plan: ReplayPlan, logOffset: number): void {
   const size = Math.max(plan.fileSize, plan.operationsEnd);
   if (size > MAX_REPLAYED_FILE_SIZE) {
     const detail = `replaying the log would make the file 0x${size.toString(16)} bytes long (LastFileOffset or a write's end), past the 0x${MAX_REPLAYED_FILE_SIZE.toString(16)} any VHDX needs`;
-    throw new VhdxError("LOG_CORRUPT", detail, { structure: "log entry header", field: "lastFileOffset", offset: logOffset + plan.sequence.head.offset });
+    throw new VhdxError("LOG_CORRUPT", detail, {
+      structure: "log entry header",
+      field: "lastFileOffset",
+      offset: logOffset + plan.sequence.head.offset,
+    });
   }
 }
 
@@ -60,10 +81,14 @@ function checkReplayTarget(offset: number, length: number, header: Header): void
   ];
   for (const area of forbidden) {
     if (offset < area.end && area.start < offset + length) {
-      throw new VhdxError("LOG_CORRUPT", `a log entry writes 0x${offset.toString(16)}-0x${(offset + length).toString(16)}, over ${area.name}`, {
-        structure: "log",
-        offset: header.logOffset,
-      });
+      throw new VhdxError(
+        "LOG_CORRUPT",
+        `a log entry writes 0x${offset.toString(16)}-0x${(offset + length).toString(16)}, over ${area.name}`,
+        {
+          structure: "log",
+          offset: header.logOffset,
+        },
+      );
     }
   }
 }
@@ -74,7 +99,11 @@ export function replayInMemory(source: RandomAccessSource, plan: ReplayPlan): Ra
 }
 
 /** Applies the plan to the file and clears LogGuid; returns the new current header. */
-export async function replayOnDisk(source: RandomAccessSource, plan: ReplayPlan, current: CurrentHeader): Promise<CurrentHeader> {
+export async function replayOnDisk(
+  source: RandomAccessSource,
+  plan: ReplayPlan,
+  current: CurrentHeader,
+): Promise<CurrentHeader> {
   const sizeBefore = await source.size();
   for (const op of plan.operations) {
     if (op.kind === "write") await source.write(op.data, op.fileOffset);

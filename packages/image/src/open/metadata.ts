@@ -56,24 +56,61 @@ export async function readMetadata(source: RandomAccessSource, region: RegionTab
   const item = async (guid: string, name: string, expectedLength?: number) => {
     const entry = findMetadataEntry(table, guid);
     if (entry === undefined) {
-      throw new VhdxError("MISSING_METADATA", `has no ${name} item (${guid})`, { structure: "metadata table", offset: regionOffset });
+      throw new VhdxError("MISSING_METADATA", `has no ${name} item (${guid})`, {
+        structure: "metadata table",
+        offset: regionOffset,
+      });
     }
     return readItem(source, regionOffset, entry, name, expectedLength);
   };
-  const fileParameters = await decoded(item(FILE_PARAMETERS_GUID, "file parameters", 8), decodeFileParameters, validateFileParameters, "file parameters");
-  const logicalSectorSize = await decoded(item(LOGICAL_SECTOR_SIZE_GUID, "logical sector size", 4), decodeLogicalSectorSize, validateLogicalSectorSize, "logical sector size");
-  const physicalSectorSize = await decoded(item(PHYSICAL_SECTOR_SIZE_GUID, "physical sector size", 4), decodePhysicalSectorSize, validatePhysicalSectorSize, "physical sector size");
+  const fileParameters = await decoded(
+    item(FILE_PARAMETERS_GUID, "file parameters", 8),
+    decodeFileParameters,
+    validateFileParameters,
+    "file parameters",
+  );
+  const logicalSectorSize = await decoded(
+    item(LOGICAL_SECTOR_SIZE_GUID, "logical sector size", 4),
+    decodeLogicalSectorSize,
+    validateLogicalSectorSize,
+    "logical sector size",
+  );
+  const physicalSectorSize = await decoded(
+    item(PHYSICAL_SECTOR_SIZE_GUID, "physical sector size", 4),
+    decodePhysicalSectorSize,
+    validatePhysicalSectorSize,
+    "physical sector size",
+  );
   const virtualDiskSize = await decoded(
     item(VIRTUAL_DISK_SIZE_GUID, "virtual disk size", 8),
     decodeVirtualDiskSize,
     (size) => validateVirtualDiskSize(size, { logicalSectorSize }),
     "virtual disk size",
   );
-  const virtualDiskId = await decoded(item(VIRTUAL_DISK_ID_GUID, "virtual disk id", 16), decodeVirtualDiskId, () => [], "virtual disk id");
+  const virtualDiskId = await decoded(
+    item(VIRTUAL_DISK_ID_GUID, "virtual disk id", 16),
+    decodeVirtualDiskId,
+    () => [],
+    "virtual disk id",
+  );
   const parentLocator = fileParameters.hasParent
-    ? await decoded(item(PARENT_LOCATOR_GUID, "parent locator"), decodeParentLocator, validateParentLocator, "parent locator")
+    ? await decoded(
+        item(PARENT_LOCATOR_GUID, "parent locator"),
+        decodeParentLocator,
+        validateParentLocator,
+        "parent locator",
+      )
     : null;
-  return { table, regionOffset, fileParameters, virtualDiskSize, virtualDiskId, logicalSectorSize, physicalSectorSize, parentLocator };
+  return {
+    table,
+    regionOffset,
+    fileParameters,
+    virtualDiskSize,
+    virtualDiskId,
+    logicalSectorSize,
+    physicalSectorSize,
+    parentLocator,
+  };
 }
 
 interface ItemBytes {
@@ -113,5 +150,8 @@ async function decoded<T>(
 
 /** Refuses on any broken rule except reserved fields, which are the writer's business. */
 function refuseOn(violations: Violation[], structure: string, offset: number): void {
-  assertValid(violations.filter((v) => v.rule !== "RESERVED"), { structure, offset });
+  assertValid(
+    violations.filter((v) => v.rule !== "RESERVED"),
+    { structure, offset },
+  );
 }

@@ -81,7 +81,9 @@ async function openInChain(
   if (metadata.parentLocator !== null) {
     const chain = new Set([...below, identity, header.dataWriteGuid]);
     if (chain.size > MAX_CHAIN_DEPTH * 2) {
-      throw new VhdxError("PARENT_LOOP", `the chain of parents is deeper than ${MAX_CHAIN_DEPTH}`, { structure: "parent locator" });
+      throw new VhdxError("PARENT_LOOP", `the chain of parents is deeper than ${MAX_CHAIN_DEPTH}`, {
+        structure: "parent locator",
+      });
     }
     const found = await findParent({
       locator: metadata.parentLocator.entries,
@@ -91,7 +93,8 @@ async function openInChain(
       resolver: options.parentResolver,
       allowOutsideTree: options.allowParentOutsideTree ?? false,
       chain,
-      openParent: (parentSource, parentIdentity) => openInChain(parentSource, { ...options, readOnly: true }, parentIdentity, chain),
+      openParent: (parentSource, parentIdentity) =>
+        openInChain(parentSource, { ...options, readOnly: true }, parentIdentity, chain),
     }).catch((error: unknown) => {
       if (readOnly && options.requireParent === false && VhdxError.isInstance(error) && PARENT_ERRORS.has(error.code)) {
         parentError = error;
@@ -148,7 +151,16 @@ async function replayIfNeeded(source: RandomAccessSource, readOnly: boolean): Pr
     bytes = await readBytes(source, 0, bytes.length, "header section");
   }
   const { table, copy } = usableRegionTable(bytes);
-  return { source, fileIdentifier: headers.fileIdentifier, header, headerSlot, headers: headers.headers, regionTable: table, regionTableCopy: copy, logReplay };
+  return {
+    source,
+    fileIdentifier: headers.fileIdentifier,
+    header,
+    headerSlot,
+    headers: headers.headers,
+    regionTable: table,
+    regionTableCopy: copy,
+    logReplay,
+  };
 }
 
 function checkBatRegion(offset: number, length: number, needed: number, fileSize: number): void {
@@ -159,9 +171,13 @@ function checkBatRegion(offset: number, length: number, needed: number, fileSize
     });
   }
   if (offset + needed > fileSize) {
-    throw new VhdxError("TRUNCATED", `the BAT ends at 0x${(offset + needed).toString(16)}, past the end of the file (0x${fileSize.toString(16)})`, {
-      structure: "BAT",
-      offset,
-    });
+    throw new VhdxError(
+      "TRUNCATED",
+      `the BAT ends at 0x${(offset + needed).toString(16)}, past the end of the file (0x${fileSize.toString(16)})`,
+      {
+        structure: "BAT",
+        offset,
+      },
+    );
   }
 }

@@ -30,7 +30,11 @@ type Tried = string[] & { locked: VhdxError[] };
 
 /** How a host turns locator paths and path candidates into sources: see @vhdx/image/node. */
 export interface ParentResolver {
-  locate(locator: Readonly<Record<string, string>>, child: RandomAccessSource, allowOutsideTree: boolean): Promise<ParentLocation[]>;
+  locate(
+    locator: Readonly<Record<string, string>>,
+    child: RandomAccessSource,
+    allowOutsideTree: boolean,
+  ): Promise<ParentLocation[]>;
   openPath(path: string): Promise<{ source: RandomAccessSource; identity: string }>;
 }
 
@@ -72,7 +76,9 @@ export async function findParent(search: ParentSearch): Promise<{ image: VhdxIma
     tried.push(`${description}: DataWriteGuid ${dataWriteGuid} is not the linkage ${linkages.join(" or ")}`);
     return false;
   };
-  for (const location of search.resolver ? await search.resolver.locate(search.locator, search.child, search.allowOutsideTree) : []) {
+  for (const location of search.resolver
+    ? await search.resolver.locate(search.locator, search.child, search.allowOutsideTree)
+    : []) {
     if (location.refusal !== undefined) {
       tried.push(`${location.description}: ${location.refusal}`);
       continue;
@@ -91,13 +97,19 @@ export async function findParent(search: ParentSearch): Promise<{ image: VhdxIma
     const opened = await openCandidate(candidate, search, tried);
     if (opened === null) continue;
     const closeIfRejected = typeof candidate === "string";
-    const found = await tryLocation({ ...opened, open: async () => opened.source, closeIfRejected }, search, accept, tried);
+    const found = await tryLocation(
+      { ...opened, open: async () => opened.source, closeIfRejected },
+      search,
+      accept,
+      tried,
+    );
     if (found !== null) return { image: found, owned: true };
   }
   // A place that exists but another program holds is better reported as such than as no parent.
   if (tried.locked[0] !== undefined) throw tried.locked[0];
   const code = mismatch ? "PARENT_LINKAGE_MISMATCH" : "PARENT_NOT_FOUND";
-  const where = tried.length > 0 ? `tried ${tried.join("; ")}` : "the locator has no usable path and no parents were given";
+  const where =
+    tried.length > 0 ? `tried ${tried.join("; ")}` : "the locator has no usable path and no parents were given";
   throw new VhdxError(code, `no parent with DataWriteGuid ${linkages.join(" or ")} found: ${where}`, {
     structure: "parent locator",
   });
@@ -144,8 +156,10 @@ async function openCandidate(
   search: ParentSearch,
   tried: Tried,
 ): Promise<{ source: RandomAccessSource; identity: string; description: string } | null> {
-  if (typeof candidate !== "string") return { source: candidate, identity: sourceIdentity(candidate), description: `parent ${candidate.name}` };
-  if (search.resolver === undefined) throw new TypeError("parents: paths need @vhdx/image/node's openVhdx; pass sources instead");
+  if (typeof candidate !== "string")
+    return { source: candidate, identity: sourceIdentity(candidate), description: `parent ${candidate.name}` };
+  if (search.resolver === undefined)
+    throw new TypeError("parents: paths need @vhdx/image/node's openVhdx; pass sources instead");
   try {
     const { source, identity } = await search.resolver.openPath(candidate);
     return { source, identity, description: `parent ${candidate}` };
@@ -161,9 +175,14 @@ function isLocked(error: unknown): error is VhdxError {
 }
 
 function linkageGuids(locator: Readonly<Record<string, string>>): string[] {
-  const guids = [locator.parent_linkage, locator.parent_linkage2].filter((g): g is string => g !== undefined && isGuid(g));
+  const guids = [locator.parent_linkage, locator.parent_linkage2].filter(
+    (g): g is string => g !== undefined && isGuid(g),
+  );
   if (guids.length === 0) {
-    throw new VhdxError("BAD_FIELD", "parent_linkage is missing or not a GUID", { structure: "parent locator", field: "parent_linkage" });
+    throw new VhdxError("BAD_FIELD", "parent_linkage is missing or not a GUID", {
+      structure: "parent locator",
+      field: "parent_linkage",
+    });
   }
   return guids;
 }

@@ -12,10 +12,26 @@
 // | VDI       | 0x40                  | 0xbeda107f (u32 LE)                             |
 // | Parallels | 0                     | "WithoutFreeSpace" or "WithouFreSpacExt"        |
 // | VHD       | end - 512 (or - 511), or 0 (the dynamic disk's copy) | "conectix"       |
-import { HEADER_1_OFFSET, HEADER_2_OFFSET, REGION_TABLE_1_OFFSET, REGION_TABLE_2_OFFSET, VhdxError } from "@vhdx/structs";
+import {
+  HEADER_1_OFFSET,
+  HEADER_2_OFFSET,
+  REGION_TABLE_1_OFFSET,
+  REGION_TABLE_2_OFFSET,
+  VhdxError,
+} from "@vhdx/structs";
 import type { RandomAccessSource } from "../sources/source.js";
 
-export type ProbedFormat = "vhdx" | "damaged-vhdx" | "qcow" | "qcow2" | "qed" | "vmdk" | "vdi" | "parallels" | "vhd" | "unknown";
+export type ProbedFormat =
+  | "vhdx"
+  | "damaged-vhdx"
+  | "qcow"
+  | "qcow2"
+  | "qed"
+  | "vmdk"
+  | "vdi"
+  | "parallels"
+  | "vhd"
+  | "unknown";
 
 /** Formats that are disk images but not VHDX, as a person names them. */
 export const FORMAT_NAMES: Readonly<Record<ProbedFormat, string>> = {
@@ -55,10 +71,14 @@ export async function probeFormat(source: RandomAccessSource): Promise<ProbedFor
 export function notVhdxError(format: ProbedFormat, name: string): VhdxError | null {
   if (format === "vhdx" || format === "damaged-vhdx") return null;
   if (format === "unknown") {
-    return new VhdxError("NOT_VHDX", `${name} is not a VHDX image: it does not start with "vhdxfile" and holds no VHDX header`, {
-      structure: "file identifier",
-      offset: 0,
-    });
+    return new VhdxError(
+      "NOT_VHDX",
+      `${name} is not a VHDX image: it does not start with "vhdxfile" and holds no VHDX header`,
+      {
+        structure: "file identifier",
+        offset: 0,
+      },
+    );
   }
   return new VhdxError(
     "UNSUPPORTED_FORMAT",

@@ -51,7 +51,10 @@ export class BatAccess {
   forRange(offset: number, length: number): Promise<BatEntries> {
     const geometry = this.geometry;
     const lastChunk = Math.floor(Math.floor((offset + length - 1) / geometry.blockSize) / geometry.chunkRatio);
-    return this.entries(payloadBatIndex(geometry, Math.floor(offset / geometry.blockSize)), sectorBitmapBatIndex(geometry, lastChunk) + 1);
+    return this.entries(
+      payloadBatIndex(geometry, Math.floor(offset / geometry.blockSize)),
+      sectorBitmapBatIndex(geometry, lastChunk) + 1,
+    );
   }
 
   /** A table holding entries [first, end) (clamped to the BAT). */

@@ -82,7 +82,12 @@ export class BatPages {
       const bytes = await reads[page]!;
       delete reads[page];
       start(page + SCAN_READ_AHEAD);
-      visit(BatTable.window(bytes, this.geometry, { firstEntry: page * this.pageEntries, regionFileOffset: this.regionFileOffset }));
+      visit(
+        BatTable.window(bytes, this.geometry, {
+          firstEntry: page * this.pageEntries,
+          regionFileOffset: this.regionFileOffset,
+        }),
+      );
     }
   }
 

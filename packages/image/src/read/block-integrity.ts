@@ -11,6 +11,7 @@ import {
   PAYLOAD_BLOCK_PARTIALLY_PRESENT,
   SB_BLOCK_PRESENT,
 } from "@vhdx/structs";
+import { MiBUnits } from "../internal/mib-units.js";
 import type { Extent } from "../open/layout.js";
 
 /** BAT index -> what is wrong with that entry. */
@@ -41,7 +42,8 @@ export class PlacementScan {
   ) {
     this.used = new MiBUnits(fileSize);
     this.clashes = new MiBUnits(fileSize);
-    for (const extent of structures) this.used.mark(extent.offset, Math.min(extent.length, Math.max(0, fileSize - extent.offset)));
+    for (const extent of structures)
+      this.used.mark(extent.offset, Math.min(extent.length, Math.max(0, fileSize - extent.offset)));
   }
 
   get clashed(): boolean {
@@ -64,7 +66,8 @@ export class PlacementScan {
   /** The scan meets an overlap at its second user; refuse the first user of those MiBs too. */
   refuseFirstOwners(table: BatTable): void {
     forEachAllocatedEntry(table, (index, offset, length) => {
-      if (!this.corrupt.has(index) && this.clashes.any(offset, length)) this.corrupt.set(index, "overlaps another block");
+      if (!this.corrupt.has(index) && this.clashes.any(offset, length))
+        this.corrupt.set(index, "overlaps another block");
     });
   }
 }
@@ -100,33 +103,4 @@ function placementProblem(offset: number, length: number, fileSize: number): str
   if (offset < HEADER_SECTION_SIZE) return `points at ${range}, inside the header section`;
   if (offset + length > fileSize) return `points at ${range}, past the end of the file (0x${fileSize.toString(16)})`;
   return null;
-}
-
-/** One bit per MiB of the file. */
-class MiBUnits {
-  private readonly bits: Uint8Array;
-
-  constructor(fileSize: number) {
-    this.bits = new Uint8Array(Math.ceil(Math.ceil(fileSize / MiB) / 8) + 1);
-  }
-
-  /** Marks [offset, offset+length) and returns whether any of it was marked before. */
-  mark(offset: number, length: number): boolean {
-    let seen = false;
-    for (let unit = Math.floor(offset / MiB); unit < Math.ceil((offset + length) / MiB); unit++) {
-      const byte = unit >>> 3;
-      const bit = 1 << (unit & 7);
-      if (this.bits[byte]! & bit) seen = true;
-      this.bits[byte]! |= bit;
-    }
-    return seen;
-  }
-
-  /** Whether any MiB of [offset, offset+length) is marked. */
-  any(offset: number, length: number): boolean {
-    for (let unit = Math.floor(offset / MiB); unit < Math.ceil((offset + length) / MiB); unit++) {
-      if (this.bits[unit >>> 3]! & (1 << (unit & 7))) return true;
-    }
-    return false;
-  }
 }

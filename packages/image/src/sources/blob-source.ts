@@ -7,9 +7,13 @@ export class BlobSource extends ReadOnlySource {
   readonly name: string;
   private closed = false;
 
-  constructor(private readonly blob: Blob, name?: string) {
+  constructor(
+    private readonly blob: Blob,
+    name?: string,
+  ) {
     super();
-    if (typeof Blob === "undefined" || !(blob instanceof Blob)) throw new TypeError("BlobSource: expected a Blob or File");
+    if (typeof Blob === "undefined" || !(blob instanceof Blob))
+      throw new TypeError("BlobSource: expected a Blob or File");
     this.name = name ?? ((blob as { name?: unknown }).name as string | undefined) ?? "blob";
   }
 

@@ -1,12 +1,6 @@
 // A source over a Uint8Array that grows as it is written: tests, generated
 // images, and anything small enough to hold in memory.
-import {
-  type RandomAccessSource,
-  checkBuffer,
-  checkPosition,
-  closedError,
-  readOnlyError,
-} from "./source.js";
+import { type RandomAccessSource, checkBuffer, checkPosition, closedError, readOnlyError } from "./source.js";
 
 export interface MemorySourceOptions {
   readOnly?: boolean;

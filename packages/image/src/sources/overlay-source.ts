@@ -24,7 +24,10 @@ export class OverlaySource extends ReadOnlySource {
     super();
     this.name = `${base.name} (log replayed in memory)`;
     // As on disk, only data grows the file: zeros past its end are zeros already.
-    this.operationsEnd = operations.reduce((max, op) => (op.kind === "write" ? Math.max(max, op.fileOffset + op.data.length) : max), 0);
+    this.operationsEnd = operations.reduce(
+      (max, op) => (op.kind === "write" ? Math.max(max, op.fileOffset + op.data.length) : max),
+      0,
+    );
   }
 
   async size(): Promise<number> {

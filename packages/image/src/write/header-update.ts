@@ -11,7 +11,9 @@ export interface CurrentHeader {
   slot: 1 | 2;
 }
 
-export type HeaderChanges = Partial<Pick<Header, "fileWriteGuid" | "dataWriteGuid" | "logGuid" | "logLength" | "logOffset">>;
+export type HeaderChanges = Partial<
+  Pick<Header, "fileWriteGuid" | "dataWriteGuid" | "logGuid" | "logLength" | "logOffset">
+>;
 
 /** Writes `changes` into both header slots with the protocol's flushes; returns the new current header. */
 export async function updateHeaders(

@@ -1,10 +1,13 @@
 // Writes to the virtual disk (MS-VHDX 2.5, 2.6, 3.1). Payload data is written
 // in place; BAT entries and sector bitmaps change in memory and reach the file
-// through the journal at flush(). New blocks go at the end of the file, 1 MiB
-// aligned, where the file is grown first so every block reads as zeros until
-// written. In a differencing disk a new block holds only the sectors written
-// (PARTIALLY_PRESENT, with its chunk's sector bitmap); the rest still reads
-// from the parent.
+// through the journal at flush() (or earlier, when too many bitmaps changed).
+// New blocks go at the end of the file, 1 MiB aligned, and the file grows over
+// them, so whatever is not written reads as zeros; a block's first write runs
+// while the file grows (claimSpace). In a differencing disk a new block holds
+// only the sectors written (PARTIALLY_PRESENT, with its chunk's sector
+// bitmap); the rest still reads from the parent. The primitives of compact,
+// resize and merge are here too (see internal/maintenance.ts). Over 300
+// lines: one writer whose write, flush and maintenance steps share its state.
 import { type BatGeometry, type BatTable, payloadBatIndex, sectorBitmapBatIndex } from "@vhdx/bat";
 import {
   MiB,
@@ -40,8 +43,10 @@ export interface WriterContext {
   /** Told of every new current header (session start, LogGuid set and cleared). */
   onHeader(current: CurrentHeader): void;
   loadBat(): Promise<{ table: BatTable; corrupt: ReadonlyMap<number, string> }>;
-  /** The chunk's cached bitmap, loaded from the file, or `fresh` zeros for a new bitmap block. */
-  sectorBitmap(chunk: number, fresh: boolean): Promise<Uint8Array>;
+  /** The chunk's cached bitmap, loaded from the file; pinned until flushed(). */
+  sectorBitmap(chunk: number): Promise<Uint8Array>;
+  /** Caches all-zero bits for the chunk, whose bitmap block was just allocated; pinned until flushed(). */
+  freshSectorBitmap(chunk: number): void;
   /** Reads the parent's bytes (zeros past its end). */
   readParent(target: Uint8Array, offset: number): Promise<void>;
   /** Every change so far is in the file: cached bitmaps may be dropped again. */
@@ -106,7 +111,9 @@ export class ImageWriter {
       const hasParent = this.context.geometry.hasParent;
       const state = hasParent ? PAYLOAD_BLOCK_NOT_PRESENT : PAYLOAD_BLOCK_UNMAPPED;
       await this.forEachBlockPart(offset, length, async (block, _start, _end, whole) => {
-        const unchanged = hasParent ? table.payloadState(block) === PAYLOAD_BLOCK_NOT_PRESENT : this.readsAsZeros(block);
+        const unchanged = hasParent
+          ? table.payloadState(block) === PAYLOAD_BLOCK_NOT_PRESENT
+          : this.readsAsZeros(block);
         if (whole && !unchanged) await this.setPayloadEntry(block, state, 0);
       });
     });
@@ -190,7 +197,7 @@ export class ImageWriter {
     if (this.bat === null) return updates;
     const { table } = this.bat;
     for (const [chunk, pages] of this.dirtyBitmapPages) {
-      const bitmap = await this.context.sectorBitmap(chunk, false);
+      const bitmap = await this.context.sectorBitmap(chunk);
       const base = table.sectorBitmapFileOffset(chunk);
       for (const page of [...pages].sort((a, b) => a - b)) {
         updates.push({ fileOffset: base + page * PAGE, data: bitmap.slice(page * PAGE, (page + 1) * PAGE) });
@@ -232,7 +239,10 @@ export class ImageWriter {
     const index = payloadBatIndex(this.context.geometry, block);
     const reason = corrupt.get(index);
     if (reason !== undefined) {
-      throw new VhdxError("CORRUPT_BAT", `entry ${index}: payload block ${block} ${reason}`, { structure: "BAT", offset: this.batEntryOffset(index) });
+      throw new VhdxError("CORRUPT_BAT", `entry ${index}: payload block ${block} ${reason}`, {
+        structure: "BAT",
+        offset: this.batEntryOffset(index),
+      });
     }
     const state = table.state(index);
     if (state === PAYLOAD_BLOCK_FULLY_PRESENT) {
@@ -265,12 +275,13 @@ export class ImageWriter {
     const start = Math.floor(offset / sector) * sector;
     const end = Math.ceil((offset + data.length) / sector) * sector;
     const chunk = Math.floor(offset / chunkSize);
-    const bitmap = await this.context.sectorBitmap(chunk, false);
+    const bitmap = await this.context.sectorBitmap(chunk);
     let buffer = data;
     if (start !== offset || end !== offset + data.length) {
       buffer = new Uint8Array(end - start);
       await this.fillSector(buffer.subarray(0, sector), start, blockOffset, block, bitmap);
-      if (end - sector > start) await this.fillSector(buffer.subarray(end - start - sector), end - sector, blockOffset, block, bitmap);
+      if (end - sector > start)
+        await this.fillSector(buffer.subarray(end - start - sector), end - sector, blockOffset, block, bitmap);
       buffer.set(data, offset - start);
     }
     await this.context.source.write(buffer, blockOffset + (start - block * blockSize));
@@ -278,11 +289,22 @@ export class ImageWriter {
   }
 
   /** The current contents of one logical sector of a partially present block. */
-  private async fillSector(target: Uint8Array, virtualOffset: number, blockOffset: number, block: number, bitmap: Uint8Array) {
+  private async fillSector(
+    target: Uint8Array,
+    virtualOffset: number,
+    blockOffset: number,
+    block: number,
+    bitmap: Uint8Array,
+  ) {
     const { blockSize, logicalSectorSize, chunkSize } = this.context.geometry;
     const bit = (virtualOffset % chunkSize) / logicalSectorSize;
     if ((bitmap[bit >>> 3]! >>> (bit & 7)) & 1) {
-      await readExactly(this.context.source, target, blockOffset + (virtualOffset - block * blockSize), "payload block");
+      await readExactly(
+        this.context.source,
+        target,
+        blockOffset + (virtualOffset - block * blockSize),
+        "payload block",
+      );
     } else {
       await this.context.readParent(target, virtualOffset);
     }
@@ -301,11 +323,11 @@ export class ImageWriter {
       // New space past the old end of the file reads as zeros already: only
       // the pages whose bits get set later need to go through the log.
       const bitmapOffset = await this.allocate(SECTOR_BITMAP_BLOCK_SIZE);
-      this.context.sectorBitmap(chunk, true);
+      this.context.freshSectorBitmap(chunk);
       this.setEntry(sectorBitmapBatIndex(this.context.geometry, chunk), SB_BLOCK_PRESENT, bitmapOffset);
       return;
     }
-    const bitmap = await this.context.sectorBitmap(chunk, false);
+    const bitmap = await this.context.sectorBitmap(chunk);
     const first = (block % chunkRatio) * sectorsPerBlock;
     for (let bit = first; bit < first + sectorsPerBlock; bit++) bitmap[bit >>> 3]! &= ~(1 << (bit & 7));
     this.markBitmapPages(chunk, first, sectorsPerBlock);
@@ -313,9 +335,17 @@ export class ImageWriter {
 
   private markBitmapPages(chunk: number, firstBit: number, bitCount: number): void {
     let pages = this.dirtyBitmapPages.get(chunk);
-    if (pages === undefined) this.dirtyBitmapPages.set(chunk, (pages = new Set()));
+    if (pages === undefined) {
+      pages = new Set();
+      this.dirtyBitmapPages.set(chunk, pages);
+    }
     const bitsPerPage = PAGE * 8;
-    for (let page = Math.floor(firstBit / bitsPerPage); page <= Math.floor((firstBit + bitCount - 1) / bitsPerPage); page++) pages.add(page);
+    for (
+      let page = Math.floor(firstBit / bitsPerPage);
+      page <= Math.floor((firstBit + bitCount - 1) / bitsPerPage);
+      page++
+    )
+      pages.add(page);
   }
 
   private async setPayloadEntry(block: number, state: number, fileOffset: number): Promise<void> {

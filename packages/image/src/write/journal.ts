@@ -72,10 +72,14 @@ export class MetadataJournal {
     const firstOfSession = writer.state.previousEntry === undefined;
     const size = fileSize ?? (await this.source.size());
     const fileOffset = Math.floor(size / MiB) * MiB;
-    const { pieces } = writer.append(updates as LogUpdate[], { flushedFileOffset: fileOffset, lastFileOffset: fileOffset });
+    const { pieces } = writer.append(updates as LogUpdate[], {
+      flushedFileOffset: fileOffset,
+      lastFileOffset: fileOffset,
+    });
     for (const piece of pieces) await this.source.write(piece.bytes, this.current.header.logOffset + piece.ringOffset);
     await this.source.flush();
-    if (firstOfSession) await this.setHeader(await updateHeaders(this.source, this.current, { logGuid: writer.state.logGuid }));
+    if (firstOfSession)
+      await this.setHeader(await updateHeaders(this.source, this.current, { logGuid: writer.state.logGuid }));
     for (const update of updates) await this.source.write(update.data, update.fileOffset);
     await this.source.flush();
   }
@@ -84,7 +88,10 @@ export class MetadataJournal {
     if (this.log === null) {
       const { logOffset, logLength } = this.current.header;
       if (logLength < 2 * LOG_SECTOR_SIZE || logOffset === 0) {
-        throw new VhdxError("UNSUPPORTED", "the image has no log to write metadata changes through", { structure: "header", field: "logLength" });
+        throw new VhdxError("UNSUPPORTED", "the image has no log to write metadata changes through", {
+          structure: "header",
+          field: "logLength",
+        });
       }
       this.log = new LogWriter({ logLength, logGuid: randomGuid(), nextOffset: 0, nextSequenceNumber: 1n });
     }

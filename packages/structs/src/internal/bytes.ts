@@ -15,7 +15,10 @@ function checkDecodeArguments(structure: string, bytes: unknown, offset: unknown
   if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0) {
     throw new TypeError(`decode ${structure}: offset must be a non-negative integer`);
   }
-  if (fileOffset !== undefined && (typeof fileOffset !== "number" || !Number.isSafeInteger(fileOffset) || fileOffset < 0)) {
+  if (
+    fileOffset !== undefined &&
+    (typeof fileOffset !== "number" || !Number.isSafeInteger(fileOffset) || fileOffset < 0)
+  ) {
     throw new TypeError(`decode ${structure}: fileOffset must be a non-negative integer or undefined`);
   }
 }
@@ -167,8 +170,13 @@ export class Writer {
   /** A signature of exactly `length` one-byte characters. */
   ascii(position: number, text: string, length: number, field: string): void {
     if (typeof text !== "string") throw new TypeError(`encode ${this.structure}: ${field} must be a string`);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the range is every one-byte character, control ones included.
     if (text.length !== length || /[^\x00-\xff]/.test(text)) {
-      throw this.error("BAD_FIELD", field, `${field} must be ${length} one-byte characters, got ${JSON.stringify(text)}`);
+      throw this.error(
+        "BAD_FIELD",
+        field,
+        `${field} must be ${length} one-byte characters, got ${JSON.stringify(text)}`,
+      );
     }
     for (let i = 0; i < length; i++) this.bytes[position + i] = text.charCodeAt(i);
   }

@@ -1,13 +1,11 @@
-// The BAT streamer of `vhdx check` against a plain loop over the same bytes:
+// The BAT streamer of checkImage against a plain loop over the same bytes:
 // it must visit exactly the entries that can tell a check something, in
 // order, across piece boundaries, chunk boundaries and template runs that
 // differ in one entry.
-import { MemorySource } from "@vhdx/image";
+import { Buffer } from "node:buffer";
 import { describe, expect, it } from "vitest";
-import { forEachBatEntry } from "../src/check/bat-stream.js";
-
-/** Entries per piece in bat-stream.ts (4 MiB). */
-const PIECE_ENTRIES = 524288;
+import { PIECE_ENTRIES, forEachBatEntry, portableBytesEqual } from "../src/check/bat-stream.js";
+import { MemorySource } from "../src/index.js";
 
 function expectedVisits(bytes: Uint8Array, offset: number, count: number, period: number): number[] {
   const padded = new Uint8Array(offset + count * 8);
@@ -23,10 +21,28 @@ function expectedVisits(bytes: Uint8Array, offset: number, count: number, period
   return visits;
 }
 
-async function streamedVisits(bytes: Uint8Array, offset: number, count: number, period: number): Promise<{ visits: number[]; progress: number[] }> {
+const nativeBytesEqual = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0;
+
+async function streamedVisits(
+  bytes: Uint8Array,
+  offset: number,
+  count: number,
+  period: number,
+  bytesEqual = nativeBytesEqual,
+): Promise<{ visits: number[]; progress: number[] }> {
   const visits: number[] = [];
   const progress: number[] = [];
-  await forEachBatEntry(new MemorySource(bytes, { readOnly: true }), offset, count, period, (index, low, high) => visits.push(index, low, high), (done) => progress.push(done));
+  const stream = {
+    source: new MemorySource(bytes, { readOnly: true }),
+    batOffset: offset,
+    geometry: { batEntryCount: count, chunkRatio: period - 1 },
+    bytesEqual,
+    onPiece: (done: number) => progress.push(done),
+  };
+  await forEachBatEntry(stream, (index, table) => {
+    const raw = new DataView(table.bytes.buffer, table.bytes.byteOffset + (index - table.firstEntry) * 8, 8);
+    visits.push(index, raw.getUint32(0, true), raw.getUint32(4, true));
+  });
   return { visits, progress };
 }
 
@@ -54,16 +70,38 @@ describe("forEachBatEntry", () => {
     const period = 2049;
     const count = 2 * PIECE_ENTRIES + 3 * period + 17;
     const { bytes, view } = bat(0, count, 2);
-    const odd = [0, 1, period - 2, period, PIECE_ENTRIES - 1, PIECE_ENTRIES, PIECE_ENTRIES + 1, 2 * PIECE_ENTRIES - 2, count - 1];
+    const odd = [
+      0,
+      1,
+      period - 2,
+      period,
+      PIECE_ENTRIES - 1,
+      PIECE_ENTRIES,
+      PIECE_ENTRIES + 1,
+      2 * PIECE_ENTRIES - 2,
+      count - 1,
+    ];
     odd.forEach((index, n) => {
-      if (n % 3 === 0) view.setUint32(index * 8, 6 | ((n + 1) << 20), true); // a present block
-      else if (n % 3 === 1) view.setUint32(index * 8 + 4, 1, true); // state 2, but an offset in the high word
+      if (n % 3 === 0)
+        view.setUint32(index * 8, 6 | ((n + 1) << 20), true); // a present block
+      else if (n % 3 === 1)
+        view.setUint32(index * 8 + 4, 1, true); // state 2, but an offset in the high word
       else view.setUint32(index * 8, 2 | (1 << 5), true); // reserved bits
     });
     view.setUint32((3 * period + 5) * 8, 0, true); // NOT_PRESENT among ZERO entries: nothing to visit
     const { visits } = await streamedVisits(bytes, 0, count, period);
     expect(visits).toEqual(expectedVisits(bytes, 0, count, period));
     for (const index of odd) expect(visits).toContain(index);
+  });
+
+  it("skips the same runs with the portable comparison as with memcmp", async () => {
+    const period = 4097;
+    const count = PIECE_ENTRIES + 3 * period;
+    const { bytes, view } = bat(8, count, 3);
+    for (const index of [5, period + 7, PIECE_ENTRIES + 1]) view.setUint32(8 + index * 8, 3 | (1 << 9), true);
+    const portable = await streamedVisits(bytes, 8, count, period, portableBytesEqual);
+    expect(portable.visits).toEqual(expectedVisits(bytes, 8, count, period));
+    expect(portable).toEqual(await streamedVisits(bytes, 8, count, period));
   });
 
   it("agrees with a plain loop on random entries and periods", async () => {

@@ -1,4 +1,4 @@
 import { defineConfig } from "vitest/config";
 import { sharedTestConfig } from "../../vitest.shared.mjs";
 
-export default defineConfig(sharedTestConfig(import.meta.url));
+export default defineConfig(({ mode }) => sharedTestConfig(import.meta.url, { mode }));

@@ -40,7 +40,9 @@ export function formatBytes(bytes) {
 }
 
 export function formatRate(bytesPerSecond) {
-  return bytesPerSecond >= 1e9 ? `${(bytesPerSecond / 1e9).toFixed(2)} GB/s` : `${(bytesPerSecond / 1e6).toFixed(0)} MB/s`;
+  return bytesPerSecond >= 1e9
+    ? `${(bytesPerSecond / 1e9).toFixed(2)} GB/s`
+    : `${(bytesPerSecond / 1e6).toFixed(0)} MB/s`;
 }
 
 /** Prints rows (arrays of cells) as an aligned Markdown table. */

@@ -29,7 +29,11 @@ const READ_COUNT = 100_000;
 export const GROWTH = [
   ["info-small", "info-huge", "info: same cost whatever the virtual size"],
   ["open-small", "open-huge", "open: same cost whatever the virtual size"],
-  ["convert-raw-sparse-small", "convert-raw-sparse", "convert -O raw: cost follows the data (64 MiB in both), not the virtual size"],
+  [
+    "convert-raw-sparse-small",
+    "convert-raw-sparse",
+    "convert -O raw: cost follows the data (64 MiB in both), not the virtual size",
+  ],
   ["check-small", "check-huge", "check: reads every BAT entry, so it grows with the BAT"],
 ];
 
@@ -71,7 +75,8 @@ export function defineCases({ vhdx, sizes, fixture }) {
       target: { ratio: 1 },
       output: "vhdx",
       ours: (out) => ours("convert", "-f", "raw", "-O", "vhdx", "--block-size", "32M", fixture("randomRaw"), out),
-      theirs: (out) => qemu("convert", "-f", "raw", "-O", "vhdx", "-o", "subformat=dynamic,block_size=32M", fixture("randomRaw"), out),
+      theirs: (out) =>
+        qemu("convert", "-f", "raw", "-O", "vhdx", "-o", "subformat=dynamic,block_size=32M", fixture("randomRaw"), out),
     },
     {
       id: "convert-raw-sparse",
@@ -165,7 +170,21 @@ export function defineCases({ vhdx, sizes, fixture }) {
       peer: `qemu-img bench -f vhdx -c ${readCount} -d 1 -s 4K -S ${READ_STEP}`,
       target: null,
       ours: () => [node, [library, "read", fixture("fullVhdx"), String(readCount), String(READ_STEP)]],
-      theirs: () => qemu("bench", "-f", "vhdx", "-c", String(readCount), "-d", "1", "-s", "4K", "-S", String(READ_STEP), fixture("fullVhdx")),
+      theirs: () =>
+        qemu(
+          "bench",
+          "-f",
+          "vhdx",
+          "-c",
+          String(readCount),
+          "-d",
+          "1",
+          "-s",
+          "4K",
+          "-S",
+          String(READ_STEP),
+          fixture("fullVhdx"),
+        ),
       inner: {
         ours: innerMs,
         theirs: (stdout) => {

@@ -12,7 +12,14 @@ export const TiB = 2 ** 40;
 /** Image sizes: the issue's, and smaller ones for a --quick smoke test. */
 export const SIZES = {
   full: { full: GiB, sparseSmall: 16 * GiB, sparseLarge: 256 * GiB, sparseData: 64 * MiB, small: GiB, huge: 64 * TiB },
-  quick: { full: 256 * MiB, sparseSmall: 4 * GiB, sparseLarge: 64 * GiB, sparseData: 64 * MiB, small: GiB, huge: 64 * TiB },
+  quick: {
+    full: 256 * MiB,
+    sparseSmall: 4 * GiB,
+    sparseLarge: 64 * GiB,
+    sparseData: 64 * MiB,
+    small: GiB,
+    huge: 64 * TiB,
+  },
 };
 
 /** Sparse images hold their data in this many whole blocks of this size, spread evenly over the disk. */
@@ -20,7 +27,11 @@ const SPARSE_BLOCK = 8 * MiB;
 
 /** "1 GiB", "256 MiB", "64 TiB". */
 export function formatSize(bytes) {
-  for (const [unit, size] of [["TiB", TiB], ["GiB", GiB], ["MiB", MiB]]) {
+  for (const [unit, size] of [
+    ["TiB", TiB],
+    ["GiB", GiB],
+    ["MiB", MiB],
+  ]) {
     if (bytes >= size && bytes % size === 0) return `${bytes / size} ${unit}`;
   }
   return `${bytes} B`;
@@ -53,8 +64,10 @@ export function createFixtures(dir, sizes) {
     sparseSmall: (path) => makeSparse(path, sizes.sparseSmall, sizes.sparseData),
     sparseLarge: (path) => makeSparse(path, sizes.sparseLarge, sizes.sparseData),
     // Empty dynamic images with 1 MiB blocks: only the virtual size (and so the BAT) differs.
-    emptySmall: (path) => qemuImg("create", "-f", "vhdx", "-o", "subformat=dynamic,block_size=1M", path, String(sizes.small)),
-    emptyHuge: (path) => qemuImg("create", "-f", "vhdx", "-o", "subformat=dynamic,block_size=1M", path, String(sizes.huge)),
+    emptySmall: (path) =>
+      qemuImg("create", "-f", "vhdx", "-o", "subformat=dynamic,block_size=1M", path, String(sizes.small)),
+    emptyHuge: (path) =>
+      qemuImg("create", "-f", "vhdx", "-o", "subformat=dynamic,block_size=1M", path, String(sizes.huge)),
   };
 
   /** @param {keyof typeof makers} name */

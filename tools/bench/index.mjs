@@ -49,11 +49,17 @@ const bin = join(dirname(createRequire(import.meta.url).resolve("@vhdx/cli/packa
 
 const qemuVersion = firstLine("qemu-img", ["--version"]);
 if (values.help) {
-  console.log(`${USAGE}\n\nCases: ${defineCases({ vhdx: [], sizes, fixture: () => "" }).map((c) => c.id).join(", ")}`);
+  console.log(
+    `${USAGE}\n\nCases: ${defineCases({ vhdx: [], sizes, fixture: () => "" })
+      .map((c) => c.id)
+      .join(", ")}`,
+  );
   process.exit(0);
 }
 if (qemuVersion === null || firstLine("qemu-io", ["--version"]) === null) {
-  fail("qemu-img and qemu-io are needed: every case times vhdx against qemu-img on images QEMU makes (Debian/Ubuntu: apt-get install qemu-utils)");
+  fail(
+    "qemu-img and qemu-io are needed: every case times vhdx against qemu-img on images QEMU makes (Debian/Ubuntu: apt-get install qemu-utils)",
+  );
 }
 if (!hasGnuTime()) fail("GNU time (/usr/bin/time) is needed to measure peak RSS (Debian/Ubuntu: apt-get install time)");
 if (!existsSync(bin)) fail(`${bin} is missing: build the CLI first (pnpm build, or cd packages/cli && npx tsup)`);
@@ -71,7 +77,8 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 try {
   // The 1 GiB cases hold a random raw file, a VHDX of it and two outputs at once.
   const { bavail, bsize } = statfsSync(dir);
-  if (bavail * bsize < 4 * sizes.full + GiB) fail(`${dir} has ${(bavail * bsize) / GiB} GiB free; the cases need ${(4 * sizes.full + GiB) / GiB}`);
+  if (bavail * bsize < 4 * sizes.full + GiB)
+    fail(`${dir} has ${(bavail * bsize) / GiB} GiB free; the cases need ${(4 * sizes.full + GiB) / GiB}`);
   const fixtures = createFixtures(dir, sizes);
   const all = defineCases({ vhdx: [process.execPath, bin], sizes, fixture: fixtures.get });
   const only = values.only?.flatMap((list) => list.split(","));
@@ -80,7 +87,9 @@ try {
   const cases = only ? all.filter((c) => only.includes(c.id)) : all;
 
   const loadBefore = loadavg();
-  const nodeStartMs = median(Array.from({ length: 5 }, () => runCommand(process.execPath, ["-e", "0"], { rssFile: join(dir, "rss") }).ms));
+  const nodeStartMs = median(
+    Array.from({ length: 5 }, () => runCommand(process.execPath, ["-e", "0"], { rssFile: join(dir, "rss") }).ms),
+  );
   const results = cases.map((c) => {
     process.stderr.write(`${c.id}: ${c.what}\n`);
     return runCase(c);
@@ -127,7 +136,9 @@ function runCase(c) {
       outputs[side] = { size, allocated: blocks * 512 };
       rmSync(out, { force: true });
       if (c.maxAllocated !== undefined && blocks * 512 > c.maxAllocated) {
-        throw new Error(`${c.id}: ${side} wrote ${blocks * 512} bytes, more than the ${c.maxAllocated} a sparse output may take`);
+        throw new Error(
+          `${c.id}: ${side} wrote ${blocks * 512} bytes, more than the ${c.maxAllocated} a sparse output may take`,
+        );
       }
     }
     return { ms: inner ? inner(run.stdout) : run.ms, wallMs: run.ms, rssMiB: run.rssKiB / 1024 };
@@ -139,7 +150,10 @@ function runCase(c) {
   const peerMs = c.theirs ? median(samples.peer.map((s) => s.ms)) : null;
   const ratio = peerMs === null ? null : oursMs / peerMs;
   const oursPeakRssMiB = Math.max(...samples.ours.map((s) => s.rssMiB));
-  const met = c.target === null || ratio === null ? null : ratio <= c.target.ratio && (c.target.rssMiB === undefined || oursPeakRssMiB < c.target.rssMiB);
+  const met =
+    c.target === null || ratio === null
+      ? null
+      : ratio <= c.target.ratio && (c.target.rssMiB === undefined || oursPeakRssMiB < c.target.rssMiB);
   return {
     id: c.id,
     what: c.what,
@@ -169,8 +183,12 @@ function growth(results) {
 
 function printReport(report) {
   const { machine } = report;
-  console.log(`Whole commands, median of ${report.runs} runs${report.quick ? " (--quick: smaller images)" : ""}, warm page cache.`);
-  console.log(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node} (start-up ${formatMs(machine.nodeStartMs)}), ${machine.qemuImg}.`);
+  console.log(
+    `Whole commands, median of ${report.runs} runs${report.quick ? " (--quick: smaller images)" : ""}, warm page cache.`,
+  );
+  console.log(
+    `${machine.cpu}, ${machine.cores} cores, Node ${machine.node} (start-up ${formatMs(machine.nodeStartMs)}), ${machine.qemuImg}.`,
+  );
   console.log("ratio = ours / peer: below 1.0x we are faster.\n");
   printTable(
     ["case", "what", "ours", "peer", "ratio", "target", "met", "ours peak RSS", "peer peak RSS"],
@@ -197,10 +215,15 @@ function printReport(report) {
   if (written.length > 0) {
     console.log("\nOutputs (allocated on disk, as du counts it / apparent size):\n");
     const cell = (o) => (o ? `${(o.allocated / 2 ** 20).toFixed(0)} MiB / ${(o.size / 2 ** 20).toFixed(0)} MiB` : "—");
-    printTable(["case", "ours", "peer"], written.map((r) => [r.id, cell(r.outputs.ours), cell(r.outputs.peer)]));
+    printTable(
+      ["case", "ours", "peer"],
+      written.map((r) => [r.id, cell(r.outputs.ours), cell(r.outputs.peer)]),
+    );
   }
   const over = report.rss.oursOver;
-  console.log(`\nPeak RSS goal: every command under ${report.rss.goalMiB} MiB: ${over.length === 0 ? "met" : `missed by ${over.join(", ")}`}.`);
+  console.log(
+    `\nPeak RSS goal: every command under ${report.rss.goalMiB} MiB: ${over.length === 0 ? "met" : `missed by ${over.join(", ")}`}.`,
+  );
   const load = (l) => l.map((x) => x.toFixed(2)).join(" ");
   console.log(`Load average: ${load(machine.loadAverage.before)} before, ${load(machine.loadAverage.after)} after.`);
 }

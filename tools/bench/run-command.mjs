@@ -38,7 +38,9 @@ export function runCommand(command, args, { rssFile, okStatus = [0] }) {
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (result.error) throw result.error;
   if (!okStatus.includes(result.status ?? -1)) {
-    throw new Error(`${command} ${args.join(" ")} exited with ${result.status ?? result.signal}: ${result.stderr.trim()}`);
+    throw new Error(
+      `${command} ${args.join(" ")} exited with ${result.status ?? result.signal}: ${result.stderr.trim()}`,
+    );
   }
   // GNU time writes "Command exited with non-zero status N" first when it is so.
   const rssKiB = Number(readFileSync(rssFile, "utf8").trim().split("\n").pop());

@@ -44,7 +44,9 @@ export function oracle(name: OracleName): boolean {
       name === "pyvhdi"
         ? `${SYSTEM_PYTHON} with "import pyvhdi" (apt-get install python3-libvhdi)`
         : `${name} on PATH (apt-get install ${name === "vhdiinfo" ? "libvhdi-utils" : "qemu-utils"})`;
-    throw new Error(`oracle ${name} is missing in CI (CI=${process.env.CI}); needs ${how}. A missing oracle in CI is a failure, not a skip.`);
+    throw new Error(
+      `oracle ${name} is missing in CI (CI=${process.env.CI}); needs ${how}. A missing oracle in CI is a failure, not a skip.`,
+    );
   }
   return false;
 }
@@ -97,15 +99,23 @@ export function run(command: string, args: readonly string[], options: RunOption
       timeout: options.timeoutMs ?? 120_000,
     });
   } catch (error) {
-    const e = error as NodeJS.ErrnoException & { status?: number | null; signal?: string | null; stderr?: Buffer; stdout?: Buffer };
+    const e = error as NodeJS.ErrnoException & {
+      status?: number | null;
+      signal?: string | null;
+      stderr?: Buffer;
+      stdout?: Buffer;
+    };
     const shown = [command, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(" ");
     const line = shown.length > 2000 ? `${shown.slice(0, 2000)}... (${shown.length} chars)` : shown;
     const stderr = e.stderr?.toString().trim() ?? "";
     const stdout = e.stdout?.toString().trim().split("\n").slice(-20).join("\n") ?? "";
     const status = e.code === "ENOENT" ? "not found" : e.signal ? `killed by ${e.signal}` : `exit status ${e.status}`;
-    throw new Error(`${line}\n  failed: ${status}${stderr ? `\n  stderr: ${stderr}` : ""}${!stderr && stdout ? `\n  stdout (tail): ${stdout}` : ""}`, {
-      cause: error,
-    });
+    throw new Error(
+      `${line}\n  failed: ${status}${stderr ? `\n  stderr: ${stderr}` : ""}${!stderr && stdout ? `\n  stdout (tail): ${stdout}` : ""}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -171,7 +181,11 @@ export interface VhdiInfo {
   raw: Record<string, string>;
 }
 
-const VHDI_DISK_TYPES: Record<string, VhdiInfo["diskType"]> = { Fixed: "fixed", Dynamic: "dynamic", Differential: "differencing" };
+const VHDI_DISK_TYPES: Record<string, VhdiInfo["diskType"]> = {
+  Fixed: "fixed",
+  Dynamic: "dynamic",
+  Differential: "differencing",
+};
 
 /** Runs `vhdiinfo` and parses the fields the tests compare. */
 export function vhdiinfoFields(path: string): VhdiInfo {
@@ -208,7 +222,11 @@ export function vhdiinfoFields(path: string): VhdiInfo {
  * Mind libvhdi's differencing bugs (VHDX-NOTES.md): ZERO blocks of a child read
  * from the parent, and a NOT_PRESENT sector bitmap is read from file offset 0.
  */
-export function pyvhdiRead(path: string, ranges: ReadonlyArray<readonly [offset: number, length: number]>, parents: readonly string[] = []): Uint8Array {
+export function pyvhdiRead(
+  path: string,
+  ranges: ReadonlyArray<readonly [offset: number, length: number]>,
+  parents: readonly string[] = [],
+): Uint8Array {
   const total = ranges.reduce((sum, [, length]) => sum + length, 0);
   const request = JSON.stringify({ path, parents, ranges });
   const out = run(SYSTEM_PYTHON, ["-c", PYVHDI_READ_SCRIPT], { input: request, maxBuffer: total + (1 << 20) });

@@ -14,7 +14,11 @@ if (process.argv.includes("--reset")) {
   process.exit(0);
 }
 
-const reports = existsSync(resultsDir) ? readdirSync(resultsDir).filter((f) => f.endsWith(".json")).sort() : [];
+const reports = existsSync(resultsDir)
+  ? readdirSync(resultsDir)
+      .filter((f) => f.endsWith(".json"))
+      .sort()
+  : [];
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -23,7 +27,10 @@ for (const file of reports) {
   const pending = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
   const failedSuites = report.numFailedTestSuites ?? 0;
   console.log(
-    `  ${file.replace(/\.json$/, "").replace("__", "/").padEnd(36)} ${report.numPassedTests} passed, ` +
+    `  ${file
+      .replace(/\.json$/, "")
+      .replace("__", "/")
+      .padEnd(36)} ${report.numPassedTests} passed, ` +
       `${report.numFailedTests} failed, ${pending} skipped${failedSuites ? `, ${failedSuites} suite(s) failed to run` : ""}`,
   );
   passed += report.numPassedTests;

@@ -54,7 +54,13 @@ async function medianInProcess(files) {
   for (let run = 0; run < RUNS; run++) {
     const start = process.hrtime.bigint();
     for (const file of files) {
-      await runCli(["check", "--json", file], { stdout: sink(), stderr: sink(), stdin: process.stdin, interactive: false, cwd: dir });
+      await runCli(["check", "--json", file], {
+        stdout: sink(),
+        stderr: sink(),
+        stdin: process.stdin,
+        interactive: false,
+        cwd: dir,
+      });
     }
     times.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
@@ -69,9 +75,17 @@ try {
     { how: "vhdx check in-process (runCli)", ms: await medianInProcess(files) },
   ].map((r) => ({ ...r, qemuImgMs: qemu, ratio: r.ms / qemu }));
   if (wantsJson()) {
-    console.log(JSON.stringify({ benchmark: "conformance-check-mutants", node: process.version, runs: RUNS, mutants: files.length, results }, null, 2));
+    console.log(
+      JSON.stringify(
+        { benchmark: "conformance-check-mutants", node: process.version, runs: RUNS, mutants: files.length, results },
+        null,
+        2,
+      ),
+    );
   } else {
-    console.log(`vhdx check vs qemu-img check (a process per file) on ${files.length} fuzzer mutants, median of ${RUNS} runs (ratio = ours / qemu-img)`);
+    console.log(
+      `vhdx check vs qemu-img check (a process per file) on ${files.length} fuzzer mutants, median of ${RUNS} runs (ratio = ours / qemu-img)`,
+    );
     printTable(
       ["how", "vhdx check", "qemu-img check", "ratio"],
       results.map((r) => [r.how, `${r.ms.toFixed(0)} ms`, `${qemu.toFixed(0)} ms`, `${r.ratio.toFixed(2)}x`]),

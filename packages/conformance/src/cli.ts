@@ -47,7 +47,8 @@ function integer(values: Values, name: keyof Values, fallback: number): number {
   const text = values[name];
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (typeof text !== "string" || !Number.isSafeInteger(value) || value < 0) throw new UsageError(`--${name} wants a whole number, not ${String(text)}`);
+  if (typeof text !== "string" || !Number.isSafeInteger(value) || value < 0)
+    throw new UsageError(`--${name} wants a whole number, not ${String(text)}`);
   return value;
 }
 
@@ -89,15 +90,25 @@ async function fuzz(values: Values): Promise<number> {
   };
   const summary = await runFuzz({ seed, count, replay: true, ...limits, onProgress });
   const failures = summary.failures;
-  for (const failure of failures) process.stdout.write(`FAIL ${failure.caseName} (${failure.seedImage}; ${failure.mutation}): ${failure.problem}\n`);
-  process.stdout.write(`seed ${seed}: ${summary.regressionsReplayed} regression cases replayed, ${summary.mutants} mutants, ${summary.refused} refused, ${summary.accepted} accepted, ${failures.length} failures\n`);
+  for (const failure of failures)
+    process.stdout.write(`FAIL ${failure.caseName} (${failure.seedImage}; ${failure.mutation}): ${failure.problem}\n`);
+  process.stdout.write(
+    `seed ${seed}: ${summary.regressionsReplayed} regression cases replayed, ${summary.mutants} mutants, ${summary.refused} refused, ${summary.accepted} accepted, ${failures.length} failures\n`,
+  );
   return failures.length === 0 ? 0 : 1;
 }
 
 async function crash(values: Values): Promise<number> {
-  const summary = await runCrashTests({ seed: integer(values, "seed", 1), profile: profile(values, "short"), onProgress: progress });
-  for (const f of summary.failures) process.stdout.write(`FAIL ${f.workload} cut ${f.cutPoint} (${f.mode}): ${f.problem}\n`);
-  process.stdout.write(`${summary.workloads.length} workloads, ${summary.cuts} power cuts, ${summary.qemuChecked} qemu-img checks, ${summary.failures.length} failures\n`);
+  const summary = await runCrashTests({
+    seed: integer(values, "seed", 1),
+    profile: profile(values, "short"),
+    onProgress: progress,
+  });
+  for (const f of summary.failures)
+    process.stdout.write(`FAIL ${f.workload} cut ${f.cutPoint} (${f.mode}): ${f.problem}\n`);
+  process.stdout.write(
+    `${summary.workloads.length} workloads, ${summary.cuts} power cuts, ${summary.qemuChecked} qemu-img checks, ${summary.failures.length} failures\n`,
+  );
   return summary.failures.length === 0 ? 0 : 1;
 }
 
@@ -105,7 +116,8 @@ async function corpus(values: Values, positionals: string[]): Promise<number> {
   const dir = positionals[0];
   if (dir === undefined) throw new UsageError("corpus wants the folder to build into");
   const images = await buildCorpus(resolve(dir), { profile: profile(values, "short"), onProgress: progress });
-  for (const image of images) process.stdout.write(`${image.name}\t${image.origin}\t${image.path}\t${image.features.join(",")}\n`);
+  for (const image of images)
+    process.stdout.write(`${image.name}\t${image.origin}\t${image.path}\t${image.features.join(",")}\n`);
   return 0;
 }
 

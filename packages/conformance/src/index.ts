@@ -14,7 +14,14 @@ export {
   buildCorpus,
   readCorpus,
 } from "./corpus/index.js";
-export { type ByteComparison, type CompareOptions, type DifferentialOptions, type ReadWindow, compareViews, runDifferential } from "./differential/index.js";
+export {
+  type ByteComparison,
+  type CompareOptions,
+  type DifferentialOptions,
+  type ReadWindow,
+  compareViews,
+  runDifferential,
+} from "./differential/index.js";
 export {
   type CheckOutcome,
   type FuzzOptions,
@@ -33,7 +40,21 @@ export {
   replayRegressions,
   runFuzz,
 } from "./fuzz/index.js";
-export { type CrashOptions, type CrashWorkloadName, CRASH_WORKLOADS, POWER_CUT_MODES, runCrashTests, verifySurvivor } from "./crash/index.js";
+export {
+  type CrashOptions,
+  type CrashWorkloadName,
+  CRASH_WORKLOADS,
+  POWER_CUT_MODES,
+  runCrashTests,
+  verifySurvivor,
+} from "./crash/index.js";
 export { KNOWN_DIFFERENCES, type KnownDifference } from "./report/known-differences.js";
 export { formatReportMarkdown, formatReportText } from "./report/format-report.js";
-export { type ConformanceOptions, type ConformanceReport, type Profile, type ReportRow, comparisonRows, runConformance } from "./report/run-conformance.js";
+export {
+  type ConformanceOptions,
+  type ConformanceReport,
+  type Profile,
+  type ReportRow,
+  comparisonRows,
+  runConformance,
+} from "./report/run-conformance.js";

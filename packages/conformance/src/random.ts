@@ -49,7 +49,7 @@ export class Prng {
   /** Picks by weight: `choices` are [weight, value] pairs. */
   weighted<T>(choices: ReadonlyArray<readonly [number, T]>): T {
     const total = choices.reduce((sum, [weight]) => sum + weight, 0);
-    let at = this.next() / 0x1_0000_0000 * total;
+    let at = (this.next() / 0x1_0000_0000) * total;
     for (const [weight, value] of choices) {
       if (at < weight) return value;
       at -= weight;

@@ -77,7 +77,8 @@ describe.skipIf(!hasOracles)("the short corpus", () => {
         expect(oracle, image.name).toBe(qemuCanOpen ? "qemu-img convert" : "pyvhdi");
         expect(image.writerModel, image.name).toBeDefined();
       }
-      for (const reference of image.alsoExpected) expect(["qemu-img convert", "pyvhdi"], image.name).toContain(reference.oracle);
+      for (const reference of image.alsoExpected)
+        expect(["qemu-img convert", "pyvhdi"], image.name).toContain(reference.oracle);
     }
   });
 
@@ -95,11 +96,18 @@ describe.skipIf(!hasOracles)("the short corpus", () => {
   it("writes every file: images, parents, raw files the size of the disk holding data", () => {
     for (const image of corpus) {
       for (const path of [image.path, ...image.parents]) expect(existsSync(path), path).toBe(true);
-      for (const raw of [image.expected.path, ...image.alsoExpected.map((r) => r.path), ...(image.writerModel ? [image.writerModel] : [])]) {
+      for (const raw of [
+        image.expected.path,
+        ...image.alsoExpected.map((r) => r.path),
+        ...(image.writerModel ? [image.writerModel] : []),
+      ]) {
         expect(statSync(raw).size, raw).toBe(image.virtualSize);
       }
       if (image.virtualSize <= 512 * 1024 * 1024) {
-        expect(readFileSync(image.expected.path).some((byte) => byte !== 0), `${image.name} reads as all zeros`).toBe(true);
+        expect(
+          readFileSync(image.expected.path).some((byte) => byte !== 0),
+          `${image.name} reads as all zeros`,
+        ).toBe(true);
       }
       expect(image.focus.length, image.name).toBeGreaterThan(0);
     }
@@ -120,7 +128,9 @@ describe.skipIf(!hasOracles)("the short corpus", () => {
   it("leaves the dirty-log image with a log to replay: LogGuid set, QEMU refuses a read-only open", () => {
     const image = corpus.find((entry) => entry.features.includes("dirty-log"))!;
     const file = readFileSync(image.path);
-    const headers = [0x10000, 0x20000].filter((at) => verifyHeaderChecksum(file, at)).map((at) => decodeHeader(file, at));
+    const headers = [0x10000, 0x20000]
+      .filter((at) => verifyHeaderChecksum(file, at))
+      .map((at) => decodeHeader(file, at));
     const current = headers.sort((a, b) => (a.sequenceNumber < b.sequenceNumber ? 1 : -1))[0]!;
     expect(current.logGuid).not.toBe(NIL_GUID);
     expect(() => run("qemu-img", ["info", "-f", "vhdx", image.path])).toThrow(/needs to be replayed/);

@@ -59,8 +59,11 @@ describe.skipIf(!hasOracles)("the differential runners on the short corpus", () 
       expect(libvhdi, image.name).toHaveLength(1);
       expect(libvhdi[0]!.skipped === undefined ? libvhdi[0]!.bytesCompared : 1, image.name).toBeGreaterThan(0);
     }
-    for (const c of comparisons.filter((c) => c.skipped !== undefined)) expect(reasons, `${c.oracle} on ${c.image}`).toContain(c.skipped);
-    const skippedPyvhdi = comparisons.filter((c) => c.oracle === "pyvhdi" && c.skipped !== undefined).map((c) => c.image);
+    for (const c of comparisons.filter((c) => c.skipped !== undefined))
+      expect(reasons, `${c.oracle} on ${c.image}`).toContain(c.skipped);
+    const skippedPyvhdi = comparisons
+      .filter((c) => c.oracle === "pyvhdi" && c.skipped !== undefined)
+      .map((c) => c.image);
     expect(skippedPyvhdi.sort()).toEqual(["gen-diff-no-bitmap-child", "gen-diff-states-child", "qemu-dirty-log"]);
   });
 
@@ -101,7 +104,9 @@ describe.skipIf(!hasOracles)("the differential runners on the short corpus", () 
     const results = await runDifferential([{ ...image, path: copy }]);
     const generator = results.find((c) => c.oracle === "generator")!;
     expect(generator.mismatches).toHaveLength(1);
-    expect(generator.mismatches[0]).toMatch(/^virtual offset 1000 \(0x3e8\): our reader 0x[0-9a-f]{2}, generator 0x[0-9a-f]{2}; 1 bytes differ/);
+    expect(generator.mismatches[0]).toMatch(
+      /^virtual offset 1000 \(0x3e8\): our reader 0x[0-9a-f]{2}, generator 0x[0-9a-f]{2}; 1 bytes differ/,
+    );
     // libvhdi reads the damaged file as we do: the difference is in the data, not in a reader.
     expect(results.find((c) => c.oracle === "pyvhdi")!.mismatches).toEqual([]);
   });
@@ -119,11 +124,18 @@ describe.skipIf(!hasOracles)("the differential runners on the short corpus", () 
 });
 
 describe("compareViews", () => {
-  const view = (bytes: Uint8Array) => async (target: Uint8Array, offset: number) => target.set(bytes.subarray(offset, offset + target.length));
+  const view = (bytes: Uint8Array) => async (target: Uint8Array, offset: number) =>
+    target.set(bytes.subarray(offset, offset + target.length));
 
   it("counts the bytes it compared and finds nothing when the views agree", async () => {
     const bytes = new Uint8Array(10_000).map((_, i) => i % 251);
-    const result = await compareViews([[0, 10_000]], view(bytes), view(bytes.slice()), { ours: "a", theirs: "b" }, { window: 999 });
+    const result = await compareViews(
+      [[0, 10_000]],
+      view(bytes),
+      view(bytes.slice()),
+      { ours: "a", theirs: "b" },
+      { window: 999 },
+    );
     expect(result).toEqual({ bytesCompared: 10_000, mismatches: [] });
   });
 
@@ -131,7 +143,13 @@ describe("compareViews", () => {
     const ours = new Uint8Array(1000);
     const theirs = new Uint8Array(1000);
     for (let i = 5; i < 1000; i += 100) theirs[i] = 7;
-    const result = await compareViews([[0, 1000]], view(ours), view(theirs), { ours: "a", theirs: "b" }, { window: 100, maxMismatches: 3 });
+    const result = await compareViews(
+      [[0, 1000]],
+      view(ours),
+      view(theirs),
+      { ours: "a", theirs: "b" },
+      { window: 100, maxMismatches: 3 },
+    );
     expect(result.bytesCompared).toBe(1000);
     expect(result.mismatches).toEqual([
       "virtual offset 5 (0x5): a 0x00, b 0x07; 1 bytes differ in [0, 100)",

@@ -64,7 +64,17 @@ describe("regression cases", () => {
   it("replays a kept case, with its parents beside it", async () => {
     const regressionsDir = dir.file("replay-regressions");
     const seedBytes = readFileSync(join(packageDir, "package.json"));
-    saveCase(regressionsDir, { bytes: new Uint8Array(seedBytes), fileName: "mutant.vhdx", parents: [{ fileName: "parent.vhdx", bytes: new Uint8Array(8) }], seedImage: "none", mutation: "a JSON file" }, "test");
+    saveCase(
+      regressionsDir,
+      {
+        bytes: new Uint8Array(seedBytes),
+        fileName: "mutant.vhdx",
+        parents: [{ fileName: "parent.vhdx", bytes: new Uint8Array(8) }],
+        seedImage: "none",
+        mutation: "a JSON file",
+      },
+      "test",
+    );
     expect(readdirSync(regressionsDir).sort()).toHaveLength(3);
     const result = await replayRegressions({ regressionsDir, workers: 1 });
     expect(result).toEqual({ replayed: 1, failures: [] });

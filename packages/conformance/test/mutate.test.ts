@@ -29,7 +29,10 @@ const seedNamed = (name: string) => {
   if (seed === undefined) throw new Error(`no seed ${name}`);
   return seed;
 };
-const only = (map: StructureMap, keep: (s: Structure) => boolean): StructureMap => ({ ...map, structures: map.structures.filter(keep) });
+const only = (map: StructureMap, keep: (s: Structure) => boolean): StructureMap => ({
+  ...map,
+  structures: map.structures.filter(keep),
+});
 const equalBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
 
 describe("structure map", () => {
@@ -38,8 +41,14 @@ describe("structure map", () => {
     for (const seed of seeds) {
       const map = mapStructures(seed.bytes);
       const kinds = map.structures.map((s) => s.kind);
-      expect(kinds.filter((k) => k === "header"), seed.name).toHaveLength(2);
-      expect(kinds.filter((k) => k === "region table"), seed.name).toHaveLength(2);
+      expect(
+        kinds.filter((k) => k === "header"),
+        seed.name,
+      ).toHaveLength(2);
+      expect(
+        kinds.filter((k) => k === "region table"),
+        seed.name,
+      ).toHaveLength(2);
       expect(kinds, seed.name).toContain("metadata table");
       expect(kinds.filter((k) => k === "metadata item").length, seed.name).toBeGreaterThanOrEqual(5);
       expect(kinds, seed.name).toContain("BAT");
@@ -83,16 +92,21 @@ describe("mutate", () => {
   it("gives different mutants for different seeds and indexes", () => {
     const seed = seedNamed("ours-dynamic");
     const map = mapStructures(seed.bytes);
-    const descriptions = new Set(Array.from({ length: 50 }, (_, i) => mutate(seed.bytes, map, Prng.forMutant(1, i)).description));
+    const descriptions = new Set(
+      Array.from({ length: 50 }, (_, i) => mutate(seed.bytes, map, Prng.forMutant(1, i)).description),
+    );
     expect(descriptions.size).toBeGreaterThan(40);
-    expect(mutate(seed.bytes, map, Prng.forMutant(1, 0)).description).not.toBe(mutate(seed.bytes, map, Prng.forMutant(2, 0)).description);
+    expect(mutate(seed.bytes, map, Prng.forMutant(1, 0)).description).not.toBe(
+      mutate(seed.bytes, map, Prng.forMutant(2, 0)).description,
+    );
   });
 
   it("changes every mutant but the rare no-op", () => {
     const seed = seeds.find((s) => s.name === "qemu-dynamic") ?? seedNamed("ours-dynamic");
     const map = mapStructures(seed.bytes);
     let unchanged = 0;
-    for (let i = 0; i < 100; i++) if (equalBytes(mutate(seed.bytes, map, Prng.forMutant(3, i)).bytes, seed.bytes)) unchanged++;
+    for (let i = 0; i < 100; i++)
+      if (equalBytes(mutate(seed.bytes, map, Prng.forMutant(3, i)).bytes, seed.bytes)) unchanged++;
     expect(unchanged).toBeLessThan(10);
   });
 });
@@ -119,7 +133,10 @@ describe("field rewrites recompute checksums", () => {
     let both = 0;
     for (let i = 0; i < 30; i++) {
       const result = applyOne(seed.bytes.slice(), map, Prng.forMutant(12, i), "field");
-      expect(verifyRegionTableChecksum(result.bytes, 0x30000) && verifyRegionTableChecksum(result.bytes, 0x40000), result.description).toBe(true);
+      expect(
+        verifyRegionTableChecksum(result.bytes, 0x30000) && verifyRegionTableChecksum(result.bytes, 0x40000),
+        result.description,
+      ).toBe(true);
       if (result.description.endsWith("in both copies")) both++;
     }
     expect(both).toBeGreaterThan(3);
@@ -134,7 +151,10 @@ describe("field rewrites recompute checksums", () => {
     for (let i = 0; i < 40; i++) {
       const result = applyOne(seed.bytes.slice(), map, Prng.forMutant(13, i), "field");
       if (!result.description.includes("entryLength")) {
-        expect(verifyLogEntryChecksum(result.bytes.subarray(entry.offset, full.log!.offset + full.log!.length)), result.description).toBe(true);
+        expect(
+          verifyLogEntryChecksum(result.bytes.subarray(entry.offset, full.log!.offset + full.log!.length)),
+          result.description,
+        ).toBe(true);
         verified++;
       }
     }
@@ -175,7 +195,13 @@ describe("other mutations", () => {
       expect(result.description).toMatch(/^BAT\.entries\[\d+\] = /);
       let differing = 0;
       for (let e = 0; e < bat.length; e += 8) {
-        if (!equalBytes(result.bytes.subarray(bat.offset + e, bat.offset + e + 8), seed.bytes.subarray(bat.offset + e, bat.offset + e + 8))) differing++;
+        if (
+          !equalBytes(
+            result.bytes.subarray(bat.offset + e, bat.offset + e + 8),
+            seed.bytes.subarray(bat.offset + e, bat.offset + e + 8),
+          )
+        )
+          differing++;
       }
       expect(differing).toBeLessThanOrEqual(1);
       expect(equalBytes(result.bytes.subarray(0, bat.offset), seed.bytes.subarray(0, bat.offset))).toBe(true);
@@ -191,10 +217,14 @@ describe("other mutations", () => {
       if (!result.description.startsWith("parent locator:")) continue;
       const table = decodeMetadataTable(result.bytes, map.metadata!.offset);
       const entry = table.entries.find((e) => e.itemId === PARENT_LOCATOR_GUID)!;
-      const item = result.bytes.subarray(map.metadata!.offset + entry.offset, map.metadata!.offset + entry.offset + entry.length);
+      const item = result.bytes.subarray(
+        map.metadata!.offset + entry.offset,
+        map.metadata!.offset + entry.offset + entry.length,
+      );
       const entries = decodeParentLocator(item).entries;
       if (entries.relative_path?.includes("etc")) seen.add("outside");
-      if (entries.relative_path === "mutant.vhdx" && entries.parent_linkage === `{${map.dataWriteGuid}}`) seen.add("cycle");
+      if (entries.relative_path === "mutant.vhdx" && entries.parent_linkage === `{${map.dataWriteGuid}}`)
+        seen.add("cycle");
       if (entries.parent_linkage === undefined) seen.add("no linkage");
     }
     expect([...seen].sort()).toEqual(["cycle", "no linkage", "outside"]);
@@ -214,6 +244,7 @@ describe("other mutations", () => {
   });
 
   it("decodes the seeds' region tables (sanity of the fixtures)", () => {
-    for (const seed of seeds) expect(decodeRegionTable(seed.bytes, 0x30000).entries.length, seed.name).toBeGreaterThanOrEqual(2);
+    for (const seed of seeds)
+      expect(decodeRegionTable(seed.bytes, 0x30000).entries.length, seed.name).toBeGreaterThanOrEqual(2);
   });
 });

@@ -9,7 +9,12 @@ import { type ConformanceReport, comparisonRows } from "../src/report/run-confor
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "bin", "vhdx-conformance.mjs");
 
-const agree = (oracle: string, image: string, bytes: number): Comparison => ({ oracle, image, bytesCompared: bytes, mismatches: [] });
+const agree = (oracle: string, image: string, bytes: number): Comparison => ({
+  oracle,
+  image,
+  bytesCompared: bytes,
+  mismatches: [],
+});
 const fuzz: FuzzSummary = { seed: 1, mutants: 10, refused: 6, accepted: 4, failures: [], regressionsReplayed: 1 };
 const crash: CrashSummary = { workloads: ["writes"], cuts: 30, qemuChecked: 5, failures: [] };
 
@@ -46,12 +51,20 @@ describe("the report", () => {
   });
 
   it("prints every mismatch and skipped comparison, and says FAIL when anything disagrees", () => {
-    const bad = report([{ ...agree("qemu-img convert", "img", 512), mismatches: ["at 0x200: ours 01, oracle 00"] }, { ...agree("pyvhdi", "img", 0), skipped: "why" }]);
+    const bad = report([
+      { ...agree("qemu-img convert", "img", 512), mismatches: ["at 0x200: ours 01, oracle 00"] },
+      { ...agree("pyvhdi", "img", 0), skipped: "why" },
+    ]);
     const text = formatReportText(bad);
     expect(text).toMatch(/FAIL qemu-img convert on img: at 0x200/);
     expect(text).toMatch(/skipped: pyvhdi on img: why/);
     expect(text.trim().split("\n").at(-1)).toMatch(/^FAIL: profile short, seed 1/);
-    expect(formatReportText(report([agree("qemu-img convert", "img", 512)])).trim().split("\n").at(-1)).toMatch(/^PASS/);
+    expect(
+      formatReportText(report([agree("qemu-img convert", "img", 512)]))
+        .trim()
+        .split("\n")
+        .at(-1),
+    ).toMatch(/^PASS/);
   });
 
   it("writes Markdown with the table, the environment and every known difference", () => {
@@ -65,20 +78,29 @@ describe("the report", () => {
 });
 
 describe("the vhdx-conformance command", () => {
-  const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 120_000 });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 120_000 });
 
   it("exits 2 with the usage on bad usage", () => {
-    for (const args of [[], ["nonsense"], ["fuzz", "--count", "many"], ["crash", "--profile", "huge"], ["report", "--no-such-flag"]]) {
+    for (const args of [
+      [],
+      ["nonsense"],
+      ["fuzz", "--count", "many"],
+      ["crash", "--profile", "huge"],
+      ["report", "--no-such-flag"],
+    ]) {
       const result = run(...args);
       expect(result.status, args.join(" ")).toBe(2);
       expect(result.stdout + result.stderr).toMatch(/usage: vhdx-conformance/);
     }
   });
 
-  it("runs a short fuzz, passing through pnpm's \"--\", and reports the seed for a replay", () => {
+  it('runs a short fuzz, passing through pnpm\'s "--", and reports the seed for a replay', () => {
     const result = run("fuzz", "--", "--count", "4", "--seed", "3", "--workers", "1");
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/^seed 3: \d+ regression cases replayed, 4 mutants, \d+ refused, \d+ accepted, 0 failures$/m);
+    expect(result.stdout).toMatch(
+      /^seed 3: \d+ regression cases replayed, 4 mutants, \d+ refused, \d+ accepted, 0 failures$/m,
+    );
   });
 });

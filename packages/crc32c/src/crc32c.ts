@@ -47,8 +47,7 @@ export function createCrc32c(options: { wasm: boolean }): (data: Uint8Array, pre
         t[512 + data[i + 5]!]! ^
         t[256 + data[i + 6]!]! ^
         t[data[i + 7]!]! ^
-        ((t[1792 + (a & 255)]! ^ t[1536 + ((a >>> 8) & 255)]!) ^
-          (t[1280 + ((a >>> 16) & 255)]! ^ t[1024 + (a >>> 24)]!));
+        (t[1792 + (a & 255)]! ^ t[1536 + ((a >>> 8) & 255)]! ^ (t[1280 + ((a >>> 16) & 255)]! ^ t[1024 + (a >>> 24)]!));
     }
     for (; i < n; i++) crc = t[(crc ^ data[i]!) & 255]! ^ (crc >>> 8);
     return crc;
@@ -90,15 +89,16 @@ export function createCrc32c(options: { wasm: boolean }): (data: Uint8Array, pre
         t[512 + ((d >>> 8) & 255)]! ^
         t[256 + ((d >>> 16) & 255)]! ^
         t[d >>> 24]! ^
-        ((t[3840 + (a & 255)]! ^ t[3584 + ((a >>> 8) & 255)]!) ^
-          (t[3328 + ((a >>> 16) & 255)]! ^ t[3072 + (a >>> 24)]!));
+        (t[3840 + (a & 255)]! ^ t[3584 + ((a >>> 8) & 255)]! ^ (t[3328 + ((a >>> 16) & 255)]! ^ t[3072 + (a >>> 24)]!));
     }
     for (i += wordCount * 4; i < n; i++) crc = t[(crc ^ data[i]!) & 255]! ^ (crc >>> 8);
     return crc;
   }
 
   function updateInJs(crc: number, data: Uint8Array): number {
-    return data.length >= WORD_LOOP_MIN_LENGTH && wordsAreLittleEndian ? updateByWords(crc, data) : updateBytes(crc, data);
+    return data.length >= WORD_LOOP_MIN_LENGTH && wordsAreLittleEndian
+      ? updateByWords(crc, data)
+      : updateBytes(crc, data);
   }
 
   return function crc32c(data: Uint8Array, previous = 0): number {

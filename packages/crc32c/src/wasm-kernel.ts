@@ -69,7 +69,11 @@ function emitBlockLoop(code: InstructionWriter): void {
   emitLoopWhileBelow(code, BLOCKS_END, BLOCK_BYTES, () => {
     // words[0] = crc ^ load(position); words[k] = load(position + 4k)
     code.localGet(POSITION).i32Load(0).localGet(CRC).i32Xor().localSet(WORDS);
-    for (let k = 1; k < 4; k++) code.localGet(POSITION).i32Load(4 * k).localSet(WORDS + k);
+    for (let k = 1; k < 4; k++)
+      code
+        .localGet(POSITION)
+        .i32Load(4 * k)
+        .localSet(WORDS + k);
     // Only the first word depends on the previous block's crc, so its four
     // lookups are combined last and in pairs: the chain from one crc to the
     // next stays short, and the twelve other lookups overlap with it. With

@@ -23,6 +23,11 @@ if (wantsJson()) {
   console.log(`GUID codecs, million operations per second (median of 9 rounds, Node ${process.version})`);
   printTable(
     ["operation", "@vhdx/guid", "uuid", "ratio"],
-    results.map((r) => [r.name, (r.ours / 1e6).toFixed(2), (r.uuid / 1e6).toFixed(2), `${(r.ours / r.uuid).toFixed(2)}x`]),
+    results.map((r) => [
+      r.name,
+      (r.ours / 1e6).toFixed(2),
+      (r.uuid / 1e6).toFixed(2),
+      `${(r.ours / r.uuid).toFixed(2)}x`,
+    ]),
   );
 }

@@ -65,11 +65,26 @@ export function guidFromBytes(bytes: Uint8Array, offset = 0): string {
   checkRange(bytes, offset, "guidFromBytes");
   const h = (i: number) => HEX[bytes[offset + i]!]!;
   return (
-    h(3) + h(2) + h(1) + h(0) + "-" +
-    h(5) + h(4) + "-" +
-    h(7) + h(6) + "-" +
-    h(8) + h(9) + "-" +
-    h(10) + h(11) + h(12) + h(13) + h(14) + h(15)
+    h(3) +
+    h(2) +
+    h(1) +
+    h(0) +
+    "-" +
+    h(5) +
+    h(4) +
+    "-" +
+    h(7) +
+    h(6) +
+    "-" +
+    h(8) +
+    h(9) +
+    "-" +
+    h(10) +
+    h(11) +
+    h(12) +
+    h(13) +
+    h(14) +
+    h(15)
   );
 }
 
@@ -107,8 +122,6 @@ function checkedBareGuidText(text: string): string {
 function checkRange(bytes: Uint8Array, offset: number, caller: string): void {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`${caller}: bytes must be a Uint8Array`);
   if (!Number.isInteger(offset) || offset < 0 || offset + GUID_BYTE_LENGTH > bytes.length) {
-    throw new RangeError(
-      `${caller}: a GUID needs 16 bytes at offset ${offset}, but the array holds ${bytes.length}`,
-    );
+    throw new RangeError(`${caller}: a GUID needs 16 bytes at offset ${offset}, but the array holds ${bytes.length}`);
   }
 }

@@ -29,7 +29,9 @@ function log(sectorsPerEntry, laps = 2) {
   const entryLength = LogWriter.entryLength([{ fileOffset: 0, data: new Uint8Array(sectorsPerEntry * SECTOR) }]);
   for (let i = 0; i < (laps * MiB) / entryLength; i++) {
     const data = fill(i, sectorsPerEntry * SECTOR);
-    for (const { ringOffset, bytes } of writer.append([{ fileOffset: 2 * MiB + (i % 64) * SECTOR, data }], sizes).pieces) ring.set(bytes, ringOffset);
+    for (const { ringOffset, bytes } of writer.append([{ fileOffset: 2 * MiB + (i % 64) * SECTOR, data }], sizes)
+      .pieces)
+      ring.set(bytes, ringOffset);
   }
   return ring;
 }
@@ -81,7 +83,9 @@ for (const [name, ring] of logs) {
 if (wantsJson()) {
   console.log(JSON.stringify({ benchmark: "log", node: process.version, results }, null, 2));
 } else {
-  console.log(`@vhdx/log on a full 1 MiB log (median of rounds, Node ${process.version}); ratio = ours / one CRC-32C pass, 1 is as fast as checksumming the log once`);
+  console.log(
+    `@vhdx/log on a full 1 MiB log (median of rounds, Node ${process.version}); ratio = ours / one CRC-32C pass, 1 is as fast as checksumming the log once`,
+  );
   printTable(
     ["log", "one CRC-32C pass", "findActiveSequence", "ratio", "planReplay", "ratio"],
     results.map((r) => [

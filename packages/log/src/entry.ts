@@ -98,7 +98,10 @@ export function checkEntry(ring: Uint8Array, offset: number, guid: string): Head
 
   const computed = entryChecksum(ring, offset, header.entryLength);
   if (computed !== header.checksum) {
-    return fail("CHECKSUM", `checksum is 0x${hex8(header.checksum)}, the entry's ${header.entryLength} bytes give 0x${hex8(computed)}`);
+    return fail(
+      "CHECKSUM",
+      `checksum is 0x${hex8(header.checksum)}, the entry's ${header.entryLength} bytes give 0x${hex8(computed)}`,
+    );
   }
   return { ok: true, header };
 }
@@ -128,20 +131,29 @@ function checkDescriptors(ring: Uint8Array, offset: number, header: LogEntryHead
       return fail("DESCRIPTOR_SIGNATURE", reason);
     }
     const first = violations[0];
-    if (first !== undefined) return fail(DESCRIPTOR_RULES[first.rule] ?? `DESCRIPTOR_${first.rule}`, `${where}: ${first.message}`);
+    if (first !== undefined)
+      return fail(DESCRIPTOR_RULES[first.rule] ?? `DESCRIPTOR_${first.rule}`, `${where}: ${first.message}`);
     if (end > Number.MAX_SAFE_INTEGER) return fail("FIELD_RANGE", `${where}: it ends past 2^53 - 1`);
   }
   return data;
 }
 
-function checkDataSectors(ring: Uint8Array, offset: number, header: LogEntryHeader, count: number): Failure | undefined {
+function checkDataSectors(
+  ring: Uint8Array,
+  offset: number,
+  header: LogEntryHeader,
+  count: number,
+): Failure | undefined {
   const view = new DataView(ring.buffer, ring.byteOffset, ring.byteLength);
   const first = descriptorSectorCount(header.descriptorCount);
   for (let j = 0; j < count; j++) {
     const at = (offset + (first + j) * LOG_SECTOR_SIZE) % ring.length;
     const where = `data sector ${j} (ring offset ${hex(at)})`;
     if (!hasSignature(ring, at, DATA_SECTOR_SIGNATURE)) {
-      return fail("DATA_SECTOR_SIGNATURE", `${where}: signature is ${signatureHex(ring, at)}, expected "${DATA_SECTOR_SIGNATURE}"`);
+      return fail(
+        "DATA_SECTOR_SIGNATURE",
+        `${where}: signature is ${signatureHex(ring, at)}, expected "${DATA_SECTOR_SIGNATURE}"`,
+      );
     }
     const high = view.getUint32(at + 4, true);
     const low = view.getUint32(at + SEQUENCE_LOW_OFFSET, true);
@@ -166,7 +178,12 @@ export function buildEntry(ring: Uint8Array, offset: number, header: LogEntryHea
     } else {
       const descriptor = decodeDataDescriptor(ring, at);
       const data = joinLogUpdate(descriptor, decodeDataSector(ring, sector));
-      descriptors.push({ kind: "data", fileOffset: descriptor.fileOffset, data, sequenceNumber: descriptor.sequenceNumber });
+      descriptors.push({
+        kind: "data",
+        fileOffset: descriptor.fileOffset,
+        data,
+        sequenceNumber: descriptor.sequenceNumber,
+      });
       sector = (sector + LOG_SECTOR_SIZE) % ring.length;
     }
   }
@@ -177,7 +194,7 @@ export function buildEntry(ring: Uint8Array, offset: number, header: LogEntryHea
  * CRC-32C of the `length` bytes from ring offset `offset`, wrapping at the
  * ring's end, with the checksum field taken as zero. Copies nothing.
  */
-export function entryChecksum(ring: Uint8Array, offset: number, length: number): number {
+function entryChecksum(ring: Uint8Array, offset: number, length: number): number {
   const first = Math.min(length, ring.length - offset);
   let crc = crc32c(ring.subarray(offset, offset + CHECKSUM_OFFSET));
   crc = crc32c(ZERO_CHECKSUM, crc);

@@ -43,7 +43,8 @@ export function planReplay(ring: Uint8Array, logGuid: string, fileSize: number, 
   const guid = checkLogGuid(logGuid, "planReplay");
   checkSize(fileSize, "planReplay", "fileSize");
   if (logFileOffset !== undefined) checkSize(logFileOffset, "planReplay", "logFileOffset");
-  if (isNilGuid(guid)) throw new TypeError("planReplay: the header's LogGuid is nil, so the log is empty: nothing to replay");
+  if (isNilGuid(guid))
+    throw new TypeError("planReplay: the header's LogGuid is nil, so the log is empty: nothing to replay");
 
   const sequence = findActiveSequence(ring, guid);
   if (sequence === null) {

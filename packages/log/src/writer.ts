@@ -92,27 +92,48 @@ export class LogWriter {
     const { logLength, logGuid, nextOffset: offset, nextSequenceNumber: sequenceNumber, previousEntry } = this.#state;
     const available = this.available;
     if (entryLength > available) {
-      const kept = previousEntry === undefined ? "" : ` without overwriting the previous entry (${previousEntry.length} bytes at ${hex(previousEntry.offset)})`;
+      const kept =
+        previousEntry === undefined
+          ? ""
+          : ` without overwriting the previous entry (${previousEntry.length} bytes at ${hex(previousEntry.offset)})`;
       const detail = `the entry needs ${entryLength} bytes, only ${available} of the ${logLength}-byte log are free at ring offset ${hex(offset)}${kept}`;
       throw new VhdxError("LOG_FULL", detail, { structure: "log" });
     }
     if (sequenceNumber > MAX_SEQUENCE_NUMBER) {
-      throw new VhdxError("OUT_OF_RANGE", `${where}: sequence numbers are used up`, { structure: "log entry header", field: "sequenceNumber" });
+      throw new VhdxError("OUT_OF_RANGE", `${where}: sequence numbers are used up`, {
+        structure: "log entry header",
+        field: "sequenceNumber",
+      });
     }
 
     const entry = new Uint8Array(entryLength);
-    const header = { entryLength, tail: offset, sequenceNumber, descriptorCount, logGuid, flushedFileOffset, lastFileOffset };
+    const header = {
+      entryLength,
+      tail: offset,
+      sequenceNumber,
+      descriptorCount,
+      logGuid,
+      flushedFileOffset,
+      lastFileOffset,
+    };
     entry.set(encodeLogEntryHeader(header), 0);
     let descriptor = LOG_ENTRY_HEADER_SIZE;
     let sector = descriptorSectors * LOG_SECTOR_SIZE;
     for (const update of updates) {
       if ("zeroLength" in update) {
-        entry.set(encodeZeroDescriptor({ zeroLength: update.zeroLength, fileOffset: update.fileOffset, sequenceNumber }), descriptor);
+        entry.set(
+          encodeZeroDescriptor({ zeroLength: update.zeroLength, fileOffset: update.fileOffset, sequenceNumber }),
+          descriptor,
+        );
         descriptor += LOG_DESCRIPTOR_SIZE;
         continue;
       }
       for (let at = 0; at < update.data.length; at += LOG_SECTOR_SIZE) {
-        const split = splitLogUpdate(update.data.subarray(at, at + LOG_SECTOR_SIZE), update.fileOffset + at, sequenceNumber);
+        const split = splitLogUpdate(
+          update.data.subarray(at, at + LOG_SECTOR_SIZE),
+          update.fileOffset + at,
+          sequenceNumber,
+        );
         entry.set(encodeDataDescriptor(split.descriptor), descriptor);
         entry.set(encodeDataSector(split.sector), sector);
         descriptor += LOG_DESCRIPTOR_SIZE;
@@ -136,7 +157,10 @@ export class LogWriter {
 }
 
 /** Checks every update; the entry's length and descriptor sector count. */
-function layout(updates: unknown, where: string): { entryLength: number; descriptorSectors: number; descriptorCount: number } {
+function layout(
+  updates: unknown,
+  where: string,
+): { entryLength: number; descriptorSectors: number; descriptorCount: number } {
   if (!Array.isArray(updates)) throw new TypeError(`${where}: updates must be an array`);
   let dataSectors = 0;
   let descriptors = 0;
@@ -155,8 +179,10 @@ function layout(updates: unknown, where: string): { entryLength: number; descrip
       length = checkSize(u.zeroLength, where, `${name}.zeroLength`);
     }
     const field = hasData ? `${name}.data` : `${name}.zeroLength`;
-    if (fileOffset % LOG_SECTOR_SIZE !== 0) badField(where, `${name}.fileOffset`, `${name}.fileOffset ${fileOffset} is not a multiple of 4 KiB`);
-    if (length === 0 || length % LOG_SECTOR_SIZE !== 0) badField(where, field, `${field} is ${length} bytes, not a nonzero multiple of 4 KiB`);
+    if (fileOffset % LOG_SECTOR_SIZE !== 0)
+      badField(where, `${name}.fileOffset`, `${name}.fileOffset ${fileOffset} is not a multiple of 4 KiB`);
+    if (length === 0 || length % LOG_SECTOR_SIZE !== 0)
+      badField(where, field, `${field} is ${length} bytes, not a nonzero multiple of 4 KiB`);
     if (fileOffset + length > Number.MAX_SAFE_INTEGER) {
       throw new VhdxError("OUT_OF_RANGE", `${where}: ${name} ends past 2^53 - 1`, { structure: "log", field });
     }
@@ -168,7 +194,11 @@ function layout(updates: unknown, where: string): { entryLength: number; descrip
     }
   });
   const descriptorSectors = descriptorSectorCount(descriptors);
-  return { entryLength: (descriptorSectors + dataSectors) * LOG_SECTOR_SIZE, descriptorSectors, descriptorCount: descriptors };
+  return {
+    entryLength: (descriptorSectors + dataSectors) * LOG_SECTOR_SIZE,
+    descriptorSectors,
+    descriptorCount: descriptors,
+  };
 }
 
 function checkFileSize(value: unknown, where: string, name: string): number {
@@ -183,25 +213,38 @@ function checkState(state: LogWriterState): LogWriterState {
   const logLength = checkSize(state.logLength, where, "logLength");
   checkLogLength(logLength, where);
   const logGuid = checkLogGuid(state.logGuid, where);
-  if (isNilGuid(logGuid)) throw new TypeError(`${where}: logGuid is nil; a session writes with a fresh, non-nil LogGuid`);
+  if (isNilGuid(logGuid))
+    throw new TypeError(`${where}: logGuid is nil; a session writes with a fresh, non-nil LogGuid`);
   const nextOffset = checkRingOffset(state.nextOffset, logLength, where, "nextOffset");
   const sequence = state.nextSequenceNumber;
   if (typeof sequence !== "bigint") throw new TypeError(`${where}: nextSequenceNumber must be a bigint`);
   if (sequence < 1n || sequence > MAX_SEQUENCE_NUMBER) {
-    throw new VhdxError("OUT_OF_RANGE", `${where}: nextSequenceNumber ${sequence} is outside 1 to 2^64 - 1`, { structure: "log", field: "nextSequenceNumber" });
+    throw new VhdxError("OUT_OF_RANGE", `${where}: nextSequenceNumber ${sequence} is outside 1 to 2^64 - 1`, {
+      structure: "log",
+      field: "nextSequenceNumber",
+    });
   }
   const checked: LogWriterState = { logLength, logGuid, nextOffset, nextSequenceNumber: sequence };
   const previous = state.previousEntry;
   if (previous === undefined) return checked;
-  if (typeof previous !== "object" || previous === null) throw new TypeError(`${where}: previousEntry must be an object`);
+  if (typeof previous !== "object" || previous === null)
+    throw new TypeError(`${where}: previousEntry must be an object`);
   const offset = checkRingOffset(previous.offset, logLength, where, "previousEntry.offset");
   const length = checkSize(previous.length, where, "previousEntry.length");
   if (length === 0 || length % LOG_SECTOR_SIZE !== 0 || length > logLength) {
-    badField(where, "previousEntry.length", `previousEntry.length ${length} is not a nonzero multiple of 4 KiB within the log`);
+    badField(
+      where,
+      "previousEntry.length",
+      `previousEntry.length ${length} is not a nonzero multiple of 4 KiB within the log`,
+    );
   }
   // nextOffset may not lie inside the previous entry (a full-ring entry ends where it starts).
   if (length < logLength && forwardDistance(offset, nextOffset, logLength) < length) {
-    badField(where, "nextOffset", `nextOffset ${hex(nextOffset)} lies inside the previous entry (${length} bytes at ${hex(offset)})`);
+    badField(
+      where,
+      "nextOffset",
+      `nextOffset ${hex(nextOffset)} lies inside the previous entry (${length} bytes at ${hex(offset)})`,
+    );
   }
   return { ...checked, previousEntry: { offset, length } };
 }

@@ -59,7 +59,14 @@ describe("readLogEntry on a good entry", () => {
     if (!check.ok) return;
     const { entry } = check;
     expect(entry.offset).toBe(B_OFFSET);
-    expect(entry.header).toMatchObject({ signature: "loge", entryLength: 2 * SECTOR, tail: B_OFFSET, sequenceNumber: 2n, descriptorCount: 2, logGuid: GUID });
+    expect(entry.header).toMatchObject({
+      signature: "loge",
+      entryLength: 2 * SECTOR,
+      tail: B_OFFSET,
+      sequenceNumber: 2n,
+      descriptorCount: 2,
+      logGuid: GUID,
+    });
     expect(entry.descriptors).toHaveLength(2);
     const [data, zero] = entry.descriptors;
     expect(data).toMatchObject({ kind: "data", fileOffset: 3 * MiB, sequenceNumber: 2n });
@@ -73,7 +80,9 @@ describe("readLogEntry on a good entry", () => {
   it("reads an entry whose sectors wrap from the end of the ring to its start", () => {
     // 130 descriptors: two descriptor sectors, the second one at ring offset 0, then the data sectors.
     const descriptors = Array.from({ length: 130 }, (_, i) =>
-      i % 2 === 0 ? { kind: "data" as const, fileOffset: i * SECTOR, data: pattern(i) } : { kind: "zero" as const, fileOffset: i * MiB, zeroLength: SECTOR },
+      i % 2 === 0
+        ? { kind: "data" as const, fileOffset: i * SECTOR, data: pattern(i) }
+        : { kind: "zero" as const, fileOffset: i * MiB, zeroLength: SECTOR },
     );
     const ring = new Uint8Array(MiB);
     const start = ring.length - SECTOR;
@@ -118,25 +127,70 @@ const DAMAGE: Array<[rule: string, what: string, make: () => Uint8Array]> = [
   ["DESCRIPTOR_COUNT", "fewer descriptors than the entry's sectors", () => entryB({ descriptorCount: 0 })],
   ["RESERVED", "header reserved field", () => entryB({ reserved: 1 })],
   ["LOG_GUID", "another LogGuid", () => entryB({ logGuid: OTHER_GUID })],
-  ["FILE_OFFSET_ALIGNMENT", "FlushedFileOffset not 1 MiB-aligned", () => entryB({ flushedFileOffset: 4 * MiB + SECTOR })],
+  [
+    "FILE_OFFSET_ALIGNMENT",
+    "FlushedFileOffset not 1 MiB-aligned",
+    () => entryB({ flushedFileOffset: 4 * MiB + SECTOR }),
+  ],
   ["FILE_OFFSET_ALIGNMENT", "LastFileOffset not 1 MiB-aligned", () => entryB({ lastFileOffset: 4 * MiB + SECTOR })],
   ["FIELD_RANGE", "FlushedFileOffset past 2^53", () => damaged(entryB(), (b) => writeU64(b, 48, 1n << 60n))],
-  ["FIELD_RANGE", "a data FileOffset past 2^53", () => damaged(entryB(), (b) => writeU64(b, descriptorAt(0) + 16, 1n << 60n))],
-  ["FIELD_RANGE", "a zero range ending past 2^53", () => damaged(entryB(), (b) => {
-    writeU64(b, descriptorAt(1) + 8, 1n << 52n);
-    writeU64(b, descriptorAt(1) + 16, 1n << 52n);
-  })],
+  [
+    "FIELD_RANGE",
+    "a data FileOffset past 2^53",
+    () => damaged(entryB(), (b) => writeU64(b, descriptorAt(0) + 16, 1n << 60n)),
+  ],
+  [
+    "FIELD_RANGE",
+    "a zero range ending past 2^53",
+    () =>
+      damaged(entryB(), (b) => {
+        writeU64(b, descriptorAt(1) + 8, 1n << 52n);
+        writeU64(b, descriptorAt(1) + 16, 1n << 52n);
+      }),
+  ],
   ["DESCRIPTOR_SIGNATURE", "a descriptor signature", () => damaged(entryB(), (b) => (b[descriptorAt(1)] = 0x5a))],
-  ["DESCRIPTOR_RESERVED", "a zero descriptor's reserved field", () => damaged(entryB(), (b) => writeU32(b, descriptorAt(1) + 4, 1))],
-  ["DESCRIPTOR_ALIGNMENT", "a data FileOffset not 4 KiB-aligned", () => damaged(entryB(), (b) => writeU64(b, descriptorAt(0) + 16, BigInt(3 * MiB + 512)))],
-  ["DESCRIPTOR_ALIGNMENT", "a ZeroLength not a multiple of 4 KiB", () => damaged(entryB(), (b) => writeU64(b, descriptorAt(1) + 8, 1000n))],
-  ["DESCRIPTOR_ALIGNMENT", "a zero FileOffset not 4 KiB-aligned", () => damaged(entryB(), (b) => writeU64(b, descriptorAt(1) + 16, BigInt(5 * MiB + 8)))],
-  ["DESCRIPTOR_SEQUENCE", "a data descriptor's sequence number", () => damaged(entryB(), (b) => writeU64(b, descriptorAt(0) + 24, 3n))],
-  ["DESCRIPTOR_SEQUENCE", "a zero descriptor's sequence number", () => damaged(entryB(), (b) => writeU64(b, descriptorAt(1) + 24, 1n))],
-  ["DATA_SECTOR_COUNT", "EntryLength one sector longer than the data descriptors", () => entryB({ entryLength: 3 * SECTOR })],
+  [
+    "DESCRIPTOR_RESERVED",
+    "a zero descriptor's reserved field",
+    () => damaged(entryB(), (b) => writeU32(b, descriptorAt(1) + 4, 1)),
+  ],
+  [
+    "DESCRIPTOR_ALIGNMENT",
+    "a data FileOffset not 4 KiB-aligned",
+    () => damaged(entryB(), (b) => writeU64(b, descriptorAt(0) + 16, BigInt(3 * MiB + 512))),
+  ],
+  [
+    "DESCRIPTOR_ALIGNMENT",
+    "a ZeroLength not a multiple of 4 KiB",
+    () => damaged(entryB(), (b) => writeU64(b, descriptorAt(1) + 8, 1000n)),
+  ],
+  [
+    "DESCRIPTOR_ALIGNMENT",
+    "a zero FileOffset not 4 KiB-aligned",
+    () => damaged(entryB(), (b) => writeU64(b, descriptorAt(1) + 16, BigInt(5 * MiB + 8))),
+  ],
+  [
+    "DESCRIPTOR_SEQUENCE",
+    "a data descriptor's sequence number",
+    () => damaged(entryB(), (b) => writeU64(b, descriptorAt(0) + 24, 3n)),
+  ],
+  [
+    "DESCRIPTOR_SEQUENCE",
+    "a zero descriptor's sequence number",
+    () => damaged(entryB(), (b) => writeU64(b, descriptorAt(1) + 24, 1n)),
+  ],
+  [
+    "DATA_SECTOR_COUNT",
+    "EntryLength one sector longer than the data descriptors",
+    () => entryB({ entryLength: 3 * SECTOR }),
+  ],
   ["DATA_SECTOR_SIGNATURE", "a data sector signature", () => damaged(entryB(), (b) => (b[SECTOR + 3] = 0x34))],
   ["DATA_SECTOR_SEQUENCE", "a data sector's SequenceHigh", () => damaged(entryB(), (b) => writeU32(b, SECTOR + 4, 1))],
-  ["DATA_SECTOR_SEQUENCE", "a data sector's SequenceLow (a torn sector)", () => damaged(entryB(), (b) => writeU32(b, SECTOR + 4092, 1))],
+  [
+    "DATA_SECTOR_SEQUENCE",
+    "a data sector's SequenceLow (a torn sector)",
+    () => damaged(entryB(), (b) => writeU32(b, SECTOR + 4092, 1)),
+  ],
 ];
 
 describe("every rule, broken", () => {

@@ -1,7 +1,15 @@
 // Shared by the tests: error matching, a replayable random source, and a log
 // entry generator written the slow, obvious way from MS-VHDX 2.3.1, sharing no
 // code with src/ (it places descriptors by slot and sector, not by offset).
-import { computeChecksum, encodeDataDescriptor, encodeDataSector, encodeLogEntryHeader, encodeZeroDescriptor, splitLogUpdate, VhdxError } from "@vhdx/structs";
+import {
+  computeChecksum,
+  encodeDataDescriptor,
+  encodeDataSector,
+  encodeLogEntryHeader,
+  encodeZeroDescriptor,
+  splitLogUpdate,
+  VhdxError,
+} from "@vhdx/structs";
 import { expect } from "vitest";
 
 export const KiB = 1024;
@@ -96,7 +104,15 @@ export function encodeEntry(e: GenEntry): Uint8Array {
   descriptors.forEach((d, k) => {
     const sequenceNumber = d.sequenceNumber ?? e.sequenceNumber;
     if (d.kind === "zero") {
-      bytes.set(encodeZeroDescriptor({ zeroLength: d.zeroLength, fileOffset: d.fileOffset, sequenceNumber, reserved: d.reserved ?? 0 }), descriptorAt(k));
+      bytes.set(
+        encodeZeroDescriptor({
+          zeroLength: d.zeroLength,
+          fileOffset: d.fileOffset,
+          sequenceNumber,
+          reserved: d.reserved ?? 0,
+        }),
+        descriptorAt(k),
+      );
       return;
     }
     const split = splitLogUpdate(d.data, d.fileOffset, sequenceNumber);
@@ -134,7 +150,12 @@ export function putChain(ring: Uint8Array, start: number, entries: Uint8Array[])
 /** A one-data-descriptor entry of 2 sectors, its own tail. */
 export function smallEntry(sequenceNumber: bigint, offset: number, extra: Partial<GenEntry> = {}): Uint8Array {
   const data = pattern(Number(sequenceNumber));
-  return encodeEntry({ sequenceNumber, tail: offset, descriptors: [{ kind: "data", fileOffset: 2 * MiB, data }], ...extra });
+  return encodeEntry({
+    sequenceNumber,
+    tail: offset,
+    descriptors: [{ kind: "data", fileOffset: 2 * MiB, data }],
+    ...extra,
+  });
 }
 
 export function writeU32(bytes: Uint8Array, at: number, value: number): void {

@@ -44,7 +44,9 @@ afterAll(() => {
 
 function currentHeader(file: Uint8Array) {
   const headers = [decodeHeader(file, 64 * 1024), decodeHeader(file, 128 * 1024)];
-  return headers[0]!.sequenceNumber > headers[1]!.sequenceNumber ? { at: 64 * 1024, header: headers[0]! } : { at: 128 * 1024, header: headers[1]! };
+  return headers[0]!.sequenceNumber > headers[1]!.sequenceNumber
+    ? { at: 64 * 1024, header: headers[0]! }
+    : { at: 128 * 1024, header: headers[1]! };
 }
 
 describe.skipIf(!available)("logs written by QEMU", () => {
@@ -62,7 +64,9 @@ describe.skipIf(!available)("logs written by QEMU", () => {
       if (!check.ok) continue;
       const sequence = findActiveSequence(ring, guid);
       expect(sequence?.entries.map((e) => e.offset)).toEqual([offset]);
-      expect(check.entry.descriptors.every((d) => d.kind === "data" && d.fileOffset >= 2 * MiB && d.fileOffset < 3 * MiB)).toBe(true);
+      expect(
+        check.entry.descriptors.every((d) => d.kind === "data" && d.fileOffset >= 2 * MiB && d.fileOffset < 3 * MiB),
+      ).toBe(true);
       found.push({ offset, guid, sequenceNumber: check.entry.header.sequenceNumber });
     }
     expect(found.length).toBe(ring.length / (2 * SECTOR)); // 8 KiB entries fill the ring
@@ -72,7 +76,8 @@ describe.skipIf(!available)("logs written by QEMU", () => {
     const plan = planReplay(ring, newest.guid, file.length, header.logOffset);
     for (const op of plan.operations) {
       expect(op.kind).toBe("write");
-      if (op.kind === "write") expect(Buffer.compare(op.data, file.subarray(op.fileOffset, op.fileOffset + SECTOR))).toBe(0);
+      if (op.kind === "write")
+        expect(Buffer.compare(op.data, file.subarray(op.fileOffset, op.fileOffset + SECTOR))).toBe(0);
     }
   });
 
@@ -90,9 +95,17 @@ describe.skipIf(!available)("logs written by QEMU", () => {
     const batSector = file.slice(batOffset, batOffset + SECTOR);
     new DataView(batSector.buffer).setBigUint64(8, block0, true);
     const logGuid = randomGuid();
-    const writer = new LogWriter({ logLength: header.logLength, logGuid, nextOffset: header.logLength - SECTOR, nextSequenceNumber: 1n });
+    const writer = new LogWriter({
+      logLength: header.logLength,
+      logGuid,
+      nextOffset: header.logLength - SECTOR,
+      nextSequenceNumber: 1n,
+    });
     const { pieces } = writer.append(
-      [{ fileOffset: batOffset, data: batSector }, { fileOffset: block4Offset, zeroLength: SECTOR }],
+      [
+        { fileOffset: batOffset, data: batSector },
+        { fileOffset: block4Offset, zeroLength: SECTOR },
+      ],
       { flushedFileOffset: file.length, lastFileOffset: file.length },
     );
     expect(pieces).toHaveLength(2);
@@ -100,8 +113,16 @@ describe.skipIf(!available)("logs written by QEMU", () => {
     file.set(encodeHeader({ ...header, logGuid }), at);
 
     // Our plan first.
-    const plan = planReplay(file.subarray(header.logOffset, header.logOffset + header.logLength), logGuid, file.length, header.logOffset);
-    expect(plan.operations.map((o) => [o.kind, o.fileOffset])).toEqual([["write", batOffset], ["zero", block4Offset]]);
+    const plan = planReplay(
+      file.subarray(header.logOffset, header.logOffset + header.logLength),
+      logGuid,
+      file.length,
+      header.logOffset,
+    );
+    expect(plan.operations.map((o) => [o.kind, o.fileOffset])).toEqual([
+      ["write", batOffset],
+      ["zero", block4Offset],
+    ]);
     writeFileSync(copy, file);
 
     // QEMU replays the log when it opens the file read-write.

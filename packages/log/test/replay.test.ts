@@ -56,7 +56,11 @@ describe("planReplay", () => {
   });
 
   it("TRUNCATED when the file is shorter than the head's FlushedFileOffset", () => {
-    const error = expectVhdxError(() => planReplay(twoEntryLog(), GUID, 4 * MiB - 1, 1 * MiB), "TRUNCATED", "flushedFileOffset");
+    const error = expectVhdxError(
+      () => planReplay(twoEntryLog(), GUID, 4 * MiB - 1, 1 * MiB),
+      "TRUNCATED",
+      "flushedFileOffset",
+    );
     expect(error.message).toMatch(/truncated/);
     expect(error.offset).toBe(MiB + 60 * KiB); // the head entry, which wraps over the ring's end
     expect(planReplay(twoEntryLog(), GUID, 4 * MiB).operations).toHaveLength(5);
@@ -72,7 +76,13 @@ describe("planReplay", () => {
 
   it("carries a huge ZeroLength as a number and allocates nothing for it", () => {
     const ring = new Uint8Array(RING);
-    putChain(ring, 0, [encodeEntry({ sequenceNumber: 1n, tail: 0, descriptors: [{ kind: "zero", fileOffset: 4 * MiB, zeroLength: 2 ** 50 }] })]);
+    putChain(ring, 0, [
+      encodeEntry({
+        sequenceNumber: 1n,
+        tail: 0,
+        descriptors: [{ kind: "zero", fileOffset: 4 * MiB, zeroLength: 2 ** 50 }],
+      }),
+    ]);
     const plan = planReplay(ring, GUID, 4 * MiB);
     expect(plan.operations).toEqual([{ kind: "zero", fileOffset: 4 * MiB, length: 2 ** 50 }]);
     expect(plan.operationsEnd).toBe(4 * MiB + 2 ** 50);

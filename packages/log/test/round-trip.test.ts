@@ -26,7 +26,9 @@ function expectedOperations(updates: LogUpdate[]): ReplayOperation[] {
   const operations: ReplayOperation[] = [];
   for (const u of updates) {
     if ("zeroLength" in u) operations.push({ kind: "zero", fileOffset: u.fileOffset, length: u.zeroLength });
-    else for (let at = 0; at < u.data.length; at += SECTOR) operations.push({ kind: "write", fileOffset: u.fileOffset + at, data: u.data.slice(at, at + SECTOR) });
+    else
+      for (let at = 0; at < u.data.length; at += SECTOR)
+        operations.push({ kind: "write", fileOffset: u.fileOffset + at, data: u.data.slice(at, at + SECTOR) });
   }
   return operations;
 }
@@ -54,16 +56,27 @@ describe("round trip: writer, search, replay", () => {
     const ring = new Uint8Array(logLength);
 
     // An older session's entries, under another LogGuid, left in the ring.
-    const old = new LogWriter({ logLength, logGuid: guidOf(seed + 1000), nextOffset: rnd(logLength / SECTOR) * SECTOR, nextSequenceNumber: 500n });
+    const old = new LogWriter({
+      logLength,
+      logGuid: guidOf(seed + 1000),
+      nextOffset: rnd(logLength / SECTOR) * SECTOR,
+      nextSequenceNumber: 500n,
+    });
     for (let i = 0; i < 5; i++) {
       const updates = randomUpdates(rnd, seed + 7 * i, false);
       if (LogWriter.entryLength(updates) > old.available) break;
-      for (const p of old.append(updates, { flushedFileOffset: MiB, lastFileOffset: MiB }).pieces) ring.set(p.bytes, p.ringOffset);
+      for (const p of old.append(updates, { flushedFileOffset: MiB, lastFileOffset: MiB }).pieces)
+        ring.set(p.bytes, p.ringOffset);
     }
 
     const guid = guidOf(seed);
     const firstNumber = rnd(4) === 0 ? 0xffff_fff0n : 1n; // sometimes across the 32-bit halves of a data sector
-    const writer = new LogWriter({ logLength, logGuid: guid, nextOffset: rnd(logLength / SECTOR) * SECTOR, nextSequenceNumber: firstNumber });
+    const writer = new LogWriter({
+      logLength,
+      logGuid: guid,
+      nextOffset: rnd(logLength / SECTOR) * SECTOR,
+      nextSequenceNumber: firstNumber,
+    });
     expect(findActiveSequence(ring, guid)).toBeNull();
     let previous: bigint | undefined;
     let wrapped = 0;
@@ -84,8 +97,12 @@ describe("round trip: writer, search, replay", () => {
         // unwritten already held what the entry has there, the entry before is active.
         const torn = ring.slice();
         put(torn, appended.offset, appended.entry.subarray(0, rnd(appended.entry.length)));
-        const whole = appended.pieces.every((p) => sameBytes(torn.subarray(p.ringOffset, p.ringOffset + p.bytes.length), p.bytes));
-        expect(findActiveSequence(torn, guid)?.head.header.sequenceNumber).toBe(whole ? appended.sequenceNumber : previous);
+        const whole = appended.pieces.every((p) =>
+          sameBytes(torn.subarray(p.ringOffset, p.ringOffset + p.bytes.length), p.bytes),
+        );
+        expect(findActiveSequence(torn, guid)?.head.header.sequenceNumber).toBe(
+          whole ? appended.sequenceNumber : previous,
+        );
       }
 
       for (const p of appended.pieces) ring.set(p.bytes, p.ringOffset);

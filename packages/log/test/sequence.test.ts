@@ -1,19 +1,38 @@
 import { describe, expect, it } from "vitest";
 import { findActiveSequence } from "../src/index.js";
-import { encodeEntry, type GenDescriptor, GUID, KiB, MiB, NIL, OTHER_GUID, pattern, put, putChain, SECTOR, smallEntry } from "./helpers.js";
+import {
+  encodeEntry,
+  type GenDescriptor,
+  GUID,
+  KiB,
+  MiB,
+  NIL,
+  OTHER_GUID,
+  pattern,
+  put,
+  putChain,
+  SECTOR,
+  smallEntry,
+} from "./helpers.js";
 
 const RING = 64 * KiB;
 
 /** An entry of `sectors` sectors (1 descriptor sector + data sectors), tail given. */
 function entry(sequenceNumber: bigint, tail: number, sectors = 2, extra: { logGuid?: string } = {}): Uint8Array {
   const descriptors: GenDescriptor[] = [];
-  for (let i = 0; i < sectors - 1; i++) descriptors.push({ kind: "data", fileOffset: 2 * MiB + i * SECTOR, data: pattern(Number(sequenceNumber) * 100 + i) });
+  for (let i = 0; i < sectors - 1; i++)
+    descriptors.push({
+      kind: "data",
+      fileOffset: 2 * MiB + i * SECTOR,
+      data: pattern(Number(sequenceNumber) * 100 + i),
+    });
   if (sectors === 1) descriptors.push({ kind: "zero", fileOffset: 3 * MiB, zeroLength: SECTOR });
   return encodeEntry({ sequenceNumber, tail, descriptors, ...extra });
 }
 
 const offsetsOf = (sequence: ReturnType<typeof findActiveSequence>) => sequence?.entries.map((e) => e.offset);
-const numbersOf = (sequence: ReturnType<typeof findActiveSequence>) => sequence?.entries.map((e) => e.header.sequenceNumber);
+const numbersOf = (sequence: ReturnType<typeof findActiveSequence>) =>
+  sequence?.entries.map((e) => e.header.sequenceNumber);
 
 describe("findActiveSequence", () => {
   it("finds nothing in an empty log, and nothing at all when LogGuid is nil", () => {
@@ -50,7 +69,11 @@ describe("findActiveSequence", () => {
     // Stale, complete and of the same LogGuid: the sequence 10..12 from an earlier lap.
     putChain(ring, 16 * KiB, [entry(10n, 16 * KiB), entry(11n, 16 * KiB), entry(12n, 16 * KiB)]);
     // 20 at 52 KiB, 21 from 60 KiB over the end to 8 KiB, 22 at 8 KiB.
-    const offsets = putChain(ring, 52 * KiB, [entry(20n, 52 * KiB, 2), entry(21n, 52 * KiB, 3), entry(22n, 52 * KiB, 2)]);
+    const offsets = putChain(ring, 52 * KiB, [
+      entry(20n, 52 * KiB, 2),
+      entry(21n, 52 * KiB, 3),
+      entry(22n, 52 * KiB, 2),
+    ]);
     expect(offsets).toEqual([52 * KiB, 60 * KiB, 8 * KiB]);
     const sequence = findActiveSequence(ring, GUID);
     expect(offsetsOf(sequence)).toEqual(offsets);
@@ -69,7 +92,10 @@ describe("findActiveSequence", () => {
   it("ignores entries of another LogGuid, even with higher sequence numbers", () => {
     const ring = new Uint8Array(RING);
     put(ring, 0, entry(4n, 0));
-    putChain(ring, 16 * KiB, [entry(50n, 16 * KiB, 2, { logGuid: OTHER_GUID }), entry(51n, 16 * KiB, 2, { logGuid: OTHER_GUID })]);
+    putChain(ring, 16 * KiB, [
+      entry(50n, 16 * KiB, 2, { logGuid: OTHER_GUID }),
+      entry(51n, 16 * KiB, 2, { logGuid: OTHER_GUID }),
+    ]);
     expect(numbersOf(findActiveSequence(ring, GUID))).toEqual([4n]);
     expect(numbersOf(findActiveSequence(ring, OTHER_GUID))).toEqual([50n, 51n]);
   });
@@ -92,7 +118,11 @@ describe("findActiveSequence", () => {
   });
 
   it("a head whose Tail points at no entry of its chain is incomplete", () => {
-    for (const tail of [40 * KiB /* nothing there */, 16 * KiB /* just after the head */, 48 * KiB /* another chain */]) {
+    for (const tail of [
+      40 * KiB /* nothing there */,
+      16 * KiB /* just after the head */,
+      48 * KiB /* another chain */,
+    ]) {
       const ring = new Uint8Array(RING);
       putChain(ring, 0, [entry(5n, 0), entry(6n, tail)]);
       put(ring, 48 * KiB, entry(1n, 48 * KiB));

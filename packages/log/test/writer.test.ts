@@ -19,7 +19,10 @@ describe("LogWriter.append", () => {
     const writer = fresh({ nextOffset: 20 * KiB, nextSequenceNumber: 7n });
     const data = pattern(1, 2 * SECTOR);
     const { entry, pieces, sequenceNumber, offset } = writer.append(
-      [{ fileOffset: 2 * MiB, data }, { fileOffset: 6 * MiB, zeroLength: 3 * SECTOR }],
+      [
+        { fileOffset: 2 * MiB, data },
+        { fileOffset: 6 * MiB, zeroLength: 3 * SECTOR },
+      ],
       OFFSETS,
     );
     expect(sequenceNumber).toBe(7n);
@@ -44,7 +47,12 @@ describe("LogWriter.append", () => {
       expect(sector).toMatchObject({ signature: "data", sequenceHigh: 0, sequenceLow: 7 });
       expect(joinLogUpdate(descriptor, sector)).toEqual(data.subarray(k * SECTOR, (k + 1) * SECTOR));
     }
-    expect(decodeZeroDescriptor(entry, descriptorAt(2))).toMatchObject({ signature: "zero", zeroLength: 3 * SECTOR, fileOffset: 6 * MiB, sequenceNumber: 7n });
+    expect(decodeZeroDescriptor(entry, descriptorAt(2))).toMatchObject({
+      signature: "zero",
+      zeroLength: 3 * SECTOR,
+      fileOffset: 6 * MiB,
+      sequenceNumber: 7n,
+    });
     expect(writer.state).toEqual({
       logLength: MiB,
       logGuid: GUID,
@@ -57,7 +65,10 @@ describe("LogWriter.append", () => {
   it("wraps an entry that runs past the ring's end into two pieces", () => {
     const writer = fresh({ nextOffset: MiB - SECTOR });
     const { entry, pieces } = writer.append([{ fileOffset: 0, data: pattern(2, 2 * SECTOR) }], OFFSETS);
-    expect(pieces.map((p) => [p.ringOffset, p.bytes.length])).toEqual([[MiB - SECTOR, SECTOR], [0, 2 * SECTOR]]);
+    expect(pieces.map((p) => [p.ringOffset, p.bytes.length])).toEqual([
+      [MiB - SECTOR, SECTOR],
+      [0, 2 * SECTOR],
+    ]);
     expect(pieces[1]!.bytes).toEqual(entry.subarray(SECTOR));
     expect(writer.state.nextOffset).toBe(2 * SECTOR);
     const ring = new Uint8Array(MiB);
@@ -95,7 +106,10 @@ describe("LogWriter.append", () => {
 describe("LOG_FULL", () => {
   it("when the entry is longer than the log", () => {
     const writer = fresh({ logLength: 64 * KiB });
-    const error = expectVhdxError(() => writer.append([{ fileOffset: 0, data: new Uint8Array(16 * SECTOR) }], OFFSETS), "LOG_FULL");
+    const error = expectVhdxError(
+      () => writer.append([{ fileOffset: 0, data: new Uint8Array(16 * SECTOR) }], OFFSETS),
+      "LOG_FULL",
+    );
     expect(error.message).toMatch(/needs 69632 bytes, only 65536/);
   });
 
@@ -104,12 +118,20 @@ describe("LOG_FULL", () => {
     writer.append([{ fileOffset: 0, data: new Uint8Array(3 * SECTOR) }], OFFSETS); // 40..56 KiB
     expect(writer.available).toBe(48 * KiB);
     const before = writer.state;
-    const error = expectVhdxError(() => writer.append([{ fileOffset: 0, data: new Uint8Array(12 * SECTOR) }], OFFSETS), "LOG_FULL");
-    expect(error.message).toMatch(/needs 53248 bytes, only 49152 .* free at ring offset 0xe000 without overwriting the previous entry \(16384 bytes at 0xa000\)/);
+    const error = expectVhdxError(
+      () => writer.append([{ fileOffset: 0, data: new Uint8Array(12 * SECTOR) }], OFFSETS),
+      "LOG_FULL",
+    );
+    expect(error.message).toMatch(
+      /needs 53248 bytes, only 49152 .* free at ring offset 0xe000 without overwriting the previous entry \(16384 bytes at 0xa000\)/,
+    );
     expect(writer.state).toEqual(before);
     // Exactly the free space fits, wrapping, and ends where the previous entry starts.
     const { pieces } = writer.append([{ fileOffset: 0, data: new Uint8Array(11 * SECTOR) }], OFFSETS);
-    expect(pieces.map((p) => [p.ringOffset, p.bytes.length])).toEqual([[56 * KiB, 8 * KiB], [0, 40 * KiB]]);
+    expect(pieces.map((p) => [p.ringOffset, p.bytes.length])).toEqual([
+      [56 * KiB, 8 * KiB],
+      [0, 40 * KiB],
+    ]);
     expect(writer.state.nextOffset).toBe(40 * KiB);
   });
 
@@ -125,22 +147,59 @@ describe("LOG_FULL", () => {
 describe("arguments", () => {
   it("refuses updates that are not whole aligned 4 KiB sectors", () => {
     const writer = fresh();
-    expectVhdxError(() => writer.append([{ fileOffset: 512, data: new Uint8Array(SECTOR) }], OFFSETS), "BAD_FIELD", "updates[0].fileOffset");
-    expectVhdxError(() => writer.append([{ fileOffset: 0, data: new Uint8Array(100) }], OFFSETS), "BAD_FIELD", "updates[0].data");
-    expectVhdxError(() => writer.append([{ fileOffset: 0, data: new Uint8Array(0) }], OFFSETS), "BAD_FIELD", "updates[0].data");
-    expectVhdxError(() => writer.append([{ fileOffset: 0, zeroLength: 0 }], OFFSETS), "BAD_FIELD", "updates[0].zeroLength");
-    expectVhdxError(() => LogWriter.entryLength([{ fileOffset: 0, zeroLength: SECTOR }, { fileOffset: 0, zeroLength: 10 }]), "BAD_FIELD", "updates[1].zeroLength");
-    expectVhdxError(() => writer.append([{ fileOffset: 2 ** 53 - SECTOR, zeroLength: 2 * SECTOR }], OFFSETS), "OUT_OF_RANGE");
+    expectVhdxError(
+      () => writer.append([{ fileOffset: 512, data: new Uint8Array(SECTOR) }], OFFSETS),
+      "BAD_FIELD",
+      "updates[0].fileOffset",
+    );
+    expectVhdxError(
+      () => writer.append([{ fileOffset: 0, data: new Uint8Array(100) }], OFFSETS),
+      "BAD_FIELD",
+      "updates[0].data",
+    );
+    expectVhdxError(
+      () => writer.append([{ fileOffset: 0, data: new Uint8Array(0) }], OFFSETS),
+      "BAD_FIELD",
+      "updates[0].data",
+    );
+    expectVhdxError(
+      () => writer.append([{ fileOffset: 0, zeroLength: 0 }], OFFSETS),
+      "BAD_FIELD",
+      "updates[0].zeroLength",
+    );
+    expectVhdxError(
+      () =>
+        LogWriter.entryLength([
+          { fileOffset: 0, zeroLength: SECTOR },
+          { fileOffset: 0, zeroLength: 10 },
+        ]),
+      "BAD_FIELD",
+      "updates[1].zeroLength",
+    );
+    expectVhdxError(
+      () => writer.append([{ fileOffset: 2 ** 53 - SECTOR, zeroLength: 2 * SECTOR }], OFFSETS),
+      "OUT_OF_RANGE",
+    );
     expect(() => writer.append([{ fileOffset: 0 } as never], OFFSETS)).toThrow(TypeError);
-    expect(() => writer.append([{ fileOffset: 0, zeroLength: SECTOR, data: new Uint8Array(SECTOR) } as never], OFFSETS)).toThrow(TypeError);
+    expect(() =>
+      writer.append([{ fileOffset: 0, zeroLength: SECTOR, data: new Uint8Array(SECTOR) } as never], OFFSETS),
+    ).toThrow(TypeError);
     expect(() => writer.append([{ fileOffset: -1, zeroLength: SECTOR }], OFFSETS)).toThrow(TypeError);
     expect(() => writer.append({} as never, OFFSETS)).toThrow(TypeError);
     expect(writer.state.nextSequenceNumber).toBe(1n);
   });
 
   it("refuses file offsets that are not 1 MiB multiples", () => {
-    expectVhdxError(() => fresh().append([], { flushedFileOffset: SECTOR, lastFileOffset: MiB }), "BAD_FIELD", "flushedFileOffset");
-    expectVhdxError(() => fresh().append([], { flushedFileOffset: MiB, lastFileOffset: MiB + 1 }), "BAD_FIELD", "lastFileOffset");
+    expectVhdxError(
+      () => fresh().append([], { flushedFileOffset: SECTOR, lastFileOffset: MiB }),
+      "BAD_FIELD",
+      "flushedFileOffset",
+    );
+    expectVhdxError(
+      () => fresh().append([], { flushedFileOffset: MiB, lastFileOffset: MiB + 1 }),
+      "BAD_FIELD",
+      "lastFileOffset",
+    );
     expect(() => fresh().append([], undefined as never)).toThrow(TypeError);
   });
 
@@ -150,8 +209,16 @@ describe("arguments", () => {
     expectVhdxError(() => fresh({ nextOffset: MiB }), "OUT_OF_RANGE", "nextOffset");
     expectVhdxError(() => fresh({ nextSequenceNumber: 0n }), "OUT_OF_RANGE", "nextSequenceNumber");
     expectVhdxError(() => fresh({ nextSequenceNumber: 1n << 64n }), "OUT_OF_RANGE", "nextSequenceNumber");
-    expectVhdxError(() => fresh({ nextOffset: 8 * KiB, previousEntry: { offset: 4 * KiB, length: 8 * KiB } }), "BAD_FIELD", "nextOffset");
-    expectVhdxError(() => fresh({ nextOffset: 4 * KiB, previousEntry: { offset: 4 * KiB, length: 8 * KiB } }), "BAD_FIELD", "nextOffset");
+    expectVhdxError(
+      () => fresh({ nextOffset: 8 * KiB, previousEntry: { offset: 4 * KiB, length: 8 * KiB } }),
+      "BAD_FIELD",
+      "nextOffset",
+    );
+    expectVhdxError(
+      () => fresh({ nextOffset: 4 * KiB, previousEntry: { offset: 4 * KiB, length: 8 * KiB } }),
+      "BAD_FIELD",
+      "nextOffset",
+    );
     expectVhdxError(() => fresh({ previousEntry: { offset: 0, length: 0 } }), "BAD_FIELD", "previousEntry.length");
     expect(() => fresh({ logGuid: NIL })).toThrow(TypeError);
     expect(() => fresh({ logGuid: "nope" })).toThrow(TypeError);
@@ -182,7 +249,13 @@ describe("a torn append leaves the previous entry active", () => {
     const ring = new Uint8Array(64 * KiB).fill(0xa5); // old bytes, unlike any the new entry writes
     const first = writer.append([{ fileOffset: 2 * MiB, data: pattern(5, 2 * SECTOR) }], OFFSETS); // 48..60 KiB
     for (const p of first.pieces) put(ring, p.ringOffset, p.bytes);
-    const second = writer.append([{ fileOffset: 3 * MiB, data: pattern(6, 4 * SECTOR) }, { fileOffset: 0, zeroLength: SECTOR }], OFFSETS); // 60 KiB over the end
+    const second = writer.append(
+      [
+        { fileOffset: 3 * MiB, data: pattern(6, 4 * SECTOR) },
+        { fileOffset: 0, zeroLength: SECTOR },
+      ],
+      OFFSETS,
+    ); // 60 KiB over the end
     const cuts = [1, 100, SECTOR, SECTOR + 7, 2 * SECTOR, 3 * SECTOR - 1, second.entry.length - 1];
     for (const cut of cuts) {
       const torn = ring.slice();
@@ -198,7 +271,11 @@ describe("a torn append leaves the previous entry active", () => {
     const plan = planReplay(ring, GUID, 4 * MiB);
     expect(plan.sequence.entries.map((e) => e.offset)).toEqual([60 * KiB]);
     expect(plan.operations.map((o) => [o.kind, o.fileOffset])).toEqual([
-      ["write", 3 * MiB], ["write", 3 * MiB + SECTOR], ["write", 3 * MiB + 2 * SECTOR], ["write", 3 * MiB + 3 * SECTOR], ["zero", 0],
+      ["write", 3 * MiB],
+      ["write", 3 * MiB + SECTOR],
+      ["write", 3 * MiB + 2 * SECTOR],
+      ["write", 3 * MiB + 3 * SECTOR],
+      ["zero", 0],
     ]);
   });
 });

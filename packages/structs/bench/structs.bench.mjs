@@ -31,7 +31,11 @@ const regionTable = encodeRegionTable({
 });
 
 const cases = [
-  ["header: decode + verify checksum", header, () => decodeHeader(header).version + Number(verifyHeaderChecksum(header))],
+  [
+    "header: decode + verify checksum",
+    header,
+    () => decodeHeader(header).version + Number(verifyHeaderChecksum(header)),
+  ],
   ["region table: decode + validate", regionTable, () => validateRegionTable(decodeRegionTable(regionTable)).length],
 ];
 const results = cases.map(([name, bytes, run]) => ({
@@ -47,6 +51,12 @@ if (wantsJson()) {
   console.log("ratio = codec time / one CRC-32C pass over the same bytes (1.0 is the floor)");
   printTable(
     ["operation", "bytes", "codec", "CRC-32C alone", "ratio"],
-    results.map((r) => [r.name, r.bytes, (r.codec / 1e3).toFixed(1), (r.crcFloor / 1e3).toFixed(1), `${(r.crcFloor / r.codec).toFixed(2)}x`]),
+    results.map((r) => [
+      r.name,
+      r.bytes,
+      (r.codec / 1e3).toFixed(1),
+      (r.crcFloor / 1e3).toFixed(1),
+      `${(r.crcFloor / r.codec).toFixed(2)}x`,
+    ]),
   );
 }

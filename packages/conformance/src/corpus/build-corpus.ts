@@ -16,13 +16,17 @@ export async function buildCorpus(dir: string, options: BuildCorpusOptions): Pro
   for (const [index, recipe] of recipes.entries()) {
     const missing = recipe.needs.filter((name) => !oracle(name));
     if (missing.length > 0) {
-      options.onProgress?.(`corpus ${index + 1}/${recipes.length} ${recipe.name}: left out, ${missing.join(" and ")} not installed`);
+      options.onProgress?.(
+        `corpus ${index + 1}/${recipes.length} ${recipe.name}: left out, ${missing.join(" and ")} not installed`,
+      );
       continue;
     }
     const started = Date.now();
     const built = await recipe.build(dir);
     images.push(...built);
-    options.onProgress?.(`corpus ${index + 1}/${recipes.length} ${recipe.name}: ${built.map((image) => image.name).join(", ")} (${Date.now() - started} ms)`);
+    options.onProgress?.(
+      `corpus ${index + 1}/${recipes.length} ${recipe.name}: ${built.map((image) => image.name).join(", ")} (${Date.now() - started} ms)`,
+    );
   }
   await writeFile(join(dir, CORPUS_MANIFEST), `${JSON.stringify({ profile: options.profile, images }, null, 2)}\n`);
   return images;

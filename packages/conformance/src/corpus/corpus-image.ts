@@ -66,14 +66,18 @@ export interface CorpusRecipe {
   build(dir: string): Promise<CorpusImage[]> | CorpusImage[];
 }
 
-export const KiB = 1024;
+const KiB = 1024;
 export const MiB = 1024 * KiB;
 export const GiB = 1024 * MiB;
 /** One sector bitmap block covers 2^23 sectors: 4 GiB of a 512-byte-sector disk. */
 export const CHUNK_512 = 2 ** 23 * 512;
 
 /** Oracles libvhdi cannot be asked about for a disk of this shape (whole-image limits only). */
-export function libvhdiLimits(diskType: CorpusImage["diskType"], virtualSize: number, sectorSize: number): Partial<Record<DifferentialOracle, string>> {
+export function libvhdiLimits(
+  diskType: CorpusImage["diskType"],
+  virtualSize: number,
+  sectorSize: number,
+): Partial<Record<DifferentialOracle, string>> {
   const chunk = 2 ** 23 * sectorSize;
   return diskType === "fixed" && virtualSize > chunk ? { pyvhdi: ORACLE_LIMITS.libvhdiFixedPastFirstChunk } : {};
 }

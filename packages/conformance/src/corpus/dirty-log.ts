@@ -87,7 +87,12 @@ function buildDirtyLogImage(dir: string, spec: DirtyLogSpec): CorpusImage {
     blockSize: spec.blockSize,
     logicalSectorSize: 512,
     diskType: "dynamic",
-    features: ["dynamic", blockSizeFeature(spec.blockSize), "dirty-log", ...(spec.failing.kind === "zero" ? ["zero-writes"] : [])],
+    features: [
+      "dynamic",
+      blockSizeFeature(spec.blockSize),
+      "dirty-log",
+      ...(spec.failing.kind === "zero" ? ["zero-writes"] : []),
+    ],
     expected: { oracle: "qemu-img convert", path: raw },
     alsoExpected: [],
     focus: touchedBlocks(ops, spec.blockSize, spec.size),
@@ -99,7 +104,10 @@ function buildDirtyLogImage(dir: string, spec: DirtyLogSpec): CorpusImage {
 function failBatUpdate(dir: string, path: string, spec: DirtyLogSpec): void {
   const config = join(dir, `${spec.name}.blkdebug`);
   const sector = batPageSector(path, spec);
-  writeFileSync(config, `[inject-error]\nevent = "pwritev"\niotype = "write"\nerrno = "5"\nsector = "${sector}"\nonce = "on"\n`);
+  writeFileSync(
+    config,
+    `[inject-error]\nevent = "pwritev"\niotype = "write"\nerrno = "5"\nsector = "${sector}"\nonce = "on"\n`,
+  );
   const args = ["-f", "vhdx"];
   for (const op of [...spec.dataOnly, spec.failing]) args.push("-c", qemuIoCommand(op));
   try {
@@ -126,9 +134,12 @@ function batPageSector(path: string, spec: DirtyLogSpec): number {
 /** Throws unless the current header has a LogGuid and QEMU refuses a read-only open for want of a replay. */
 function requireDirtyLog(path: string): void {
   const file = readFileSync(path);
-  const valid = HEADER_OFFSETS.filter((offset) => verifyHeaderChecksum(file, offset)).map((offset) => decodeHeader(file, offset));
+  const valid = HEADER_OFFSETS.filter((offset) => verifyHeaderChecksum(file, offset)).map((offset) =>
+    decodeHeader(file, offset),
+  );
   const current = valid.sort((a, b) => (a.sequenceNumber < b.sequenceNumber ? 1 : -1))[0];
-  if (current === undefined || current.logGuid === NIL_GUID) throw new Error(`${path}: the current header has no LogGuid: no dirty log`);
+  if (current === undefined || current.logGuid === NIL_GUID)
+    throw new Error(`${path}: the current header has no LogGuid: no dirty log`);
   try {
     run("qemu-img", ["info", "-f", "vhdx", path]);
   } catch (error) {

@@ -70,7 +70,13 @@ export function partialChain(prefix: string, sectorSize: 512 | 4096, blockSize =
       spec: {
         ...common,
         type: "dynamic",
-        blocks: { 0: { state: STATE.FULLY_PRESENT }, 1: { state: STATE.FULLY_PRESENT }, 2: { state: STATE.FULLY_PRESENT }, 4: { state: STATE.FULLY_PRESENT }, 6: { state: STATE.FULLY_PRESENT } },
+        blocks: {
+          0: { state: STATE.FULLY_PRESENT },
+          1: { state: STATE.FULLY_PRESENT },
+          2: { state: STATE.FULLY_PRESENT },
+          4: { state: STATE.FULLY_PRESENT },
+          6: { state: STATE.FULLY_PRESENT },
+        },
       },
     },
     {
@@ -135,12 +141,28 @@ export function differencingStates(prefix: string): CorpusRecipe {
 export function differencingWithoutBitmap(prefix: string): CorpusRecipe {
   const common = { virtualSize: 6 * MiB, blockSize: MiB } as const;
   return generatorRecipe(`${prefix}-child`, [
-    { name: `${prefix}-base`, features: [], spec: { ...common, type: "dynamic", blocks: { 0: { state: STATE.FULLY_PRESENT }, 1: { state: STATE.FULLY_PRESENT }, 3: { state: STATE.FULLY_PRESENT } } } },
+    {
+      name: `${prefix}-base`,
+      features: [],
+      spec: {
+        ...common,
+        type: "dynamic",
+        blocks: {
+          0: { state: STATE.FULLY_PRESENT },
+          1: { state: STATE.FULLY_PRESENT },
+          3: { state: STATE.FULLY_PRESENT },
+        },
+      },
+    },
     {
       name: `${prefix}-child`,
       features: ["no-sector-bitmap"],
       skip: { pyvhdi: ORACLE_LIMITS.libvhdiMissingBitmap },
-      spec: { ...common, type: "differencing", blocks: { 1: { state: STATE.FULLY_PRESENT }, 2: { state: STATE.FULLY_PRESENT } } },
+      spec: {
+        ...common,
+        type: "differencing",
+        blocks: { 1: { state: STATE.FULLY_PRESENT }, 2: { state: STATE.FULLY_PRESENT } },
+      },
     },
   ]);
 }
@@ -153,7 +175,16 @@ export function chainPastChunk(prefix: string, blockSize: number): CorpusRecipe 
     {
       name: `${prefix}-base`,
       features: [],
-      spec: { ...common, type: "dynamic", blocks: { 0: { state: STATE.FULLY_PRESENT }, [edge - 1]: { state: STATE.FULLY_PRESENT }, [edge]: { state: STATE.FULLY_PRESENT }, [edge + 2]: { state: STATE.FULLY_PRESENT } } },
+      spec: {
+        ...common,
+        type: "dynamic",
+        blocks: {
+          0: { state: STATE.FULLY_PRESENT },
+          [edge - 1]: { state: STATE.FULLY_PRESENT },
+          [edge]: { state: STATE.FULLY_PRESENT },
+          [edge + 2]: { state: STATE.FULLY_PRESENT },
+        },
+      },
     },
     {
       name: `${prefix}-child`,

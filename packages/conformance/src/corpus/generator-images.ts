@@ -8,7 +8,15 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Fixture, type FixtureSpec, STATE, buildVhdx, patternBlock } from "@vhdx-tools/fixtures";
 import { qemuConvertToRaw } from "@vhdx-tools/oracles";
-import { CHUNK_512, type CorpusImage, type CorpusRecipe, type DifferentialOracle, ORACLE_LIMITS, blockSizeFeature, libvhdiLimits } from "./corpus-image.js";
+import {
+  CHUNK_512,
+  type CorpusImage,
+  type CorpusRecipe,
+  type DifferentialOracle,
+  ORACLE_LIMITS,
+  blockSizeFeature,
+  libvhdiLimits,
+} from "./corpus-image.js";
 import { writeSparseRaw } from "./raw-file.js";
 import { mergeRanges } from "./workload.js";
 
@@ -24,7 +32,9 @@ export interface GeneratedLevel {
 
 /** A chain of generated images, base first; each level above the first is a differencing child of the one below. */
 export function generatorRecipe(name: string, levels: GeneratedLevel[]): CorpusRecipe {
-  const qemuOpensOne = levels.some((level) => (level.spec.logicalSectorSize ?? 512) === 512 && level.spec.type !== "differencing");
+  const qemuOpensOne = levels.some(
+    (level) => (level.spec.logicalSectorSize ?? 512) === 512 && level.spec.type !== "differencing",
+  );
   return { name, needs: qemuOpensOne ? ["qemu-img"] : [], build: (dir) => buildChain(dir, levels) };
 }
 
@@ -34,7 +44,10 @@ async function buildChain(dir: string, levels: GeneratedLevel[]): Promise<Corpus
   for (const [depth, level] of levels.entries()) {
     const own = { ...level.spec, blocks: distinctData(level.spec, depth) };
     const spec: FixtureSpec = below
-      ? { ...own, parent: { dataWriteGuid: below.fixture.dataWriteGuid, paths: { relative_path: `${below.image.name}.vhdx` } } }
+      ? {
+          ...own,
+          parent: { dataWriteGuid: below.fixture.dataWriteGuid, paths: { relative_path: `${below.image.name}.vhdx` } },
+        }
       : own;
     const fixture = buildVhdx(spec, below?.fixture);
     const image = await emit(dir, level, spec, fixture, below?.image);
@@ -53,18 +66,32 @@ function distinctData(spec: FixtureSpec, depth: number): FixtureSpec["blocks"] {
   const blocks: NonNullable<FixtureSpec["blocks"]> = {};
   for (const [index, block] of Object.entries(spec.blocks ?? {})) {
     const stored = block.state === STATE.FULLY_PRESENT || block.state === STATE.PARTIALLY_PRESENT;
-    blocks[Number(index)] = stored && block.data === undefined ? { ...block, data: patternBlock(spec.blockSize, (depth + 1) * 100_003 + Number(index)) } : block;
+    blocks[Number(index)] =
+      stored && block.data === undefined
+        ? { ...block, data: patternBlock(spec.blockSize, (depth + 1) * 100_003 + Number(index)) }
+        : block;
   }
   return blocks;
 }
 
-async function emit(dir: string, level: GeneratedLevel, spec: FixtureSpec, fixture: Fixture, parent: CorpusImage | undefined): Promise<CorpusImage> {
+async function emit(
+  dir: string,
+  level: GeneratedLevel,
+  spec: FixtureSpec,
+  fixture: Fixture,
+  parent: CorpusImage | undefined,
+): Promise<CorpusImage> {
   const path = join(dir, `${level.name}.vhdx`);
   writeFileSync(path, fixture.bytes);
   const raw = join(dir, `${level.name}.raw`);
   await writeSparseRaw(raw, spec.virtualSize, fixture.expectedAt);
   const sectorSize = spec.logicalSectorSize ?? 512;
-  const qemuRefusal = sectorSize !== 512 ? ORACLE_LIMITS.qemu4k : spec.type === "differencing" ? ORACLE_LIMITS.qemuDifferencing : undefined;
+  const qemuRefusal =
+    sectorSize !== 512
+      ? ORACLE_LIMITS.qemu4k
+      : spec.type === "differencing"
+        ? ORACLE_LIMITS.qemuDifferencing
+        : undefined;
   const alsoExpected: CorpusImage["alsoExpected"] = [];
   if (qemuRefusal === undefined) {
     const qemuRaw = join(dir, `${level.name}.qemu.raw`);
@@ -84,7 +111,11 @@ async function emit(dir: string, level: GeneratedLevel, spec: FixtureSpec, fixtu
     expected: { oracle: "generator", path: raw },
     alsoExpected,
     focus: mergeRanges([...presentBlocks(spec), ...(parent?.focus ?? [])]),
-    skip: { ...libvhdiLimits(spec.type, spec.virtualSize, sectorSize), ...(qemuRefusal ? { "qemu-img convert": qemuRefusal } : {}), ...level.skip },
+    skip: {
+      ...libvhdiLimits(spec.type, spec.virtualSize, sectorSize),
+      ...(qemuRefusal ? { "qemu-img convert": qemuRefusal } : {}),
+      ...level.skip,
+    },
   };
 }
 

@@ -4,7 +4,14 @@
 // dirty logs, more writer images and larger chains.
 import { CHUNK_512, type CorpusProfile, type CorpusRecipe, GiB, MiB } from "./corpus-image.js";
 import { type DirtyLogSpec, dirtyLogRecipe, dirtyLogReplayedByUsRecipe } from "./dirty-log.js";
-import { blockStates, chainPastChunk, differencingStates, differencingWithoutBitmap, partialChain, unknownStructures } from "./generated-sets.js";
+import {
+  blockStates,
+  chainPastChunk,
+  differencingStates,
+  differencingWithoutBitmap,
+  partialChain,
+  unknownStructures,
+} from "./generated-sets.js";
 import { qemuRecipe } from "./qemu-images.js";
 import { type Op, workload } from "./workload.js";
 import { type WriterImageSpec, writerChainRecipe, writerChildRecipe, writerRecipe } from "./writer-images.js";
@@ -61,7 +68,11 @@ function shortRecipes(): CorpusRecipe[] {
     ),
     writerChain("writer-chain", 512, 14),
     writerChain("writer-chain-4k", 4096, 16),
-    writerChildRecipe(partialChain("writer-over-gen", 512), { name: "writer-over-gen-child", blockSize: MiB, sessions: [childOps(512, 8 * MiB)] }),
+    writerChildRecipe(partialChain("writer-over-gen", 512), {
+      name: "writer-over-gen-child",
+      blockSize: MiB,
+      sessions: [childOps(512, 8 * MiB)],
+    }),
     blockStates("gen-block-states", 512, MiB),
     unknownStructures("gen-unknown-structures"),
     partialChain("gen-chain", 512),
@@ -80,17 +91,39 @@ function fullOnlyRecipes(): CorpusRecipe[] {
       const seed = 100 + i * 10 + j * 4;
       const load = (k: number) => ({ seed: seed + k, writes: 6, zeroes: true, discards: true, unaligned: k % 2 === 0 });
       recipes.push(
-        qemuRecipe({ name: `qemu-full-dynamic-${mib}MiB-${j}`, subformat: "dynamic", size, blockSize, workload: load(0) }),
-        qemuRecipe({ name: `qemu-full-dynamic-${mib}MiB-${j}-bsz-off`, subformat: "dynamic", size, blockSize, blockStateZero: false, workload: load(1) }),
+        qemuRecipe({
+          name: `qemu-full-dynamic-${mib}MiB-${j}`,
+          subformat: "dynamic",
+          size,
+          blockSize,
+          workload: load(0),
+        }),
+        qemuRecipe({
+          name: `qemu-full-dynamic-${mib}MiB-${j}-bsz-off`,
+          subformat: "dynamic",
+          size,
+          blockSize,
+          blockStateZero: false,
+          workload: load(1),
+        }),
         qemuRecipe({ name: `qemu-full-fixed-${mib}MiB-${j}`, subformat: "fixed", size, blockSize, workload: load(2) }),
-        qemuRecipe({ name: `qemu-full-fixed-${mib}MiB-${j}-bsz-off`, subformat: "fixed", size, blockSize, blockStateZero: false, workload: load(3) }),
+        qemuRecipe({
+          name: `qemu-full-fixed-${mib}MiB-${j}-bsz-off`,
+          subformat: "fixed",
+          size,
+          blockSize,
+          blockStateZero: false,
+          workload: load(3),
+        }),
       );
     });
     const size = 2 * blockSize + 7 * MiB + 3 * S;
     recipes.push(
       writerRecipe(writerSpec(`writer-full-dynamic-${mib}MiB`, "dynamic", size, blockSize, 512, 300 + i, 2)),
       writerRecipe(writerSpec(`writer-full-fixed-${mib}MiB`, "fixed", size, blockSize, 512, 320 + i, 2)),
-      writerRecipe(writerSpec(`writer-full-4k-${mib}MiB`, "dynamic", 2 * blockSize + 7 * MiB + 4096, blockSize, 4096, 340 + i, 2)),
+      writerRecipe(
+        writerSpec(`writer-full-4k-${mib}MiB`, "dynamic", 2 * blockSize + 7 * MiB + 4096, blockSize, 4096, 340 + i, 2),
+      ),
     );
   });
   for (const blockSize of [32 * MiB, 256 * MiB]) {
@@ -117,7 +150,11 @@ function fullOnlyRecipes(): CorpusRecipe[] {
       blockStateZero: false,
       workload: { seed: 450, writes: 6, zeroes: true, around: [CHUNK_512] },
     }),
-    writerRecipe(writerSpec("writer-full-dynamic-past-4GiB", "dynamic", 4 * GiB + 64 * MiB, MiB, 512, 460, 2, { around: [CHUNK_512, 4 * GiB + 63 * MiB] })),
+    writerRecipe(
+      writerSpec("writer-full-dynamic-past-4GiB", "dynamic", 4 * GiB + 64 * MiB, MiB, 512, 460, 2, {
+        around: [CHUNK_512, 4 * GiB + 63 * MiB],
+      }),
+    ),
     writerRecipe(writerSpec("writer-full-many-blocks", "dynamic", 700 * MiB + 3 * S, MiB, 512, 490, 3, { writes: 60 })),
     qemuRecipe({
       name: "qemu-full-dynamic-log-4MiB",
@@ -150,7 +187,17 @@ function writerSpec(
 ): WriterImageSpec {
   const all = Array.from({ length: sessions }, (_, i) => [
     ...(i === 0 ? (more.first ?? []) : []),
-    ...workload({ seed: seed * 10 + i, size, blockSize, sectorSize, writes: more.writes ?? 6, zeroes: true, discards: true, unaligned: i % 2 === 0, ...(more.around ? { around: more.around } : {}) }),
+    ...workload({
+      seed: seed * 10 + i,
+      size,
+      blockSize,
+      sectorSize,
+      writes: more.writes ?? 6,
+      zeroes: true,
+      discards: true,
+      unaligned: i % 2 === 0,
+      ...(more.around ? { around: more.around } : {}),
+    }),
   ]);
   return { name, type, size, blockSize, logicalSectorSize: sectorSize, sessions: all };
 }
@@ -163,7 +210,10 @@ function writerChain(name: string, sectorSize: 512 | 4096, seed: number): Corpus
     { kind: "write", offset: 2 * sectorSize + 1, length: 3 * sectorSize, pattern: 0x47 },
     { kind: "zero", offset: 4 * MiB + sectorSize, length: 1000 },
   ];
-  return writerChainRecipe({ parent, child: { name: `${name}-child`, blockSize: MiB, sessions: [childOps(sectorSize, size), again] } });
+  return writerChainRecipe({
+    parent,
+    child: { name: `${name}-child`, blockSize: MiB, sessions: [childOps(sectorSize, size), again] },
+  });
 }
 
 /**
@@ -187,11 +237,21 @@ function childOps(s: number, size: number): Op[] {
   ];
 }
 
-function dirtyLog(name: string, blockSize: number, size: number, failing: "write" | "zero" | "two-pages"): CorpusRecipe {
+function dirtyLog(
+  name: string,
+  blockSize: number,
+  size: number,
+  failing: "write" | "zero" | "two-pages",
+): CorpusRecipe {
   return dirtyLogRecipe(dirtyLogSpec(name, blockSize, size, failing));
 }
 
-function dirtyLogSpec(name: string, blockSize: number, size: number, failing: "write" | "zero" | "two-pages"): DirtyLogSpec {
+function dirtyLogSpec(
+  name: string,
+  blockSize: number,
+  size: number,
+  failing: "write" | "zero" | "two-pages",
+): DirtyLogSpec {
   const before: Op[] = [
     { kind: "write", offset: 0, length: 64 * 1024, pattern: 0x11 },
     { kind: "write", offset: 2 * blockSize + 512, length: 4096, pattern: 0x12 },

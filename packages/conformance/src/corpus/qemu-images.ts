@@ -53,7 +53,10 @@ function buildQemuImage(dir: string, spec: QemuImageSpec): CorpusImage {
   };
 }
 
-function qemuFeatures(spec: Pick<QemuImageSpec, "subformat" | "size" | "blockSize" | "blockStateZero" | "logSize">, ops: readonly Op[]): string[] {
+function qemuFeatures(
+  spec: Pick<QemuImageSpec, "subformat" | "size" | "blockSize" | "blockStateZero" | "logSize">,
+  ops: readonly Op[],
+): string[] {
   const features = [spec.subformat, blockSizeFeature(spec.blockSize)];
   if (spec.logSize !== undefined) features.push(`log-size-${spec.logSize / (1024 * 1024)}MiB`);
   features.push(spec.blockStateZero === false ? "block-state-zero-off" : "block-state-zero-on");

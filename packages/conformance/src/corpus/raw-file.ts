@@ -6,7 +6,11 @@ import { type Op, opBytes } from "./workload.js";
 const CHUNK = 16 * 1024 * 1024;
 
 /** Writes a raw file of `size` bytes whose [offset, offset + length) is `produce(offset, length)`. */
-export async function writeSparseRaw(path: string, size: number, produce: (offset: number, length: number) => Uint8Array): Promise<void> {
+export async function writeSparseRaw(
+  path: string,
+  size: number,
+  produce: (offset: number, length: number) => Uint8Array,
+): Promise<void> {
   const handle = await open(path, "w");
   try {
     for (let offset = 0; offset < size; offset += CHUNK) {
@@ -28,14 +32,23 @@ export async function startModel(path: string, size: number, base?: string): Pro
 }
 
 /** What a discard of [offset, offset + length) does, as the writer under test documents it. */
-export type DiscardModel = (offset: number, length: number) => Array<{ offset: number; length: number; to: "zero" | "base" }>;
+export type DiscardModel = (
+  offset: number,
+  length: number,
+) => Array<{ offset: number; length: number; to: "zero" | "base" }>;
 
 /**
  * Applies ops in order to the model raw file at `path`: writes put their
  * bytes, zero writes put zeros, discards do what `discard` says (read
  * `base`, the parent's model, where a block goes back to the parent).
  */
-export async function applyOps(path: string, ops: readonly Op[], style: "fill" | "ramp", discard: DiscardModel, base?: string): Promise<void> {
+export async function applyOps(
+  path: string,
+  ops: readonly Op[],
+  style: "fill" | "ramp",
+  discard: DiscardModel,
+  base?: string,
+): Promise<void> {
   const handle = await open(path, "r+");
   const parent = base === undefined ? undefined : await open(base, "r");
   try {
@@ -56,7 +69,12 @@ export async function applyOps(path: string, ops: readonly Op[], style: "fill" |
 }
 
 /** Whole blocks inside [offset, offset + length) (also the last, partial block when the range reaches `size`). */
-export function wholeBlocks(offset: number, length: number, blockSize: number, size: number): Array<{ offset: number; length: number }> {
+export function wholeBlocks(
+  offset: number,
+  length: number,
+  blockSize: number,
+  size: number,
+): Array<{ offset: number; length: number }> {
   const blocks: Array<{ offset: number; length: number }> = [];
   const end = offset + length;
   for (let start = Math.ceil(offset / blockSize) * blockSize; start < end; start += blockSize) {
@@ -66,7 +84,7 @@ export function wholeBlocks(offset: number, length: number, blockSize: number, s
   return blocks;
 }
 
-export async function readRaw(handle: FileHandle, offset: number, length: number): Promise<Uint8Array> {
+async function readRaw(handle: FileHandle, offset: number, length: number): Promise<Uint8Array> {
   const bytes = new Uint8Array(length);
   await readRawInto(handle, bytes, offset);
   return bytes;
@@ -99,7 +117,7 @@ async function writeZeros(handle: FileHandle, offset: number, length: number): P
 const ZEROS = new Uint8Array(CHUNK);
 
 /** Whether every byte is zero (memcmp against a zero buffer: zero runs of many MiB are common). */
-export function isAllZero(bytes: Uint8Array): boolean {
+function isAllZero(bytes: Uint8Array): boolean {
   for (let at = 0; at < bytes.length; at += CHUNK) {
     const piece = bytes.subarray(at, Math.min(bytes.length, at + CHUNK));
     if (Buffer.compare(piece, ZEROS.subarray(0, piece.length)) !== 0) return false;

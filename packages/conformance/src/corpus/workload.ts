@@ -26,7 +26,7 @@ export interface WorkloadOptions {
 }
 
 /** Numbers in [0, 1) from the suite's seeded generator. */
-export function rng(seed: number): () => number {
+function rng(seed: number): () => number {
   const prng = new Prng(seed);
   return () => prng.fraction();
 }
@@ -40,18 +40,25 @@ export function workload(options: WorkloadOptions): Op[] {
   const add = (kind: Op["kind"], offset: number, length: number) => {
     const start = Math.max(0, Math.min(offset, size - 1));
     const end = Math.min(size, start + Math.max(1, length));
-    if (kind === "write") ops.push({ kind, offset: start, length: end - start, pattern: (pattern = (pattern % 254) + 1) });
-    else ops.push({ kind, offset: start, length: end - start });
+    if (kind !== "write") {
+      ops.push({ kind, offset: start, length: end - start });
+      return;
+    }
+    pattern = (pattern % 254) + 1;
+    ops.push({ kind, offset: start, length: end - start, pattern });
   };
   const sectorAt = (place: number) => Math.floor(place / sectorSize) * sectorSize;
   const randomPlace = () => {
     const around = options.around;
     if (around === undefined || around.length === 0) return between(0, size / sectorSize - 1) * sectorSize;
-    return sectorAt(Math.max(0, around[between(0, around.length - 1)]! + between(-2, 2) * blockSize + between(0, blockSize)));
+    return sectorAt(
+      Math.max(0, around[between(0, around.length - 1)]! + between(-2, 2) * blockSize + between(0, blockSize)),
+    );
   };
   const maxLength = Math.min(3 * blockSize, 2 * 1024 * 1024);
 
-  for (let i = 0; i < (options.writes ?? 10); i++) add("write", randomPlace(), between(1, maxLength / sectorSize) * sectorSize);
+  for (let i = 0; i < (options.writes ?? 10); i++)
+    add("write", randomPlace(), between(1, maxLength / sectorSize) * sectorSize);
   // Across block boundaries, the chunk boundary, the first and the last sectors.
   const blocks = Math.ceil(size / blockSize);
   for (let i = 0; i < Math.min(3, blocks - 1); i++) {
@@ -77,7 +84,8 @@ export function workload(options: WorkloadOptions): Op[] {
     add("discard", sectorAt(pick().offset), between(1, 16) * sectorSize);
   }
   // Overwrite parts of earlier writes.
-  for (let i = 0; i < 3; i++) add("write", sectorAt(pick().offset + between(0, 16) * sectorSize), between(1, 64) * sectorSize);
+  for (let i = 0; i < 3; i++)
+    add("write", sectorAt(pick().offset + between(0, 16) * sectorSize), between(1, 64) * sectorSize);
   return ops;
 }
 

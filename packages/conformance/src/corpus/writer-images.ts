@@ -7,7 +7,14 @@ import { join } from "node:path";
 import { qemuConvertToRaw } from "@vhdx-tools/oracles";
 import type { VhdxImage } from "@vhdx/image";
 import { createVhdx, openVhdx } from "@vhdx/image/node";
-import { CHUNK_512, type CorpusImage, type CorpusRecipe, ORACLE_LIMITS, blockSizeFeature, libvhdiLimits } from "./corpus-image.js";
+import {
+  CHUNK_512,
+  type CorpusImage,
+  type CorpusRecipe,
+  ORACLE_LIMITS,
+  blockSizeFeature,
+  libvhdiLimits,
+} from "./corpus-image.js";
 import { pyvhdiRaw } from "./pyvhdi-raw.js";
 import { type DiscardModel, applyOps, startModel, wholeBlocks } from "./raw-file.js";
 import { type Op, opBytes, opFeatures, touchedBlocks } from "./workload.js";
@@ -29,7 +36,11 @@ export interface WriterChainSpec {
 }
 
 export function writerRecipe(spec: WriterImageSpec): CorpusRecipe {
-  return { name: spec.name, needs: [(spec.logicalSectorSize ?? 512) === 512 ? "qemu-img" : "pyvhdi"], build: async (dir) => [await buildWriterImage(dir, spec)] };
+  return {
+    name: spec.name,
+    needs: [(spec.logicalSectorSize ?? 512) === 512 ? "qemu-img" : "pyvhdi"],
+    build: async (dir) => [await buildWriterImage(dir, spec)],
+  };
 }
 
 /** A differencing child of ours on top of the last image `base` builds (e.g. a generated chain). */
@@ -58,12 +69,19 @@ export function writerChainRecipe(spec: WriterChainSpec): CorpusRecipe {
 async function buildWriterImage(dir: string, spec: WriterImageSpec): Promise<CorpusImage> {
   const sectorSize = spec.logicalSectorSize ?? 512;
   const path = join(dir, `${spec.name}.vhdx`);
-  const created = await createVhdx(path, { size: spec.size, type: spec.type, blockSize: spec.blockSize, logicalSectorSize: sectorSize });
+  const created = await createVhdx(path, {
+    size: spec.size,
+    type: spec.type,
+    blockSize: spec.blockSize,
+    logicalSectorSize: sectorSize,
+  });
   await runSessions(created, path, spec.sessions);
   const model = join(dir, `${spec.name}.model.raw`);
   await startModel(model, spec.size);
   const discard: DiscardModel = (offset, length) =>
-    spec.type === "fixed" ? [] : wholeBlocks(offset, length, spec.blockSize, spec.size).map((block) => ({ ...block, to: "zero" }));
+    spec.type === "fixed"
+      ? []
+      : wholeBlocks(offset, length, spec.blockSize, spec.size).map((block) => ({ ...block, to: "zero" }));
   await applyOps(model, spec.sessions.flat(), "ramp", discard);
   const raw = join(dir, `${spec.name}.raw`);
   if (sectorSize === 512) qemuConvertToRaw(path, raw);
@@ -85,7 +103,9 @@ async function buildWriterImage(dir: string, spec: WriterImageSpec): Promise<Cor
     focus: touchedBlocks(ops, spec.blockSize, spec.size),
     skip: {
       ...libvhdiLimits(spec.type, spec.size, sectorSize),
-      ...(sectorSize === 512 ? {} : { "qemu-img check": ORACLE_LIMITS.qemu4k, "qemu-img convert": ORACLE_LIMITS.qemu4k }),
+      ...(sectorSize === 512
+        ? {}
+        : { "qemu-img check": ORACLE_LIMITS.qemu4k, "qemu-img convert": ORACLE_LIMITS.qemu4k }),
     },
   };
 }
@@ -95,9 +115,17 @@ async function buildWriterImage(dir: string, spec: WriterImageSpec): Promise<Cor
  * so its sessions must avoid what libvhdi misreads: no whole-block zero
  * writes (ZERO blocks), and a partial write in every chunk (a present sector bitmap).
  */
-async function buildWriterChild(dir: string, parent: CorpusImage, spec: WriterChainSpec["child"]): Promise<CorpusImage> {
+async function buildWriterChild(
+  dir: string,
+  parent: CorpusImage,
+  spec: WriterChainSpec["child"],
+): Promise<CorpusImage> {
   const path = join(dir, `${spec.name}.vhdx`);
-  const created = await createVhdx(path, { type: "differencing", parent: parent.path, ...(spec.blockSize ? { blockSize: spec.blockSize } : {}) });
+  const created = await createVhdx(path, {
+    type: "differencing",
+    parent: parent.path,
+    ...(spec.blockSize ? { blockSize: spec.blockSize } : {}),
+  });
   const blockSize = created.blockSize;
   await runSessions(created, path, spec.sessions);
   const model = join(dir, `${spec.name}.model.raw`);
@@ -152,7 +180,13 @@ function applyOp(image: VhdxImage, op: Op): Promise<void> {
   }
 }
 
-function writerFeatures(type: string, size: number, blockSize: number, sectorSize: number, sessions: readonly Op[][]): string[] {
+function writerFeatures(
+  type: string,
+  size: number,
+  blockSize: number,
+  sectorSize: number,
+  sessions: readonly Op[][],
+): string[] {
   const features = [type, blockSizeFeature(blockSize), ...opFeatures(sessions.flat())];
   if (sectorSize === 4096) features.push("4k-sectors");
   if (size > (CHUNK_512 / 512) * sectorSize) features.push(sectorSize === 512 ? "past-4GiB-chunk" : "past-first-chunk");

@@ -19,7 +19,11 @@ export interface PyvhdiOptions extends CompareOptions {
   wholeLimit?: number;
 }
 
-export async function readerAgainstPyvhdi(image: VhdxImage, entry: CorpusImage, options: PyvhdiOptions): Promise<Comparison> {
+export async function readerAgainstPyvhdi(
+  image: VhdxImage,
+  entry: CorpusImage,
+  options: PyvhdiOptions,
+): Promise<Comparison> {
   const total: ByteComparison = { bytesCompared: 0, mismatches: [] };
   for (const batch of batches(pyvhdiRanges(entry, options.wholeLimit ?? 256 * MiB))) {
     const bytes = pyvhdiRead(entry.path, batch, entry.parents);
@@ -33,7 +37,13 @@ export async function readerAgainstPyvhdi(image: VhdxImage, entry: CorpusImage, 
       const start = startOf(batch, at, offset);
       target.set(bytes.subarray(start, start + target.length));
     };
-    const result = await compareViews(batch, readerView(image), theirs, { ours: "our reader", theirs: "pyvhdi" }, { ...options, window: BATCH });
+    const result = await compareViews(
+      batch,
+      readerView(image),
+      theirs,
+      { ours: "our reader", theirs: "pyvhdi" },
+      { ...options, window: BATCH },
+    );
     total.bytesCompared += result.bytesCompared;
     total.mismatches.push(...result.mismatches);
   }
@@ -41,7 +51,11 @@ export async function readerAgainstPyvhdi(image: VhdxImage, entry: CorpusImage, 
 }
 
 /** Where virtual `offset` sits in the fetched bytes of `batch`. */
-function startOf(batch: ReadonlyArray<readonly [number, number]>, at: ReadonlyMap<number, number>, offset: number): number {
+function startOf(
+  batch: ReadonlyArray<readonly [number, number]>,
+  at: ReadonlyMap<number, number>,
+  offset: number,
+): number {
   for (const [start, length] of batch) {
     if (offset >= start && offset < start + length) return at.get(start)! + (offset - start);
   }

@@ -8,7 +8,12 @@ export function writerImageChecked(entry: CorpusImage): Comparison {
     qemuCheck(entry.path);
     return { oracle: "qemu-img check", image: entry.name, bytesCompared: 0, mismatches: [] };
   } catch (error) {
-    return { oracle: "qemu-img check", image: entry.name, bytesCompared: 0, mismatches: [`qemu-img check failed: ${firstLines(error)}`] };
+    return {
+      oracle: "qemu-img check",
+      image: entry.name,
+      bytesCompared: 0,
+      mismatches: [`qemu-img check failed: ${firstLines(error)}`],
+    };
   }
 }
 

@@ -25,7 +25,9 @@ print(json.dumps(extents))
 export function dataExtents(path: string, size: number): Array<[number, number]> {
   try {
     const extents = JSON.parse(run(SYSTEM_PYTHON, ["-c", SCRIPT, path]).toString()) as Array<[number, number]>;
-    return extents.every(([offset, length]) => Number.isSafeInteger(offset) && Number.isSafeInteger(length)) ? extents : [[0, size]];
+    return extents.every(([offset, length]) => Number.isSafeInteger(offset) && Number.isSafeInteger(length))
+      ? extents
+      : [[0, size]];
   } catch {
     return [[0, size]];
   }

@@ -14,17 +14,33 @@ export async function readerAgainstReference(
   options: CompareOptions,
 ): Promise<Comparison> {
   const result = await withRawView(reference.path, entry.virtualSize, (theirs) =>
-    compareViews(wholeDisk(entry.virtualSize), readerView(image), theirs, { ours: "our reader", theirs: reference.oracle }, options),
+    compareViews(
+      wholeDisk(entry.virtualSize),
+      readerView(image),
+      theirs,
+      { ours: "our reader", theirs: reference.oracle },
+      options,
+    ),
   );
   return { oracle: reference.oracle, image: entry.name, ...result };
 }
 
 /** What the oracle reads of our writer's image against what we wrote (oracle name e.g. "qemu-img convert (our writes)"). */
-export async function writesAgainstReference(entry: CorpusImage, model: string, options: CompareOptions): Promise<Comparison> {
+export async function writesAgainstReference(
+  entry: CorpusImage,
+  model: string,
+  options: CompareOptions,
+): Promise<Comparison> {
   const reference = entry.expected;
   const result = await withRawView(model, entry.virtualSize, (ours) =>
     withRawView(reference.path, entry.virtualSize, (theirs) =>
-      compareViews(wholeDisk(entry.virtualSize), ours, theirs, { ours: "our writes", theirs: reference.oracle }, options),
+      compareViews(
+        wholeDisk(entry.virtualSize),
+        ours,
+        theirs,
+        { ours: "our writes", theirs: reference.oracle },
+        options,
+      ),
     ),
   );
   return { oracle: writerOracleName(reference.oracle), image: entry.name, ...result };

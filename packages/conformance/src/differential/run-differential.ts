@@ -20,14 +20,19 @@ export interface DifferentialOptions extends CompareOptions {
   onProgress?: (line: string) => void;
 }
 
-export async function runDifferential(corpus: readonly CorpusImage[], options: DifferentialOptions = {}): Promise<Comparison[]> {
+export async function runDifferential(
+  corpus: readonly CorpusImage[],
+  options: DifferentialOptions = {},
+): Promise<Comparison[]> {
   const comparisons: Comparison[] = [];
   for (const entry of corpus) {
     const started = Date.now();
     const found = await compareImage(entry, options);
     comparisons.push(...found);
     const failed = found.filter((c) => c.mismatches.length > 0).map((c) => c.oracle);
-    options.onProgress?.(`differential ${entry.name}: ${found.length} comparisons${failed.length ? `, MISMATCH with ${failed.join(", ")}` : ""} (${Date.now() - started} ms)`);
+    options.onProgress?.(
+      `differential ${entry.name}: ${found.length} comparisons${failed.length ? `, MISMATCH with ${failed.join(", ")}` : ""} (${Date.now() - started} ms)`,
+    );
   }
   return comparisons;
 }
@@ -51,18 +56,28 @@ async function compareImage(entry: CorpusImage, options: DifferentialOptions): P
   return comparisons;
 }
 
-async function readerComparisons(image: VhdxImage, entry: CorpusImage, options: DifferentialOptions): Promise<Comparison[]> {
+async function readerComparisons(
+  image: VhdxImage,
+  entry: CorpusImage,
+  options: DifferentialOptions,
+): Promise<Comparison[]> {
   const comparisons: Comparison[] = [];
   for (const reference of [entry.expected, ...entry.alsoExpected]) {
-    comparisons.push(await attempt(reference.oracle, entry, () => readerAgainstReference(image, entry, reference, options)));
+    comparisons.push(
+      await attempt(reference.oracle, entry, () => readerAgainstReference(image, entry, reference, options)),
+    );
   }
   const references = new Set<string>([entry.expected.oracle, ...entry.alsoExpected.map((r) => r.oracle)]);
   const qemuSkip = entry.skip["qemu-img convert"];
-  if (!references.has("qemu-img convert") && qemuSkip !== undefined) comparisons.push(skipped("qemu-img convert", entry, qemuSkip));
+  if (!references.has("qemu-img convert") && qemuSkip !== undefined)
+    comparisons.push(skipped("qemu-img convert", entry, qemuSkip));
   if (!references.has("pyvhdi")) {
     comparisons.push(
       await unlessSkipped("pyvhdi", entry, () =>
-        readerAgainstPyvhdi(image, entry, { ...options, ...(options.pyvhdiWholeLimit ? { wholeLimit: options.pyvhdiWholeLimit } : {}) }),
+        readerAgainstPyvhdi(image, entry, {
+          ...options,
+          ...(options.pyvhdiWholeLimit ? { wholeLimit: options.pyvhdiWholeLimit } : {}),
+        }),
       ),
     );
   }
@@ -72,7 +87,9 @@ async function readerComparisons(image: VhdxImage, entry: CorpusImage, options: 
 
 async function writerComparisons(entry: CorpusImage, options: DifferentialOptions): Promise<Comparison[]> {
   if (entry.origin !== "writer") return [];
-  const comparisons: Comparison[] = [await unlessSkipped("qemu-img check", entry, async () => writerImageChecked(entry))];
+  const comparisons: Comparison[] = [
+    await unlessSkipped("qemu-img check", entry, async () => writerImageChecked(entry)),
+  ];
   const model = entry.writerModel;
   if (model !== undefined) {
     const name = writerOracleName(entry.expected.oracle);
@@ -90,11 +107,17 @@ const PROGRAMS: Record<DifferentialOracle, OracleName> = {
 };
 
 /** Compares unless the image says the oracle is wrong here, or (outside CI) the oracle is not installed. */
-async function unlessSkipped(name: DifferentialOracle, entry: CorpusImage, compare: () => Promise<Comparison>): Promise<Comparison> {
+async function unlessSkipped(
+  name: DifferentialOracle,
+  entry: CorpusImage,
+  compare: () => Promise<Comparison>,
+): Promise<Comparison> {
   const reason = entry.skip[name];
   if (reason !== undefined) return skipped(name, entry, reason);
   // oracle() throws in CI when the program is missing: attempt() turns that into a mismatch.
-  return attempt(name, entry, async () => (oracle(PROGRAMS[name]) ? compare() : skipped(name, entry, `${PROGRAMS[name]} is not installed`)));
+  return attempt(name, entry, async () =>
+    oracle(PROGRAMS[name]) ? compare() : skipped(name, entry, `${PROGRAMS[name]} is not installed`),
+  );
 }
 
 /** Runs a comparison; an exception (ours or the oracle's) becomes a mismatch, not the end of the run. */

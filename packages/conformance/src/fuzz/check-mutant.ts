@@ -14,7 +14,7 @@ import type { CheckOutcome, CheckRequest } from "./protocol.js";
 
 const MiB = 1 << 20;
 /** Disks up to this size are read whole; larger ones (a mutated size) in samples, to stay within the time limit. */
-export const FULL_READ_LIMIT = 256 * MiB;
+const FULL_READ_LIMIT = 256 * MiB;
 const CHUNK = 4 * MiB;
 const SAMPLE = 16 * MiB;
 const MAX_SAMPLED_BLOCKS = 64;
@@ -69,7 +69,10 @@ function refusal(error: unknown, where: string, problems: string[]): { ok: false
 
 export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return `non-Error thrown: ${String(error)}`;
-  const frame = error.stack?.split("\n").find((line) => STACK_LINE.test(line))?.trim();
+  const frame = error.stack
+    ?.split("\n")
+    .find((line) => STACK_LINE.test(line))
+    ?.trim();
   return `${error.name}: ${error.message}${frame ? ` (${frame})` : ""}`;
 }
 
@@ -88,7 +91,10 @@ async function readDisk(image: VhdxImage): Promise<void> {
 
 async function sampledRanges(image: VhdxImage): Promise<Array<readonly [number, number]>> {
   const size = image.virtualSize;
-  const ranges: Array<readonly [number, number]> = [[0, SAMPLE], [size - SAMPLE, SAMPLE]];
+  const ranges: Array<readonly [number, number]> = [
+    [0, SAMPLE],
+    [size - SAMPLE, SAMPLE],
+  ];
   const bat = await image.bat();
   const blocks = Math.min(image.geometry.payloadBlockCount, 1 << 20);
   for (let block = 0; block < blocks && ranges.length < MAX_SAMPLED_BLOCKS + 2; block++) {
@@ -118,7 +124,10 @@ async function runCheck(path: string, problems: string[]): Promise<void> {
 async function runCat(path: string, library: LibraryResult, problems: string[]): Promise<void> {
   const huge = library.ok && library.virtualSize > FULL_READ_LIMIT;
   const runs = huge
-    ? [["read", "--length", String(SAMPLE), path], ["read", "--offset", String(library.virtualSize - SAMPLE), path]]
+    ? [
+        ["read", "--length", String(SAMPLE), path],
+        ["read", "--offset", String(library.virtualSize - SAMPLE), path],
+      ]
     : [["cat", path]];
   for (const args of runs) {
     const run = await cli(args, path);
@@ -127,7 +136,8 @@ async function runCat(path: string, library: LibraryResult, problems: string[]):
     if (!library.ok) continue;
     const expected = huge ? SAMPLE : library.virtualSize;
     if (run.status !== 0) problems.push(`${name}: the library read the disk, but ${name} failed: ${clip(run.stderr)}`);
-    else if (run.stdoutBytes !== expected) problems.push(`${name}: wrote ${run.stdoutBytes} bytes, the disk has ${expected}`);
+    else if (run.stdoutBytes !== expected)
+      problems.push(`${name}: wrote ${run.stdoutBytes} bytes, the disk has ${expected}`);
   }
 }
 
@@ -140,10 +150,12 @@ interface CliRun {
 }
 
 function judgeRun(name: string, run: CliRun, problems: string[]): void {
-  if (!Number.isInteger(run.status) || run.status < 0 || run.status > 2) problems.push(`${name}: exit status ${run.status}`);
+  if (!Number.isInteger(run.status) || run.status < 0 || run.status > 2)
+    problems.push(`${name}: exit status ${run.status}`);
   if (STACK_LINE.test(run.stderr)) problems.push(`${name}: stack trace on stderr: ${clip(run.stderr)}`);
   if (/\bINTERNAL\b/.test(run.stderr)) problems.push(`${name}: internal error: ${clip(run.stderr)}`);
-  if (name.startsWith("check") && STACK_LINE.test(run.stdout)) problems.push(`${name}: stack trace on stdout: ${clip(run.stdout)}`);
+  if (name.startsWith("check") && STACK_LINE.test(run.stdout))
+    problems.push(`${name}: stack trace on stdout: ${clip(run.stdout)}`);
 }
 
 async function cli(args: string[], path: string): Promise<CliRun> {
@@ -157,7 +169,13 @@ async function cli(args: string[], path: string): Promise<CliRun> {
     stderr.write(`runCli threw: ${describeError(error)}\n`);
     status = -1;
   }
-  return { status, stdout: stdout.text(), stdoutBytes: stdout.count, stdoutComplete: stdout.count <= stdout.limit, stderr: stderr.text() };
+  return {
+    status,
+    stdout: stdout.text(),
+    stdoutBytes: stdout.count,
+    stdoutComplete: stdout.count <= stdout.limit,
+    stderr: stderr.text(),
+  };
 }
 
 /** A stream that counts what is written and keeps only the first `limit` bytes (cat's output is never buffered). */

@@ -21,7 +21,11 @@ export interface ChainMutant {
 }
 
 export function prepareSeed(seed: SeedImage): PreparedSeed {
-  return { seed, map: mapStructures(seed.bytes), parentMaps: seed.parents.map((parent) => mapStructures(parent.bytes)) };
+  return {
+    seed,
+    map: mapStructures(seed.bytes),
+    parentMaps: seed.parents.map((parent) => mapStructures(parent.bytes)),
+  };
 }
 
 export function mutateSeed(prepared: PreparedSeed, rng: Prng): ChainMutant {
@@ -31,7 +35,11 @@ export function mutateSeed(prepared: PreparedSeed, rng: Prng): ChainMutant {
     const cycle = rng.chance(0.3) ? twoFileCycle(seed, map, parent) : null;
     if (cycle !== null) return cycle;
     const mutated = mutate(parent.bytes, parentMaps[0]!, rng, parent.fileName);
-    return { bytes: seed.bytes, parents: [{ ...parent, bytes: mutated.bytes }, ...seed.parents.slice(1)], description: `parent ${parent.fileName}: ${mutated.description}` };
+    return {
+      bytes: seed.bytes,
+      parents: [{ ...parent, bytes: mutated.bytes }, ...seed.parents.slice(1)],
+      description: `parent ${parent.fileName}: ${mutated.description}`,
+    };
   }
   const mutated = mutate(seed.bytes, map, rng, MUTANT_FILE_NAME);
   return { bytes: mutated.bytes, parents: seed.parents, description: mutated.description };

@@ -28,7 +28,11 @@ const SHAPES: ReadonlyArray<readonly [number, (sector: number) => number]> = [
   [128 * MiB, () => 2 ** 45],
 ];
 
-export function hugeGeometry(bytes: Uint8Array, map: StructureMap, rng: Prng): { bytes: Uint8Array; description: string } | null {
+export function hugeGeometry(
+  bytes: Uint8Array,
+  map: StructureMap,
+  rng: Prng,
+): { bytes: Uint8Array; description: string } | null {
   const item = (guid: string) => map.structures.find((s) => s.name === `metadata item ${guid}`);
   const parameters = item(FILE_PARAMETERS_GUID);
   const size = item(VIRTUAL_DISK_SIZE_GUID);
@@ -46,10 +50,12 @@ export function hugeGeometry(bytes: Uint8Array, map: StructureMap, rng: Prng): {
   out.set(bytes);
   // Mostly an empty BAT (the disk then opens and reads as zeros); sometimes the old entries, now describing bigger blocks.
   const keepEntries = rng.chance(0.3);
-  if (keepEntries) out.set(bytes.subarray(map.bat.offset, map.bat.offset + Math.min(map.bat.entries * 8, regionLength)), batOffset);
+  if (keepEntries)
+    out.set(bytes.subarray(map.bat.offset, map.bat.offset + Math.min(map.bat.entries * 8, regionLength)), batOffset);
   writeField(out, parameters.fields[0]!, BigInt(blockSize));
   writeField(out, size.fields[0]!, BigInt(virtualSize));
-  for (const table of map.structures.filter((s) => s.kind === "region table")) moveBatRegion(out, table, batOffset, regionLength);
+  for (const table of map.structures.filter((s) => s.kind === "region table"))
+    moveBatRegion(out, table, batOffset, regionLength);
   return {
     bytes: out,
     description: `huge disk: ${virtualSize} bytes in ${blockSize / MiB} MiB blocks, its ${batBytes}-byte BAT ${keepEntries ? "copied" : "new and empty"} at ${hex(batOffset)} (region length ${regionLength})`,
@@ -59,7 +65,9 @@ export function hugeGeometry(bytes: Uint8Array, map: StructureMap, rng: Prng): {
 function batEntries(virtualSize: number, blockSize: number, sector: number, hasParent: boolean): number {
   const chunkRatio = (2 ** 23 * sector) / blockSize;
   const payload = Math.ceil(virtualSize / blockSize);
-  return hasParent ? Math.ceil(payload / chunkRatio) * (chunkRatio + 1) : payload + Math.floor((payload - 1) / chunkRatio);
+  return hasParent
+    ? Math.ceil(payload / chunkRatio) * (chunkRatio + 1)
+    : payload + Math.floor((payload - 1) / chunkRatio);
 }
 
 function moveBatRegion(bytes: Uint8Array, table: Structure, offset: number, length: number): void {

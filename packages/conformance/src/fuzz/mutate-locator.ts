@@ -27,7 +27,7 @@ const HOSTILE_PATHS = [
   "PARENT.VHDX",
   "missing.vhdx",
   "a".repeat(4000),
-  "..\\".repeat(300) + "parent.vhdx",
+  `${"..\\".repeat(300)}parent.vhdx`,
   "\u00e9\u4e2d\ud83d\ude00.vhdx",
   "\ud800.vhdx",
 ];

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 
 const PACKAGE_NAME = "@vhdx/conformance";
 
-export function packageDir(): string {
+function packageDir(): string {
   let dir = dirname(thisFile());
   for (;;) {
     if (isThePackage(join(dir, "package.json"))) return dir;
@@ -20,7 +20,9 @@ export function packageDir(): string {
 export function workerPath(): string {
   const path = join(packageDir(), "dist", "fuzz-worker.js");
   if (!existsSync(path)) {
-    throw new Error(`the fuzzer's worker ${path} is missing: build the package first (cd packages/conformance && npx tsup)`);
+    throw new Error(
+      `the fuzzer's worker ${path} is missing: build the package first (cd packages/conformance && npx tsup)`,
+    );
   }
   return path;
 }

@@ -15,7 +15,7 @@ export interface CheckRequest {
   hook?: WorkerHook;
 }
 
-export type Verdict = "refused" | "accepted";
+type Verdict = "refused" | "accepted";
 
 export interface CheckOutcome {
   /** "refused": the library refused it with a VhdxError; "accepted": it opened and read through. */

@@ -29,7 +29,7 @@ export interface FailingMutant {
   mutation: string;
 }
 
-export function shortHash(bytes: Uint8Array): string {
+function shortHash(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex").slice(0, 12);
 }
 
@@ -45,7 +45,14 @@ export function saveCase(dir: string, mutant: FailingMutant, problem: string): s
     return { fileName: parent.fileName, stored };
   });
   writeFileSync(join(dir, `${caseName}.vhdx.gz`), gzipSync(mutant.bytes, { level: 9 }));
-  const meta: RegressionCase = { caseName, seedImage: mutant.seedImage, mutation: mutant.mutation, problem, fileName: mutant.fileName, parents };
+  const meta: RegressionCase = {
+    caseName,
+    seedImage: mutant.seedImage,
+    mutation: mutant.mutation,
+    problem,
+    fileName: mutant.fileName,
+    parents,
+  };
   writeFileSync(metaPath, `${JSON.stringify(meta, null, 2)}\n`);
   return caseName;
 }
@@ -60,7 +67,11 @@ export function loadCases(dir: string): RegressionCase[] {
 }
 
 /** Writes a case's mutant and parents into `into`; returns the mutant's path and its parents'. */
-export function materializeCase(dir: string, kept: RegressionCase, into: string): { path: string; parentPaths: string[] } {
+export function materializeCase(
+  dir: string,
+  kept: RegressionCase,
+  into: string,
+): { path: string; parentPaths: string[] } {
   mkdirSync(into, { recursive: true });
   const path = join(into, kept.fileName);
   writeFileSync(path, gunzipSync(readFileSync(join(dir, `${kept.caseName}.vhdx.gz`))));

@@ -52,7 +52,11 @@ interface Settings {
 function settings(options: PoolOptions): Settings {
   return {
     workers: Math.max(1, options.workers ?? 2),
-    limits: { timeoutMs: options.timeoutMs ?? 20_000, memoryLimitMiB: options.memoryLimitMiB ?? 512, recycleAfter: options.recycleAfter ?? 200 },
+    limits: {
+      timeoutMs: options.timeoutMs ?? 20_000,
+      memoryLimitMiB: options.memoryLimitMiB ?? 512,
+      recycleAfter: options.recycleAfter ?? 200,
+    },
     regressionsDir: options.regressionsDir ?? defaultRegressionsDir(),
   };
 }
@@ -65,12 +69,25 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
     const seeds = await buildSeeds(seedDir);
     seedDir.remove();
     const prepared = seeds.map(prepareSeed);
-    const summary: FuzzSummary = { seed: options.seed, mutants: 0, refused: 0, accepted: 0, failures: [...replayed.failures], regressionsReplayed: replayed.replayed };
+    const summary: FuzzSummary = {
+      seed: options.seed,
+      mutants: 0,
+      refused: 0,
+      accepted: 0,
+      failures: [...replayed.failures],
+      regressionsReplayed: replayed.replayed,
+    };
     await inParallel(config, options.count, async (slot, index) => {
       const rng = Prng.forMutant(options.seed, index);
       const chosen = rng.pick(prepared);
       const mutant = mutateSeed(chosen, rng);
-      const outcome = await checkFiles(slot, join(workDir, `m${index}`), mutant.bytes, mutant.parents, options.hooks?.[index]);
+      const outcome = await checkFiles(
+        slot,
+        join(workDir, `m${index}`),
+        mutant.bytes,
+        mutant.parents,
+        options.hooks?.[index],
+      );
       record(summary, config.regressionsDir, chosen.seed.name, mutant, outcome);
       options.onProgress?.(summary.mutants, options.count);
     });
@@ -79,7 +96,13 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
 }
 
 /** Counts the outcome; a failing mutant is kept as a regression case. */
-function record(summary: FuzzSummary, regressionsDir: string, seedImage: string, mutant: ChainMutant, outcome: CheckOutcome): void {
+function record(
+  summary: FuzzSummary,
+  regressionsDir: string,
+  seedImage: string,
+  mutant: ChainMutant,
+  outcome: CheckOutcome,
+): void {
   summary.mutants++;
   if (outcome.problems.length === 0) {
     if (outcome.verdict === "accepted") summary.accepted++;
@@ -88,7 +111,11 @@ function record(summary: FuzzSummary, regressionsDir: string, seedImage: string,
   }
   const problem = outcome.problems.join("; ");
   const mutation = mutant.description;
-  const caseName = saveCase(regressionsDir, { bytes: mutant.bytes, fileName: MUTANT_FILE_NAME, parents: mutant.parents, seedImage, mutation }, problem);
+  const caseName = saveCase(
+    regressionsDir,
+    { bytes: mutant.bytes, fileName: MUTANT_FILE_NAME, parents: mutant.parents, seedImage, mutation },
+    problem,
+  );
   summary.failures.push({ caseName, seedImage, mutation, problem });
 }
 
@@ -108,14 +135,25 @@ async function replayIn(config: Settings, workDir: string): Promise<ReplayResult
     const outcome = await slot.check({ path, alsoUnchanged: parentPaths });
     rmSync(dir, { recursive: true, force: true });
     if (outcome.problems.length > 0) {
-      failures.push({ caseName: kept.caseName, seedImage: kept.seedImage, mutation: kept.mutation, problem: outcome.problems.join("; ") });
+      failures.push({
+        caseName: kept.caseName,
+        seedImage: kept.seedImage,
+        mutation: kept.mutation,
+        problem: outcome.problems.join("; "),
+      });
     }
   });
   return { replayed: cases.length, failures };
 }
 
 /** Writes the mutant and its parents into `dir`, checks them, and removes them. */
-async function checkFiles(slot: WorkerSlot, dir: string, bytes: Uint8Array, parents: readonly SeedFile[], hook: WorkerHook | undefined): Promise<CheckOutcome> {
+async function checkFiles(
+  slot: WorkerSlot,
+  dir: string,
+  bytes: Uint8Array,
+  parents: readonly SeedFile[],
+  hook: WorkerHook | undefined,
+): Promise<CheckOutcome> {
   mkdirSync(dir, { recursive: true });
   try {
     const path = join(dir, MUTANT_FILE_NAME);
@@ -132,7 +170,11 @@ async function checkFiles(slot: WorkerSlot, dir: string, bytes: Uint8Array, pare
 }
 
 /** `count` jobs over `workers` slots, each slot one worker process, jobs taken in index order. */
-async function inParallel(config: Settings, count: number, job: (slot: WorkerSlot, index: number) => Promise<void>): Promise<void> {
+async function inParallel(
+  config: Settings,
+  count: number,
+  job: (slot: WorkerSlot, index: number) => Promise<void>,
+): Promise<void> {
   if (count === 0) return;
   const path = workerPath();
   let next = 0;

@@ -24,7 +24,7 @@ export interface SeedImage {
 
 /** The name every mutant gets on disk (parent locators that point at themselves use it). */
 export const MUTANT_FILE_NAME = "mutant.vhdx";
-export const PARENT_FILE_NAME = "parent.vhdx";
+const PARENT_FILE_NAME = "parent.vhdx";
 
 const MiB = 1 << 20;
 const NIL = "00000000-0000-0000-0000-000000000000";
@@ -67,7 +67,8 @@ async function ownSeeds(): Promise<SeedImage[]> {
   const fixed = await ownImage({ size: 3 * MiB, blockSize: MiB, type: "fixed", logicalSectorSize: 4096 });
   const busy = await ownImage({ size: 8 * MiB, blockSize: MiB }, churn);
   for (const image of [dynamic, busy]) {
-    if (currentLogGuid(image.dirty) === NIL) throw new Error("fuzz seeds: the writer's snapshot before close has no log to replay");
+    if (currentLogGuid(image.dirty) === NIL)
+      throw new Error("fuzz seeds: the writer's snapshot before close has no log to replay");
   }
   return [
     { name: "ours-dynamic", bytes: dynamic.closed, parents: [] },
@@ -83,7 +84,10 @@ async function ownSeeds(): Promise<SeedImage[]> {
  * set) and the log holds the entries of the writes: a crash there leaves
  * exactly this file, with a log to replay.
  */
-async function ownImage(options: { size: number; blockSize: number; type?: "fixed"; logicalSectorSize?: 4096 }, extra?: (image: VhdxImage) => Promise<void>) {
+async function ownImage(
+  options: { size: number; blockSize: number; type?: "fixed"; logicalSectorSize?: 4096 },
+  extra?: (image: VhdxImage) => Promise<void>,
+) {
   const source = new MemorySource();
   const image = await createImage(source, { ...options, virtualDiskId: GUIDS.disk, creator: "vhdx fuzz seed" });
   await extra?.(image);
@@ -132,7 +136,10 @@ function fixtureSeeds(): SeedImage[] {
     blockSize: MiB,
     type: "differencing",
     dataWriteGuid: GUIDS.childData,
-    parent: { dataWriteGuid: GUIDS.parentData, paths: { relative_path: PARENT_FILE_NAME, absolute_win32_path: "C:\\vms\\parent.vhdx" } },
+    parent: {
+      dataWriteGuid: GUIDS.parentData,
+      paths: { relative_path: PARENT_FILE_NAME, absolute_win32_path: "C:\\vms\\parent.vhdx" },
+    },
     blocks: {
       1: { state: STATE.PARTIALLY_PRESENT, presentSectors: (s) => s % 2 === 0 },
       2: { state: STATE.FULLY_PRESENT },
@@ -167,12 +174,21 @@ function fixtureSeeds(): SeedImage[] {
     extraRegions: [{ guid: GUIDS.unknownRegion, required: false }],
     extraItems: [
       { itemId: GUIDS.unknownItem, isUser: false, isRequired: false, data: new Uint8Array(24).fill(0x42) },
-      { itemId: GUIDS.userItem, isUser: true, isRequired: false, data: new TextEncoder().encode("user metadata kept as found") },
+      {
+        itemId: GUIDS.userItem,
+        isUser: true,
+        isRequired: false,
+        data: new TextEncoder().encode("user metadata kept as found"),
+      },
     ],
     blocks: { 1: { state: STATE.FULLY_PRESENT } },
   });
   return [
-    { name: "fixture-differencing", bytes: child.bytes, parents: [{ fileName: PARENT_FILE_NAME, bytes: parent.bytes }] },
+    {
+      name: "fixture-differencing",
+      bytes: child.bytes,
+      parents: [{ fileName: PARENT_FILE_NAME, bytes: parent.bytes }],
+    },
     { name: "fixture-parent", bytes: parent.bytes, parents: [] },
     { name: "fixture-4k-states", bytes: fourK.bytes, parents: [] },
     { name: "fixture-unknown-items", bytes: extras.bytes, parents: [] },

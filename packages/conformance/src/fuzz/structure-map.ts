@@ -2,6 +2,7 @@
 // mutator can rewrite a field and then fix the checksum that covers it. Built
 // from the spec's layouts (MS-VHDX 2.2 to 2.6) and @vhdx/structs' decoders;
 // bounded: at most MAX_BAT_ENTRIES BAT entries, MAX_LOG_ENTRIES log entries.
+// Over 300 lines: one field list per structure of the spec, kept together.
 import {
   BAT_REGION_GUID,
   FILE_PARAMETERS_GUID,
@@ -40,7 +41,7 @@ export interface Field {
 }
 
 /** What checksum covers a structure: a plain CRC-32C over [start, start + length), or a log entry's. */
-export type Checksum = { kind: "crc"; start: number; length: number } | { kind: "log entry"; start: number; ringEnd: number };
+type Checksum = { kind: "crc"; start: number; length: number } | { kind: "log entry"; start: number; ringEnd: number };
 
 export type StructureKind =
   | "file identifier"
@@ -89,8 +90,8 @@ export interface StructureMap {
   blockOffsets: number[];
 }
 
-export const MAX_BAT_ENTRIES = 8192;
-export const MAX_LOG_ENTRIES = 256;
+const MAX_BAT_ENTRIES = 8192;
+const MAX_LOG_ENTRIES = 256;
 const MAX_MAPPED_BLOCKS = 16;
 const MAX_LOG_SCAN = 16 * MiB;
 
@@ -109,7 +110,13 @@ export function mapStructures(bytes: Uint8Array): StructureMap {
     logGuids: [],
     blockOffsets: [],
   };
-  map.structures.push({ name: "file identifier", kind: "file identifier", offset: 0, length: 8, fields: [u("signature", 0, "u64")] });
+  map.structures.push({
+    name: "file identifier",
+    kind: "file identifier",
+    offset: 0,
+    length: 8,
+    fields: [u("signature", 0, "u64")],
+  });
   mapHeaders(bytes, map);
   mapRegionTables(bytes, map);
   if (map.metadata) mapMetadata(bytes, map, map.metadata.offset);
@@ -119,8 +126,12 @@ export function mapStructures(bytes: Uint8Array): StructureMap {
 }
 
 function mapHeaders(bytes: Uint8Array, map: StructureMap): void {
-  let best: { slot: 1 | 2; sequence: bigint; dataWriteGuid: string; logOffset: number; logLength: number } | null = null;
-  for (const [slot, offset] of [[1, HEADER_1_OFFSET], [2, HEADER_2_OFFSET]] as const) {
+  let best: { slot: 1 | 2; sequence: bigint; dataWriteGuid: string; logOffset: number; logLength: number } | null =
+    null;
+  for (const [slot, offset] of [
+    [1, HEADER_1_OFFSET],
+    [2, HEADER_2_OFFSET],
+  ] as const) {
     if (!fits(bytes, offset, HEADER_SIZE)) continue;
     map.structures.push({
       name: `header ${slot}`,
@@ -143,7 +154,13 @@ function mapHeaders(bytes: Uint8Array, map: StructureMap): void {
     });
     const header = attempt(() => (verifyHeaderChecksum(bytes, offset) ? decodeHeader(bytes, offset, offset) : null));
     if (header && header.signature === "head" && (best === null || header.sequenceNumber > best.sequence)) {
-      best = { slot, sequence: header.sequenceNumber, dataWriteGuid: header.dataWriteGuid, logOffset: header.logOffset, logLength: header.logLength };
+      best = {
+        slot,
+        sequence: header.sequenceNumber,
+        dataWriteGuid: header.dataWriteGuid,
+        logOffset: header.logOffset,
+        logLength: header.logLength,
+      };
     }
   }
   if (best === null) return;
@@ -155,11 +172,18 @@ function mapHeaders(bytes: Uint8Array, map: StructureMap): void {
 }
 
 function mapRegionTables(bytes: Uint8Array, map: StructureMap): void {
-  for (const [copy, offset] of [[1, REGION_TABLE_1_OFFSET], [2, REGION_TABLE_2_OFFSET]] as const) {
+  for (const [copy, offset] of [
+    [1, REGION_TABLE_1_OFFSET],
+    [2, REGION_TABLE_2_OFFSET],
+  ] as const) {
     if (!fits(bytes, offset, REGION_TABLE_SIZE)) continue;
     const table = attempt(() => decodeRegionTable(bytes, offset, offset));
     const count = table?.entries.length ?? 0;
-    const fields = [u("signature", offset, "u32"), u("entryCount", offset + 8, "u32"), u("reserved", offset + 12, "u32")];
+    const fields = [
+      u("signature", offset, "u32"),
+      u("entryCount", offset + 8, "u32"),
+      u("reserved", offset + 12, "u32"),
+    ];
     for (let i = 0; i < Math.max(count, 2); i++) {
       const at = offset + 16 + i * 32;
       fields.push(u(`entries[${i}].guid`, at, "guid"), u(`entries[${i}].fileOffset`, at + 16, "u64"));
@@ -182,7 +206,10 @@ function mapRegionTables(bytes: Uint8Array, map: StructureMap): void {
 }
 
 const ITEM_FIELDS: Record<string, Array<[string, number, FieldKind]>> = {
-  [FILE_PARAMETERS_GUID]: [["blockSize", 0, "u32"], ["flags", 4, "u32"]],
+  [FILE_PARAMETERS_GUID]: [
+    ["blockSize", 0, "u32"],
+    ["flags", 4, "u32"],
+  ],
   [VIRTUAL_DISK_SIZE_GUID]: [["virtualDiskSize", 0, "u64"]],
   [VIRTUAL_DISK_ID_GUID]: [["virtualDiskId", 0, "guid"]],
   [LOGICAL_SECTOR_SIZE_GUID]: [["logicalSectorSize", 0, "u32"]],
@@ -193,23 +220,52 @@ function mapMetadata(bytes: Uint8Array, map: StructureMap, regionOffset: number)
   if (!fits(bytes, regionOffset, METADATA_TABLE_SIZE)) return;
   const table = attempt(() => decodeMetadataTable(bytes, regionOffset, regionOffset));
   const entries = table?.entries ?? [];
-  const fields = [u("signature", regionOffset, "u64"), u("reserved", regionOffset + 8, "u16"), u("entryCount", regionOffset + 10, "u16")];
+  const fields = [
+    u("signature", regionOffset, "u64"),
+    u("reserved", regionOffset + 8, "u16"),
+    u("entryCount", regionOffset + 10, "u16"),
+  ];
   entries.forEach((_, i) => {
     const at = regionOffset + 32 + i * 32;
     fields.push(u(`entries[${i}].itemId`, at, "guid"), u(`entries[${i}].offset`, at + 16, "u32"));
-    fields.push(u(`entries[${i}].length`, at + 20, "u32"), u(`entries[${i}].flags`, at + 24, "u32"), u(`entries[${i}].reserved`, at + 28, "u32"));
+    fields.push(
+      u(`entries[${i}].length`, at + 20, "u32"),
+      u(`entries[${i}].flags`, at + 24, "u32"),
+      u(`entries[${i}].reserved`, at + 28, "u32"),
+    );
   });
-  map.structures.push({ name: "metadata table", kind: "metadata table", offset: regionOffset, length: METADATA_TABLE_SIZE, fields });
+  map.structures.push({
+    name: "metadata table",
+    kind: "metadata table",
+    offset: regionOffset,
+    length: METADATA_TABLE_SIZE,
+    fields,
+  });
   entries.forEach((entry, i) => {
     const offset = regionOffset + entry.offset;
     if (entry.length === 0 || !fits(bytes, offset, entry.length)) return;
     if (entry.itemId === PARENT_LOCATOR_GUID && !entry.isUser) {
-      mapLocator(bytes, map, offset, entry.length, regionOffset + 32 + i * 32 + 20, nextItemStart(entries, entry.offset) - entry.offset);
+      mapLocator(
+        bytes,
+        map,
+        offset,
+        entry.length,
+        regionOffset + 32 + i * 32 + 20,
+        nextItemStart(entries, entry.offset) - entry.offset,
+      );
       return;
     }
     const known = entry.isUser ? undefined : ITEM_FIELDS[entry.itemId];
-    const itemFields = (known ?? [["word0", 0, "u32"]]).filter(([, at]) => at < entry.length).map(([name, at, kind]) => u(name, offset + at, kind));
-    map.structures.push({ name: `metadata item ${entry.itemId}`, kind: "metadata item", offset, length: entry.length, fields: itemFields });
+    const itemFields = (known ?? [["word0", 0, "u32"]])
+      .filter(([, at]) => at < entry.length)
+      .map(([name, at, kind]) => u(name, offset + at, kind));
+    map.structures.push({
+      name: `metadata item ${entry.itemId}`,
+      kind: "metadata item",
+      offset,
+      length: entry.length,
+      fields: itemFields,
+    });
   });
 }
 
@@ -218,11 +274,22 @@ function nextItemStart(entries: ReadonlyArray<{ offset: number; length: number }
   return Math.min(start + 64 * 1024, ...after);
 }
 
-function mapLocator(bytes: Uint8Array, map: StructureMap, offset: number, length: number, lengthFieldOffset: number, itemRoom: number): void {
+function mapLocator(
+  bytes: Uint8Array,
+  map: StructureMap,
+  offset: number,
+  length: number,
+  lengthFieldOffset: number,
+  itemRoom: number,
+): void {
   const item = bytes.subarray(offset, offset + length);
   const locator = attempt(() => decodeParentLocator(item, 0, offset));
   const count = locator?.pairs?.length ?? 0;
-  const fields = [u("locatorType", offset, "guid"), u("reserved", offset + 16, "u16"), u("keyValueCount", offset + 18, "u16")];
+  const fields = [
+    u("locatorType", offset, "guid"),
+    u("reserved", offset + 16, "u16"),
+    u("keyValueCount", offset + 18, "u16"),
+  ];
   for (let i = 0; i < count; i++) {
     const at = offset + 20 + i * 12;
     fields.push(u(`entries[${i}].keyOffset`, at, "u32"), u(`entries[${i}].valueOffset`, at + 4, "u32"));
@@ -248,16 +315,21 @@ function mapBat(bytes: Uint8Array, map: StructureMap, bat: { offset: number; len
   map.structures.push({ name: "BAT", kind: "BAT", offset: bat.offset, length: bat.entries * 8, fields });
   // The first MiB of some blocks (a sector bitmap among them in a differencing disk), as targets for raw-byte mutations.
   for (const offset of map.blockOffsets.slice(0, MAX_MAPPED_BLOCKS)) {
-    if (fits(bytes, offset, MiB)) map.structures.push({ name: `block @0x${offset.toString(16)}`, kind: "block", offset, length: MiB, fields: [] });
+    if (fits(bytes, offset, MiB))
+      map.structures.push({ name: `block @0x${offset.toString(16)}`, kind: "block", offset, length: MiB, fields: [] });
   }
 }
 
 /** Every 4 KiB sector of the ring that starts a log entry lying whole inside the ring. */
 function mapLog(bytes: Uint8Array, map: StructureMap, log: { offset: number; length: number }): void {
   const ringEnd = log.offset + Math.min(log.length, MAX_LOG_SCAN);
-  for (let at = log.offset; at + LOG_SECTOR_SIZE <= ringEnd && map.logGuids.length < MAX_LOG_ENTRIES; at += LOG_SECTOR_SIZE) {
+  for (
+    let at = log.offset;
+    at + LOG_SECTOR_SIZE <= ringEnd && map.logGuids.length < MAX_LOG_ENTRIES;
+    at += LOG_SECTOR_SIZE
+  ) {
     const header = attempt(() => decodeLogEntryHeader(bytes, at, at));
-    if (!header || header.signature !== "loge") continue;
+    if (header?.signature !== "loge") continue;
     const { entryLength, descriptorCount } = header;
     if (entryLength === 0 || entryLength % LOG_SECTOR_SIZE !== 0 || at + entryLength > ringEnd) continue;
     if (descriptorSectorCount(descriptorCount) * LOG_SECTOR_SIZE > entryLength) continue;
@@ -289,10 +361,16 @@ function logEntryFields(bytes: Uint8Array, at: number, descriptorCount: number, 
   for (let i = 0; i < Math.min(descriptorCount, 32); i++) {
     const d = at + 64 + i * 32;
     const isData = ascii(bytes, d, 4) === "desc";
-    fields.push(u(`descriptors[${i}].signature`, d, "u32"), u(`descriptors[${i}].${isData ? "leadingBytes" : "zeroLength"}`, d + 8, "u64"));
+    fields.push(
+      u(`descriptors[${i}].signature`, d, "u32"),
+      u(`descriptors[${i}].${isData ? "leadingBytes" : "zeroLength"}`, d + 8, "u64"),
+    );
     fields.push(u(`descriptors[${i}].fileOffset`, d + 16, "u64"), u(`descriptors[${i}].sequenceNumber`, d + 24, "u64"));
     if (isData && dataSector + LOG_SECTOR_SIZE <= at + entryLength) {
-      fields.push(u(`dataSectors[${i}].sequenceHigh`, dataSector + 4, "u32"), u(`dataSectors[${i}].sequenceLow`, dataSector + 4092, "u32"));
+      fields.push(
+        u(`dataSectors[${i}].sequenceHigh`, dataSector + 4, "u32"),
+        u(`dataSectors[${i}].sequenceLow`, dataSector + 4092, "u32"),
+      );
       dataSector += LOG_SECTOR_SIZE;
     }
   }

@@ -12,7 +12,21 @@ export interface Interesting {
 
 const MiB = 1n << 20n;
 const WIDTH: Record<Exclude<FieldKind, "guid">, bigint> = { u8: 8n, u16: 16n, u32: 32n, u64: 64n };
-const HUGE_COUNTS = [126n, 127n, 128n, 1024n, 1025n, 2047n, 2048n, 0x7fffn, 0x8000n, 0xffffn, 0x10000n, 0x7fffffffn, 0x80000000n];
+const HUGE_COUNTS = [
+  126n,
+  127n,
+  128n,
+  1024n,
+  1025n,
+  2047n,
+  2048n,
+  0x7fffn,
+  0x8000n,
+  0xffffn,
+  0x10000n,
+  0x7fffffffn,
+  0x80000000n,
+];
 const BIG_SIZES = [
   MiB,
   256n * MiB,
@@ -31,7 +45,12 @@ const BIG_SIZES = [
 ];
 
 /** A value for an unsigned field of `kind` whose current value is `current`. */
-export function interestingNumber(rng: Prng, kind: Exclude<FieldKind, "guid">, current: bigint, map: StructureMap): Interesting {
+export function interestingNumber(
+  rng: Prng,
+  kind: Exclude<FieldKind, "guid">,
+  current: bigint,
+  map: StructureMap,
+): Interesting {
   const bits = WIDTH[kind];
   const max = (1n << bits) - 1n;
   const candidate = rng.weighted<() => Interesting>([
@@ -51,7 +70,11 @@ export function interestingNumber(rng: Prng, kind: Exclude<FieldKind, "guid">, c
 
 /** Sometimes rounded down to 1 MiB or 4 KiB, since most offsets and lengths must be multiples of those to get further. */
 function aligned(rng: Prng, { value, label }: Interesting): Interesting {
-  const unit = rng.weighted<bigint>([[6, 1n], [2, MiB], [1, 4096n]]);
+  const unit = rng.weighted<bigint>([
+    [6, 1n],
+    [2, MiB],
+    [1, 4096n],
+  ]);
   if (unit === 1n || value % unit === 0n) return { value, label };
   return { value: value - (value % unit), label: `${label}, rounded down to ${unit === MiB ? "1 MiB" : "4 KiB"}` };
 }
@@ -95,7 +118,10 @@ function otherStructure(rng: Prng, map: StructureMap): Interesting {
 }
 
 export function structureOffsets(map: StructureMap): Array<{ name: string; offset: number }> {
-  const out = [{ name: "header section", offset: 0 }, ...map.structures.map((s) => ({ name: s.name, offset: s.offset }))];
+  const out = [
+    { name: "header section", offset: 0 },
+    ...map.structures.map((s) => ({ name: s.name, offset: s.offset })),
+  ];
   if (map.log) out.push({ name: "log", offset: map.log.offset });
   for (const offset of map.blockOffsets.slice(0, 8)) out.push({ name: "a payload block", offset });
   return out;
@@ -111,7 +137,9 @@ const SPEC_GUIDS = [
 
 /** 16 bytes for a GUID field: zeros, random, one found elsewhere in the file, or one the spec names. */
 export function interestingGuid(rng: Prng, bytes: Uint8Array, map: StructureMap): { value: Uint8Array; label: string } {
-  const guidFields = map.structures.flatMap((s) => s.fields).filter((f) => f.kind === "guid" && f.offset + 16 <= bytes.length);
+  const guidFields = map.structures
+    .flatMap((s) => s.fields)
+    .filter((f) => f.kind === "guid" && f.offset + 16 <= bytes.length);
   return rng.weighted<() => { value: Uint8Array; label: string }>([
     [2, () => ({ value: new Uint8Array(16), label: "nil GUID" })],
     [2, () => ({ value: rng.bytes(16), label: "random GUID" })],
@@ -120,7 +148,10 @@ export function interestingGuid(rng: Prng, bytes: Uint8Array, map: StructureMap)
       guidFields.length > 0 ? 4 : 0,
       () => {
         const field = rng.pick(guidFields);
-        return { value: bytes.slice(field.offset, field.offset + 16), label: `the GUID at 0x${field.offset.toString(16)} (${field.name})` };
+        return {
+          value: bytes.slice(field.offset, field.offset + 16),
+          label: `the GUID at 0x${field.offset.toString(16)} (${field.name})`,
+        };
       },
     ],
     [

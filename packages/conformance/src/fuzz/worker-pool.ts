@@ -116,7 +116,10 @@ export class WorkerSlot {
 
 function waitForReady(child: ChildProcess): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`the fuzz worker did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => done(new Error(`the fuzz worker did not start within ${START_TIMEOUT_MS} ms`)),
+      START_TIMEOUT_MS,
+    );
     const onMessage = (message: unknown) => {
       if (typeof message === "object" && message !== null && "ready" in message) done();
     };
@@ -134,7 +137,7 @@ function waitForReady(child: ChildProcess): Promise<void> {
 }
 
 /** VmRSS of a process in MiB, or null where /proc is not there. */
-export function residentMiB(pid: number | undefined): number | null {
+function residentMiB(pid: number | undefined): number | null {
   if (pid === undefined) return null;
   try {
     const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));

@@ -5,10 +5,17 @@ import type { ConformanceReport, ReportRow } from "./run-conformance.js";
 const HEADINGS = ["oracle", "images", "bytes compared", "mismatches", "mutants", "crashes"] as const;
 
 function cells(row: ReportRow): string[] {
-  return [row.oracle, String(row.images), formatBytes(row.bytesCompared), String(row.mismatches), String(row.mutants), String(row.crashes)];
+  return [
+    row.oracle,
+    String(row.images),
+    formatBytes(row.bytesCompared),
+    String(row.mismatches),
+    String(row.mutants),
+    String(row.crashes),
+  ];
 }
 
-export function formatBytes(bytes: number): string {
+function formatBytes(bytes: number): string {
   if (bytes === 0) return "-";
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let value = bytes;
@@ -24,11 +31,16 @@ export function formatBytes(bytes: number): string {
 export function formatReportText(report: ConformanceReport): string {
   const rows = [HEADINGS.slice(), ...report.rows.map(cells)];
   const widths = HEADINGS.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const line = (row: string[]) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join("  ");
+  const line = (row: string[]) =>
+    row
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+      .join("  ");
   const out = [line(rows[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line), ""];
   out.push(...problems(report).map((problem) => `FAIL ${problem}`));
   for (const skipped of skippedComparisons(report.comparisons)) out.push(`skipped: ${skipped}`);
-  out.push(`${report.passed ? "PASS" : "FAIL"}: profile ${report.profile}, seed ${report.seed}, ${(report.durationMs / 1000).toFixed(1)} s`);
+  out.push(
+    `${report.passed ? "PASS" : "FAIL"}: profile ${report.profile}, seed ${report.seed}, ${(report.durationMs / 1000).toFixed(1)} s`,
+  );
   return out.join("\n");
 }
 
@@ -64,10 +76,13 @@ export function formatReportMarkdown(report: ConformanceReport, command: string)
 function problems(report: ConformanceReport): string[] {
   const found: string[] = [];
   for (const comparison of report.comparisons) {
-    for (const mismatch of comparison.mismatches) found.push(`${comparison.oracle} on ${comparison.image}: ${mismatch}`);
+    for (const mismatch of comparison.mismatches)
+      found.push(`${comparison.oracle} on ${comparison.image}: ${mismatch}`);
   }
-  for (const failure of report.fuzz.failures) found.push(`fuzz ${failure.caseName} (${failure.seedImage}; ${failure.mutation}): ${failure.problem}`);
-  for (const failure of report.crash.failures) found.push(`power cut ${failure.workload} #${failure.cutPoint} (${failure.mode}): ${failure.problem}`);
+  for (const failure of report.fuzz.failures)
+    found.push(`fuzz ${failure.caseName} (${failure.seedImage}; ${failure.mutation}): ${failure.problem}`);
+  for (const failure of report.crash.failures)
+    found.push(`power cut ${failure.workload} #${failure.cutPoint} (${failure.mode}): ${failure.problem}`);
   return found;
 }
 

@@ -57,14 +57,15 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
   {
     oracle: "QEMU",
     what: "refuses its own preallocated fixed file past 4 GiB when the last block is partial (block_state_zero=off)",
-    why: "\"BAT entry ... points after end of file\": its file ends inside the last block, which its own check then rejects",
+    why: '"BAT entry ... points after end of file": its file ends inside the last block, which its own check then rejects',
     instead: "the full profile gives such fixed images a whole number of blocks",
   },
   {
     oracle: "QEMU",
     what: "`qemu-io write -z` allocates and writes zeros; `discard` does nothing",
     why: "QEMU 7.2's VHDX driver has no zero-write or discard support",
-    instead: "those workloads still run (QEMU is their own expected contents); ZERO blocks and discards are checked through our writer's images",
+    instead:
+      "those workloads still run (QEMU is their own expected contents); ZERO blocks and discards are checked through our writer's images",
   },
   {
     oracle: "libvhdi",
@@ -98,7 +99,7 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
   },
   {
     oracle: "libvhdi",
-    what: "vhdiinfo's \"Identifier\" is the DataWriteGuid, and pyvhdi does not follow parent locators",
+    what: 'vhdiinfo\'s "Identifier" is the DataWriteGuid, and pyvhdi does not follow parent locators',
     why: "libvhdi's naming and API, not a bug",
     instead: "we compare Identifier with dataWriteGuid and hand pyvhdi the parents with set_parent",
   },

@@ -68,7 +68,12 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
       ...(options.workers === undefined ? {} : { workers: options.workers }),
     });
     progress(`power cuts (${options.profile})`);
-    const crash = await runCrashTests({ seed: options.seed, profile: options.profile, workDir: join(workDir, "crash"), onProgress: progress });
+    const crash = await runCrashTests({
+      seed: options.seed,
+      profile: options.profile,
+      workDir: join(workDir, "crash"),
+      onProgress: progress,
+    });
     const rows = [...comparisonRows(comparisons), fuzzRow(fuzz), crashRow(crash)];
     const passed = rows.every((row) => row.mismatches === 0 && row.crashes === 0);
     return {
@@ -95,7 +100,15 @@ export function comparisonRows(comparisons: readonly Comparison[]): ReportRow[] 
     if (comparison.skipped !== undefined) continue;
     let row = byOracle.get(comparison.oracle);
     if (row === undefined) {
-      row = { oracle: comparison.oracle, images: 0, bytesCompared: 0, mismatches: 0, mutants: 0, crashes: 0, seen: new Set() };
+      row = {
+        oracle: comparison.oracle,
+        images: 0,
+        bytesCompared: 0,
+        mismatches: 0,
+        mutants: 0,
+        crashes: 0,
+        seen: new Set(),
+      };
       byOracle.set(comparison.oracle, row);
     }
     row.seen.add(comparison.image);

@@ -46,7 +46,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       writeLine(io.stdout, command.help);
       return EXIT_OK;
     }
-    return await command.run(rest, io);
+    return await command.run(rest, json ? { ...io, json } : io);
   } catch (error) {
     await reportError(io, error, debug, json);
     return EXIT_ERROR;

@@ -89,12 +89,15 @@ export async function runInterruptible<T>(
 export function announceOnSignal(io: CliIO, interrupts: Interrupts, note: string): void {
   interrupts.signal.addEventListener("abort", () => {
     const reason = interrupts.signal.reason as Interrupted;
-    writeLine(io.stderr, `vhdx: ${reason.signal}: ${note}; a second signal exits at once`);
+    // With --json, stderr holds one JSON object at the end, nothing before it.
+    if (!io.json) writeLine(io.stderr, `vhdx: ${reason.signal}: ${note}; a second signal exits at once`);
   });
 }
 
 function stopped(io: CliIO, signal: StopSignal, what: string): number {
-  writeLine(io.stderr, `vhdx: interrupted (${signal})${what === "" ? "" : `: ${what}`}`);
+  const message = `interrupted (${signal})${what === "" ? "" : `: ${what}`}`;
+  if (io.json) writeLine(io.stderr, JSON.stringify({ error: { code: "INTERRUPTED", message, signal } }));
+  else writeLine(io.stderr, `vhdx: ${message}`);
   return exitStatusOf(signal);
 }
 

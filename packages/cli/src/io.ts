@@ -10,6 +10,8 @@ export interface CliIO {
   cwd: string;
   /** -q: no warnings on stderr (errors are still reported). */
   quiet?: boolean;
+  /** --json: errors, and the report of an interruption, are JSON objects on stderr. */
+  json?: boolean;
 }
 
 /** A warning on stderr, unless -q. */

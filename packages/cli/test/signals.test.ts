@@ -134,6 +134,15 @@ describe("an interrupted command leaves no file behind", () => {
     expectNothingLeft("out.vhdx");
   }, 60_000);
 
+  it("convert --json, Ctrl-C: the interruption is one JSON object on stderr", async () => {
+    const ended = await interruptOutput(["convert", "--json", "big.raw", "json.vhdx"], "json.vhdx", "SIGINT");
+    expect(ended.code, ended.stderr).toBe(130);
+    const { error } = JSON.parse(ended.stderr);
+    expect(error).toMatchObject({ code: "INTERRUPTED", signal: "SIGINT" });
+    expect(error.message).toMatch(/^interrupted \(SIGINT\): removed the unfinished copy/);
+    expectNothingLeft("json.vhdx");
+  }, 60_000);
+
   it("convert VHDX to raw, SIGTERM: exit 143, no DST, no temporary file", async () => {
     const ended = await interruptOutput(["convert", "-O", "raw", "big.vhdx", "out.raw"], "out.raw", "SIGTERM");
     expect(ended.code, ended.stderr).toBe(143);

@@ -2,43 +2,26 @@
 // convert: find where the data is (a VHDX's extents say; zeros are never read),
 // copy it in large pieces with the next read and the zero scan overlapping the
 // last write, and write files sparse, all or nothing (see output-file.ts).
-// Also the guards those commands share. Over 300 lines: the copy pipeline,
-// its sinks and the guards are used together by three commands; splitting the
-// guards and the zero scan into modules of their own is a next step.
+// The guards are in guards.ts, the zero scan in zero-scan.ts. Over 300 lines:
+// the read-ahead pipeline and its sinks (a stream, a sparse file, an
+// all-or-nothing output) are one mechanism.
 import { Buffer } from "node:buffer";
-import { type FileHandle, open, stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { type FileHandle, open } from "node:fs/promises";
 import { VhdxError } from "@vhdx/image";
-import { EXIT_OK, usageError } from "./command.js";
+import { EXIT_OK } from "./command.js";
 import type { Disk } from "./disk.js";
+import { isClosedPipe, quietOnClosedPipe, refuseSameFile } from "./guards.js";
 import type { Interrupts } from "./interrupt.js";
 import { type CliIO, writeChunk } from "./io.js";
 import { writeOutput } from "./output-file.js";
-import { progress } from "./progress.js";
+import { tracker } from "./progress.js";
+import { nonZeroRuns } from "./zero-scan.js";
 
 // ---------------------------------------------------------------- ranges
 
 const MiB = 1 << 20;
 /** Bytes read and written at a time: few syscalls, bounded memory. */
 export const PIECE = 8 * MiB;
-/** Zero detection: each aligned stretch of this many zero bytes is skipped (a hole, or a block left unallocated). */
-export const ZERO_GRAIN = 64 * 1024;
-
-/** OUT_OF_RANGE unless [offset, offset + length) lies inside the disk. */
-export function checkRange(disk: Disk, offset: number, length: number, operation: string): void {
-  if (offset > disk.size) {
-    throw new VhdxError(
-      "OUT_OF_RANGE",
-      `offset ${offset} is past the end of the virtual disk (${disk.size} bytes): ${disk.path}`,
-    );
-  }
-  if (offset + length > disk.size) {
-    throw new VhdxError(
-      "OUT_OF_RANGE",
-      `${operation} of ${length} bytes at offset ${offset} ends past the end of the virtual disk (${disk.size} bytes): ${disk.path}`,
-    );
-  }
-}
 
 /**
  * The (offset, length) stretches of [offset, offset + length) that hold data,
@@ -234,37 +217,6 @@ export async function copyToStream(
 
 // ---------------------------------------------------------------- sparse files
 
-const ZERO_GRAIN_BYTES = new Uint8Array(ZERO_GRAIN);
-
-/** Whether every byte of `bytes` is zero (memcmp against zeros, a grain at a time). */
-export function isAllZero(bytes: Uint8Array): boolean {
-  for (let at = 0; at < bytes.length; at += ZERO_GRAIN) {
-    const count = Math.min(ZERO_GRAIN, bytes.length - at);
-    if (Buffer.compare(bytes.subarray(at, at + count), ZERO_GRAIN_BYTES.subarray(0, count)) !== 0) return false;
-  }
-  return true;
-}
-
-/**
- * The stretches of `bytes` that are not made of whole zero grains, as a flat
- * list of start and end offsets: [start, end, start, end, ...].
- */
-export function nonZeroRuns(bytes: Uint8Array): number[] {
-  const runs: number[] = [];
-  let start = -1;
-  for (let at = 0; at < bytes.length; at += ZERO_GRAIN) {
-    const end = Math.min(at + ZERO_GRAIN, bytes.length);
-    const zero = Buffer.compare(bytes.subarray(at, end), ZERO_GRAIN_BYTES.subarray(0, end - at)) === 0;
-    if (!zero && start < 0) start = at;
-    if (zero && start >= 0) {
-      runs.push(start, at);
-      start = -1;
-    }
-  }
-  if (start >= 0) runs.push(start, bytes.length);
-  return runs;
-}
-
 interface FileSink extends Sink {
   readonly path: string;
   /** Bytes actually written (zero grains are skipped). */
@@ -386,71 +338,6 @@ export async function copyToFileShown(
     throw error;
   }
   bar.finish();
-}
-
-// ---------------------------------------------------------------- guards and small helpers
-
-/** Binary data to a terminal helps no one: refuse (INVALID_ARGUMENT). */
-export function refuseTerminal(io: CliIO, command: string): void {
-  if ((io.stdout as { isTTY?: boolean }).isTTY === true) {
-    throw usageError(command, "stdout is a terminal; redirect it to a file or a pipe (or use -o for read)");
-  }
-}
-
-/** The files a disk reads from: the image and, for a differencing disk, every parent. */
-function diskFiles(disk: Disk): string[] {
-  const files = [disk.path];
-  for (let image = disk.image?.parent ?? null; image !== null; image = image.parent)
-    files.push(resolve(image.source.name));
-  return files;
-}
-
-/** Whether `path` exists and is one of the disk's files (same device and inode). */
-export async function isDiskFile(path: string, disk: Disk): Promise<boolean> {
-  const target = await stat(path).catch(() => null);
-  if (target === null) return false;
-  for (const file of diskFiles(disk)) {
-    const other = await stat(file).catch(() => null);
-    if (other !== null && other.dev === target.dev && other.ino === target.ino) return true;
-  }
-  return false;
-}
-
-async function refuseSameFile(path: string, disk: Disk, command: string, what: string): Promise<void> {
-  if (await isDiskFile(path, disk))
-    throw usageError(command, `${what} ${path} is the disk being read (or one of its parents)`);
-}
-
-/** The error of a write to a pipe whose reader has gone. */
-function isClosedPipe(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === "EPIPE" || code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_WRITE_AFTER_END";
-}
-
-const quieted = new WeakSet<object>();
-
-/**
- * After a reader goes away, a stream may still emit an error once our own
- * listener is gone; without a listener that would crash with a stack trace.
- * Every write reports its own error through writeChunk.
- */
-function quietOnClosedPipe(stream: NodeJS.WritableStream): void {
-  if (quieted.has(stream)) return;
-  quieted.add(stream);
-  stream.on("error", () => undefined);
-}
-
-/** A progress bar that can also be left without drawing 100%. */
-export function tracker(io: CliIO, label: string, total: number) {
-  const bar = progress(io, label, total);
-  return {
-    update: (done: number) => bar.update(done),
-    finish: () => bar.finish(),
-    /** Ends the bar's line so an error message starts on its own. */
-    abandon: () => {
-      if (io.interactive && total > 0) io.stderr.write("\n");
-    },
-  };
 }
 
 function ioError(what: string, cause: unknown): VhdxError {

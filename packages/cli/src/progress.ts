@@ -32,3 +32,16 @@ export function progress(io: CliIO, label: string, total: number): Progress {
     },
   };
 }
+
+/** A progress bar that can also be left without drawing 100%. */
+export function tracker(io: CliIO, label: string, total: number) {
+  const bar = progress(io, label, total);
+  return {
+    update: (done: number) => bar.update(done),
+    finish: () => bar.finish(),
+    /** Ends the bar's line so an error message starts on its own. */
+    abandon: () => {
+      if (io.interactive && total > 0) io.stderr.write("\n");
+    },
+  };
+}

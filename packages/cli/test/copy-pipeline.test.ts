@@ -4,7 +4,8 @@
 // failing read or write ends the copy with that error, nothing unhandled.
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { PIECE, type Sink, ZERO_GRAIN, copyRange, nonZeroRuns } from "../src/copy.js";
+import { PIECE, type Sink, copyRange } from "../src/copy.js";
+import { ZERO_GRAIN, nonZeroRuns } from "../src/zero-scan.js";
 import type { Disk } from "../src/disk.js";
 
 const MiB = 1 << 20;

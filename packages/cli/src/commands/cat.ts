@@ -15,7 +15,8 @@ import {
   withProgressChoice,
 } from "../command.js";
 import { openDisk, parseFormat } from "../disk.js";
-import { copyToFileShown, copyToStream, refuseTerminal } from "../copy.js";
+import { copyToFileShown, copyToStream } from "../copy.js";
+import { refuseTerminal } from "../guards.js";
 import { runInterruptible } from "../interrupt.js";
 
 const HELP = `Usage: vhdx cat [-f vhdx|raw] [-o OUT] FILE

@@ -26,7 +26,9 @@ import { type Interrupts, runInterruptible } from "../interrupt.js";
 import { type CliIO, writeJson } from "../io.js";
 import { writeOutput } from "../output-file.js";
 import { parseSize } from "../sizes.js";
-import { type Sink, copyRange, copyToFile, isDiskFile, tracker } from "../copy.js";
+import { type Sink, copyRange, copyToFile } from "../copy.js";
+import { isDiskFile } from "../guards.js";
+import { tracker } from "../progress.js";
 
 const HELP = `Usage: vhdx convert [-f vhdx|raw] [-O vhdx|raw] [-p|-q] [-U] [--confine-parents] [-t fixed|dynamic] [--block-size S]
                     [--logical-sector-size 512|4096] [--physical-sector-size 512|4096]

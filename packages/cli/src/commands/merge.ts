@@ -13,7 +13,7 @@ import {
   parseCommandArgs,
   withProgressChoice,
 } from "../command.js";
-import { tracker } from "../copy.js";
+import { tracker } from "../progress.js";
 import { announceOnSignal, runInterruptible } from "../interrupt.js";
 import { type CliIO, writeJson, writeLine } from "../io.js";
 import { formatSize } from "../sizes.js";

@@ -12,7 +12,8 @@ import {
   parseCommandArgs,
   withProgressChoice,
 } from "../command.js";
-import { checkRange, copyToFileShown, copyToStream, refuseTerminal } from "../copy.js";
+import { copyToFileShown, copyToStream } from "../copy.js";
+import { checkRange, refuseTerminal } from "../guards.js";
 import { openDisk, parseFormat } from "../disk.js";
 import { runInterruptible } from "../interrupt.js";
 import { parseSize } from "../sizes.js";

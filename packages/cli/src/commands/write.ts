@@ -21,7 +21,9 @@ import { openImageFile } from "../disk.js";
 import { type Interrupts, runInterruptible } from "../interrupt.js";
 import { type CliIO, writeJson } from "../io.js";
 import { formatSize, parseSize } from "../sizes.js";
-import { PIECE, isAllZero, tracker } from "../copy.js";
+import { PIECE } from "../copy.js";
+import { tracker } from "../progress.js";
+import { isAllZero } from "../zero-scan.js";
 
 const HELP = `Usage: vhdx write --offset N [-p|-q] [--confine-parents] [--json] FILE INPUT
 

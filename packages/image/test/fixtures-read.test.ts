@@ -201,6 +201,7 @@ describe("browser sources", () => {
   let server: Server;
   let url: string;
   let requests = 0;
+  let bytesSent = 0;
 
   beforeAll(async () => {
     server = createServer((request, response) => {
@@ -209,6 +210,7 @@ describe("browser sources", () => {
       if (!match) return void response.writeHead(416).end();
       const start = Number(match[1]);
       const end = Math.min(Number(match[2]), fixture.bytes.length - 1);
+      bytesSent += end + 1 - start;
       response.writeHead(206, { "content-range": `bytes ${start}-${end}/${fixture.bytes.length}` });
       response.end(fixture.bytes.subarray(start, end + 1));
     });
@@ -231,5 +233,16 @@ describe("browser sources", () => {
     expect(requests).toBe(1);
     expect(Buffer.compare(twoBlocks, fixture.expectedAt(MiB, 2 * MiB))).toBe(0);
     await expectReadsMatch(image, fixture.expectedAt);
+  });
+
+  it("opens a dynamic image and reads its first 4 KiB in at most 4 requests", async () => {
+    requests = 0;
+    bytesSent = 0;
+    const image = await openImage(new HttpSource(url));
+    const first = await image.read(MiB, 4096);
+    expect(Buffer.compare(first, fixture.expectedAt(MiB, 4096))).toBe(0);
+    // The header section, the metadata table with its items, a BAT page, the data.
+    expect(requests).toBeLessThanOrEqual(4);
+    expect(bytesSent).toBeLessThan(448 * 1024);
   });
 });

@@ -15,13 +15,14 @@ async function readAll(source: RandomAccessSource, position: number, length: num
   return buffer.subarray(0, count);
 }
 
-async function expectCode(promise: Promise<unknown>, code: string) {
+async function expectCode(promise: Promise<unknown>, code: string): Promise<VhdxError> {
   const error = await promise.then(
     () => null,
     (e: unknown) => e,
   );
   expect(VhdxError.isInstance(error), String(error)).toBe(true);
   expect((error as VhdxError).code).toBe(code);
+  return error as VhdxError;
 }
 
 /** The behaviour every read-only source shares, over 5000 bytes of `pattern(5000)`. */
@@ -131,6 +132,14 @@ describe("HttpSource", () => {
         response.end(body);
         return;
       }
+      const status = /^\/status\/(\d+)$/.exec(request.url ?? "");
+      if (status) return void response.writeHead(Number(status[1])).end();
+      if (request.url === "/no-total") {
+        // What a browser sees when CORS hides Content-Range, or a server gives no total.
+        response.writeHead(206, { "content-range": "bytes 0-0/*" }).end(body.subarray(0, 1));
+        return;
+      }
+      if (request.url === "/hidden-range") return void response.writeHead(206).end(body.subarray(0, 1));
       const match = /^bytes=(\d+)-(\d+)$/.exec(request.headers.range ?? "");
       if (!match) {
         response.writeHead(200).end(body);
@@ -172,8 +181,70 @@ describe("HttpSource", () => {
     expect(seen.every((headers) => headers.authorization === "Bearer x")).toBe(true);
   });
 
-  it("refuses a server without range support as UNSUPPORTED", async () => {
-    await expectCode(new HttpSource(`${base}/no-ranges`).size(), "UNSUPPORTED");
+  it("refuses a server without range support as UNSUPPORTED, saying so", async () => {
+    const error = await expectCode(new HttpSource(`${base}/no-ranges`).size(), "UNSUPPORTED");
+    expect(error.message).toBe(
+      `GET ${base}/no-ranges: 200 OK to a range request: the server does not support range requests`,
+    );
+  });
+
+  it.each([
+    [404, "Not Found"],
+    [403, "Forbidden"],
+    [410, "Gone"],
+    [500, "Internal Server Error"],
+    [503, "Service Unavailable"],
+  ])("reports status %i as IO_ERROR naming it", async (status, text) => {
+    const url = `${base}/status/${status}`;
+    const error = await expectCode(new HttpSource(url).read(new Uint8Array(10), 0), "IO_ERROR");
+    expect(error.message).toBe(`GET ${url}: ${status} ${text}`);
+  });
+
+  it.each(["/no-total", "/hidden-range"])(
+    "says what a cross-origin server must expose when %s has no total",
+    async (path) => {
+      const error = await expectCode(new HttpSource(`${base}${path}`).size(), "UNSUPPORTED");
+      expect(error.message).toMatch(/^GET .*: 206 Partial Content without a readable total length in Content-Range/);
+      expect(error.message).toContain("Access-Control-Expose-Headers: Content-Range");
+    },
+  );
+
+  it("learns the size from its first read, with no probe", async () => {
+    const source = new HttpSource(`${base}/first`);
+    requests.length = 0;
+    expect(await readAll(source, 4990, 100)).toEqual(body.subarray(4990));
+    expect(await source.size()).toBe(5000);
+    expect((await readAll(source, 5000, 10)).length).toBe(0);
+    expect(requests).toEqual(["/first bytes=4990-5089"]);
+  });
+
+  it("reads nothing past the end of a source it has not sized yet", async () => {
+    expect((await readAll(new HttpSource(`${base}/past`), 6000, 10)).length).toBe(0);
+  });
+
+  describe("calls fetch without a receiver, as browsers require", () => {
+    const nodeFetch = globalThis.fetch;
+    // Like a browser's fetch: any receiver but the global object (or none) is an illegal invocation.
+    const browserFetch = function (this: unknown, ...args: Parameters<typeof fetch>) {
+      if (this !== undefined && this !== globalThis)
+        throw new TypeError("Failed to execute 'fetch': Illegal invocation");
+      return nodeFetch(...args);
+    };
+    afterAll(() => {
+      globalThis.fetch = nodeFetch;
+    });
+
+    it("with the global fetch", async () => {
+      globalThis.fetch = browserFetch as typeof fetch;
+      const source = new HttpSource(`${base}/global`);
+      globalThis.fetch = nodeFetch;
+      expect(await readAll(source, 10, 5)).toEqual(body.subarray(10, 15));
+    });
+
+    it("with an unbound browser fetch passed in", async () => {
+      const source = new HttpSource(`${base}/passed`, { fetch: browserFetch as typeof fetch });
+      expect(await readAll(source, 10, 5)).toEqual(body.subarray(10, 15));
+    });
   });
 
   it("reports an unreachable server as IO_ERROR", async () => {

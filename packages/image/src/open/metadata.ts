@@ -47,10 +47,18 @@ export interface MetadataItems {
   parentLocator: ParentLocator | null;
 }
 
+/**
+ * Windows and QEMU put the items just after the table (some writers 4 KiB
+ * apart), so reading 32 KiB past it saves a round trip per item on a remote
+ * source.
+ */
+const FIRST_READ_LENGTH = METADATA_TABLE_SIZE + 32 * 1024;
+
 export async function readMetadata(source: RandomAccessSource, region: RegionTableEntry): Promise<MetadataItems> {
   const regionOffset = region.fileOffset;
-  const tableBytes = await readBytes(source, regionOffset, METADATA_TABLE_SIZE, "metadata table");
-  const table = decodeMetadataTable(tableBytes, 0, regionOffset);
+  const firstLength = Math.max(METADATA_TABLE_SIZE, Math.min(region.length, FIRST_READ_LENGTH));
+  const firstBytes = await readFirstBytes(source, regionOffset, firstLength);
+  const table = decodeMetadataTable(firstBytes, 0, regionOffset);
   refuseOn(validateMetadataTable(table, { regionLength: region.length }), "metadata table", regionOffset);
 
   const item = async (guid: string, name: string, expectedLength?: number) => {
@@ -61,7 +69,7 @@ export async function readMetadata(source: RandomAccessSource, region: RegionTab
         offset: regionOffset,
       });
     }
-    return readItem(source, regionOffset, entry, name, expectedLength);
+    return readItem(source, { regionOffset, firstBytes }, entry, name, expectedLength);
   };
   const fileParameters = await decoded(
     item(FILE_PARAMETERS_GUID, "file parameters", 8),
@@ -118,9 +126,28 @@ interface ItemBytes {
   fileOffset: number;
 }
 
+/** The table, and what follows it when the source holds it. */
+async function readFirstBytes(source: RandomAccessSource, regionOffset: number, length: number): Promise<Uint8Array> {
+  const buffer = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const count = await source.read(buffer.subarray(done), regionOffset + done);
+    if (count <= 0) break;
+    done += count;
+  }
+  if (done >= METADATA_TABLE_SIZE) return buffer.subarray(0, done);
+  return readBytes(source, regionOffset, METADATA_TABLE_SIZE, "metadata table");
+}
+
+interface RegionStart {
+  regionOffset: number;
+  /** The region's first bytes, already read. */
+  firstBytes: Uint8Array;
+}
+
 async function readItem(
   source: RandomAccessSource,
-  regionOffset: number,
+  { regionOffset, firstBytes }: RegionStart,
   entry: MetadataTableEntry,
   name: string,
   expectedLength: number | undefined,
@@ -133,6 +160,8 @@ async function readItem(
       offset: fileOffset,
     });
   }
+  const end = entry.offset + entry.length;
+  if (end <= firstBytes.length) return { bytes: firstBytes.subarray(entry.offset, end), fileOffset };
   return { bytes: await readBytes(source, fileOffset, entry.length, name), fileOffset };
 }
 

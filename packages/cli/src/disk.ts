@@ -3,7 +3,7 @@
 // magic numbers decide: "vhdxfile" is a VHDX (and one that does not open is an
 // error, never raw); qcow2, VHD, VMDK, VDI, QED and Parallels images are
 // refused, since their container bytes are not the disk; anything else is raw.
-import { FORMAT_NAMES, type ProbedFormat, type VhdxImage, VhdxError, notVhdxError, probeFormat } from "@vhdx/image";
+import { FORMAT_NAMES, type ProbedFormat, type VhdxImage, VhdxError, probeFormat } from "@vhdx/image";
 import { FileSource, type OpenVhdxOptions, openVhdx } from "@vhdx/image/node";
 import { resolve } from "node:path";
 import type { ImageAccess } from "./command.js";
@@ -122,12 +122,6 @@ async function detectFormat(path: string): Promise<DiskFormat> {
       `(qemu-img convert -O vhdx ${path} out.vhdx), or give -f raw to take its bytes as a raw disk on purpose`,
     { structure: "file identifier", offset: 0 },
   );
-}
-
-/** Refuses a file that is not a VHDX at all (NOT_VHDX, or UNSUPPORTED_FORMAT naming what it is). */
-export async function requireVhdx(path: string): Promise<void> {
-  const error = notVhdxError(await probeFile(path), path);
-  if (error !== null) throw error;
 }
 
 /** The probe reads a few bytes and closes: it never waits for, nor blocks, a writer. */

@@ -27,3 +27,23 @@ export function formatSize(bytes: number): string {
   }
   return unit === 0 ? `${bytes} bytes` : `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
 }
+
+/** --block-size and the sector size options of create and convert, those given only. */
+export function parseLayoutOptions(values: {
+  "block-size"?: string | undefined;
+  "logical-sector-size"?: string | undefined;
+  "physical-sector-size"?: string | undefined;
+}): { blockSize?: number; logicalSectorSize?: 512 | 4096; physicalSectorSize?: 512 | 4096 } {
+  const logical = values["logical-sector-size"];
+  const physical = values["physical-sector-size"];
+  return {
+    ...(values["block-size"] === undefined ? {} : { blockSize: parseSize(values["block-size"], "--block-size") }),
+    ...(logical === undefined ? {} : { logicalSectorSize: sectorSize(logical, "--logical-sector-size") }),
+    ...(physical === undefined ? {} : { physicalSectorSize: sectorSize(physical, "--physical-sector-size") }),
+  };
+}
+
+function sectorSize(text: string, option: string): 512 | 4096 {
+  if (text === "512" || text === "4096") return Number(text) as 512 | 4096;
+  throw new VhdxError("INVALID_ARGUMENT", `${option} takes 512 or 4096, not ${JSON.stringify(text)}`);
+}

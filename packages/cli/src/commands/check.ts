@@ -15,7 +15,7 @@ import {
   parseCommandArgs,
   usageError,
 } from "../command.js";
-import { needsForceShare, requireVhdx } from "../disk.js";
+import { needsForceShare } from "../disk.js";
 import { runInterruptible } from "../interrupt.js";
 import type { CliIO } from "../io.js";
 import { type Progress, progress } from "../progress.js";
@@ -92,7 +92,6 @@ export const check: Command = {
     const access = imageAccess(values);
     if (values.repair && access.forceShare)
       throw usageError("check", "--repair writes the image; -U is only for reading");
-    await requireVhdx(path);
     const options: CheckVhdxOptions = {
       forceShare: values.repair ? false : await needsForceShare(path, io, access),
       allowParentOutsideTree: !access.confineParents,

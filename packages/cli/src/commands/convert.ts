@@ -25,7 +25,7 @@ import { type Disk, type DiskFormat, openDisk, parseFormat } from "../disk.js";
 import { type Interrupts, runInterruptible } from "../interrupt.js";
 import { type CliIO, writeJson } from "../io.js";
 import { writeOutput } from "../output-file.js";
-import { parseSize } from "../sizes.js";
+import { parseLayoutOptions } from "../sizes.js";
 import { type Sink, copyRange, copyToFile } from "../copy.js";
 import { isDiskFile } from "../guards.js";
 import { tracker } from "../progress.js";
@@ -131,13 +131,7 @@ export const convert: Command = {
       throw usageError("convert", `-t takes fixed or dynamic, not ${JSON.stringify(type)}`);
     const options: VhdxOutput = {
       type,
-      ...(values["block-size"] === undefined ? {} : { blockSize: parseSize(values["block-size"], "--block-size") }),
-      ...(values["logical-sector-size"] === undefined
-        ? {}
-        : { logicalSectorSize: sectorSize(values["logical-sector-size"], "--logical-sector-size") }),
-      ...(values["physical-sector-size"] === undefined
-        ? {}
-        : { physicalSectorSize: sectorSize(values["physical-sector-size"], "--physical-sector-size") }),
+      ...parseLayoutOptions(values),
     };
     const destination = resolve(io.cwd, positionals[1]!);
     const disk = await openDisk(positionals[0]!, io, sourceFormat, imageAccess(values));
@@ -270,9 +264,4 @@ async function toVhdx(
 
 async function closeQuietly(image: VhdxImage): Promise<void> {
   await image.close().catch(() => undefined);
-}
-
-function sectorSize(text: string, option: string): 512 | 4096 {
-  if (text === "512" || text === "4096") return Number(text) as 512 | 4096;
-  throw new VhdxError("INVALID_ARGUMENT", `${option} takes 512 or 4096, not ${JSON.stringify(text)}`);
 }

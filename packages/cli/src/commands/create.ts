@@ -1,13 +1,12 @@
 // vhdx create: a new fixed, dynamic or differencing image, laid out as
 // Windows lays them out.
 import { dirname, isAbsolute, relative, resolve } from "node:path";
-import { VhdxError } from "@vhdx/image";
 import { type CreateVhdxOptions, createVhdx } from "@vhdx/image/node";
 import { CHAIN_OPTIONS, type Command, EXIT_OK, parseCommandArgs, usageError } from "../command.js";
 import { runInterruptible } from "../interrupt.js";
 import { writeJson, writeLine } from "../io.js";
 import { writeOutput } from "../output-file.js";
-import { formatSize, parseSize } from "../sizes.js";
+import { formatSize, parseLayoutOptions, parseSize } from "../sizes.js";
 
 const HELP = `Usage: vhdx create [-t fixed|dynamic|differencing] [--block-size S]
                    [--logical-sector-size 512|4096] [--physical-sector-size 512|4096]
@@ -73,13 +72,7 @@ export const create: Command = {
     const options: CreateVhdxOptions = {
       type,
       ...(positionals[1] === undefined ? {} : { size: parseSize(positionals[1], "SIZE") }),
-      ...(values["block-size"] === undefined ? {} : { blockSize: parseSize(values["block-size"], "--block-size") }),
-      ...(values["logical-sector-size"] === undefined
-        ? {}
-        : { logicalSectorSize: sectorSize(values["logical-sector-size"], "--logical-sector-size") }),
-      ...(values["physical-sector-size"] === undefined
-        ? {}
-        : { physicalSectorSize: sectorSize(values["physical-sector-size"], "--physical-sector-size") }),
+      ...parseLayoutOptions(values),
       ...(values.parent === undefined ? {} : { parent: resolve(io.cwd, values.parent) }),
       allowParentOutsideTree: values["confine-parents"] !== true,
     };
@@ -129,9 +122,4 @@ function refuseParentOutside(child: string, parent: string): void {
   if (fromChild.startsWith("..") || isAbsolute(fromChild)) {
     throw usageError("create", `--confine-parents: the parent ${parent} is outside the folder of ${child}`);
   }
-}
-
-function sectorSize(text: string, option: string): 512 | 4096 {
-  if (text === "512" || text === "4096") return Number(text) as 512 | 4096;
-  throw new VhdxError("INVALID_ARGUMENT", `${option} takes 512 or 4096, not ${JSON.stringify(text)}`);
 }

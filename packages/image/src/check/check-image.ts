@@ -21,7 +21,7 @@ export interface CheckOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-const CHECK_OPTION_KEYS = [
+export const CHECK_OPTION_KEYS = [
   "parents",
   "parentResolver",
   "allowParentOutsideTree",

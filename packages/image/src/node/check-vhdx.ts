@@ -2,7 +2,7 @@
 // the file locked as openVhdx locks it, parents found on disk, and memcmp for
 // the BAT's uniform runs.
 import { Buffer } from "node:buffer";
-import type { CheckOptions } from "../check/check-image.js";
+import { CHECK_OPTION_KEYS, type CheckOptions } from "../check/check-image.js";
 import { type RepairResult, runRepair } from "../check/repair-image.js";
 import type { CheckReport } from "../check/report.js";
 import { runCheck } from "../check/run-check.js";
@@ -17,9 +17,7 @@ export interface CheckVhdxOptions extends Omit<CheckOptions, "parentResolver"> {
 }
 
 const CHECK_VHDX_OPTION_KEYS = [
-  "parents",
-  "allowParentOutsideTree",
-  "onProgress",
+  ...CHECK_OPTION_KEYS.filter((key) => key !== "parentResolver"),
   "forceShare",
 ] as const satisfies readonly (keyof CheckVhdxOptions)[];
 

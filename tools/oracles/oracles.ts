@@ -1,5 +1,7 @@
 // Independent oracles for differential tests: QEMU (qemu-img, qemu-io) and
-// libvhdi (vhdiinfo, python3-libvhdi). Known limits of each are listed in
+// libvhdi (vhdiinfo, python3-libvhdi), util-linux's sfdisk and fdisk (partition
+// tables), and the Chromium the browser tests run in (Debian's, never a
+// downloaded one). Known limits of each are listed in
 // /work/shared/VHDX-NOTES.md, "Where the oracles are wrong".
 //
 // Policy: a test file asks `oracle(name)` whether it may run. Outside CI a
@@ -11,7 +13,7 @@ import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 
-export type OracleName = "qemu-img" | "qemu-io" | "vhdiinfo" | "pyvhdi";
+export type OracleName = "qemu-img" | "qemu-io" | "vhdiinfo" | "pyvhdi" | "chromium" | "sfdisk" | "fdisk";
 
 /** The Python that has python3-libvhdi (Debian's, not a pyenv shim earlier on PATH). */
 export const SYSTEM_PYTHON = "/usr/bin/python3";
@@ -23,11 +25,23 @@ export function inCi(): boolean {
 
 const found = new Map<OracleName, string | null>();
 
+/** The Debian package of each command found on PATH. */
+const APT_PACKAGES: Record<Exclude<OracleName, "pyvhdi" | "chromium">, string> = {
+  "qemu-img": "qemu-utils",
+  "qemu-io": "qemu-utils",
+  vhdiinfo: "libvhdi-utils",
+  sfdisk: "fdisk",
+  fdisk: "fdisk",
+};
+
+/** Where root's tools live when PATH leaves them out (sfdisk and fdisk are in /usr/sbin). */
+const SYSTEM_DIRS = ["/usr/sbin", "/sbin"];
+
 /** Where the oracle is (an executable path), or null. Cached. */
 export function oraclePath(name: OracleName): string | null {
   let path = found.get(name);
   if (path === undefined) {
-    path = name === "pyvhdi" ? findPyvhdi() : findOnPath(name);
+    path = name === "pyvhdi" ? findPyvhdi() : name === "chromium" ? findChromium() : findOnPath(name);
     found.set(name, path);
   }
   return path;
@@ -43,7 +57,9 @@ export function oracle(name: OracleName): boolean {
     const how =
       name === "pyvhdi"
         ? `${SYSTEM_PYTHON} with "import pyvhdi" (apt-get install python3-libvhdi)`
-        : `${name} on PATH (apt-get install ${name === "vhdiinfo" ? "libvhdi-utils" : "qemu-utils"})`;
+        : name === "chromium"
+          ? `${chromiumCandidate()} (apt-get install chromium, or set CHROMIUM to a Chromium's path)`
+          : `${name} on PATH (apt-get install ${APT_PACKAGES[name]})`;
     throw new Error(
       `oracle ${name} is missing in CI (CI=${process.env.CI}); needs ${how}. A missing oracle in CI is a failure, not a skip.`,
     );
@@ -58,7 +74,7 @@ export function oracles(...names: OracleName[]): boolean {
 }
 
 function findOnPath(command: string): string | null {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+  for (const dir of [...(process.env.PATH ?? "").split(delimiter), ...SYSTEM_DIRS]) {
     if (dir === "") continue;
     const candidate = join(dir, command);
     try {
@@ -69,6 +85,20 @@ function findOnPath(command: string): string | null {
     }
   }
   return null;
+}
+
+/** $CHROMIUM, else Debian's chromium (the path tools/browser launches). */
+function chromiumCandidate(): string {
+  return process.env.CHROMIUM || "/usr/bin/chromium";
+}
+
+function findChromium(): string | null {
+  try {
+    accessSync(chromiumCandidate(), constants.X_OK);
+    return chromiumCandidate();
+  } catch {
+    return null;
+  }
 }
 
 function findPyvhdi(): string | null {

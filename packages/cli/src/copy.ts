@@ -2,12 +2,14 @@
 // convert: find where the data is (a VHDX's extents say; zeros are never read),
 // copy it in large pieces with the next read and the zero scan overlapping the
 // last write, and write files sparse, all or nothing (see output-file.ts).
+// The pieces come from reads of our own, or (cat) from image.stream() over
+// each data stretch, whose queue is the read-ahead.
 // The guards are in guards.ts, the zero scan in zero-scan.ts. Over 300 lines:
 // the read-ahead pipeline and its sinks (a stream, a sparse file, an
 // all-or-nothing output) are one mechanism.
 import { Buffer } from "node:buffer";
 import { type FileHandle, open } from "node:fs/promises";
-import { VhdxError } from "@vhdx/image";
+import { type VhdxImage, VhdxError } from "@vhdx/image";
 import { EXIT_OK } from "./command.js";
 import type { Disk } from "./disk.js";
 import { isClosedPipe, quietOnClosedPipe, refuseSameFile } from "./guards.js";
@@ -81,11 +83,24 @@ export interface Sink {
 const MAX_READS_IN_FLIGHT = 2;
 /** Buffers: the reads in flight, the piece being scanned, and the one being written. */
 const BUFFERS = MAX_READS_IN_FLIGHT + 2;
+/** What image.stream() holds ahead of copyRange, as pieceReader's reads in flight do. */
+const STREAM_AHEAD = MAX_READS_IN_FLIGHT * PIECE;
 
 interface ReadPiece {
   bytes: Uint8Array;
   offset: number;
 }
+
+/** Hands out the pieces to copy, in order, reading ahead of the caller. */
+interface PieceReader {
+  /** The next piece, or null at the end; `ahead` asks for that many reads in flight, where the reader can. */
+  next(ahead: number): Promise<ReadPiece | null>;
+  /** Stops reading ahead, after a failure. */
+  cancel(): Promise<void>;
+}
+
+/** How copyRange reads: its own reads into its buffers, or image.stream() (a VHDX only). */
+export type ReadVia = "reads" | "stream";
 
 /**
  * Copies [offset, offset + length) of `disk` into `sink`, reading only the
@@ -102,22 +117,31 @@ export async function copyRange(
   sink: Sink,
   done?: (bytes: number) => void,
   stop?: AbortSignal,
+  via: ReadVia = "reads",
 ): Promise<void> {
   const end = offset + length;
-  const reads = pieceReader(disk, offset, length, sink.reusesBuffers);
+  const reads =
+    via === "stream" && disk.image !== null
+      ? streamReader(disk.image, dataExtents(disk, offset, length))
+      : pieceReader(disk, offset, length, sink.reusesBuffers);
   let writing: Promise<void> = Promise.resolve();
   let position = offset;
   let readsInFlight = 1;
-  for (let piece = await reads.next(readsInFlight); piece !== null; piece = await reads.next(readsInFlight)) {
-    const runs = sink.skipsZeroGrains ? nonZeroRuns(piece.bytes) : [0, piece.bytes.length];
-    readsInFlight = runs.length === 0 ? MAX_READS_IN_FLIGHT : 1;
+  try {
+    for (let piece = await reads.next(readsInFlight); piece !== null; piece = await reads.next(readsInFlight)) {
+      const runs = sink.skipsZeroGrains ? nonZeroRuns(piece.bytes) : [0, piece.bytes.length];
+      readsInFlight = runs.length === 0 ? MAX_READS_IN_FLIGHT : 1;
+      await writing;
+      stop?.throwIfAborted();
+      writing = quietUntilAwaited(writeAfterGap(sink, position, piece, runs));
+      position = piece.offset + piece.bytes.length;
+      done?.(position - offset);
+    }
     await writing;
-    stop?.throwIfAborted();
-    writing = quietUntilAwaited(writeAfterGap(sink, position, piece, runs));
-    position = piece.offset + piece.bytes.length;
-    done?.(position - offset);
+  } catch (error) {
+    await reads.cancel().catch(() => undefined);
+    throw error;
   }
-  await writing;
   stop?.throwIfAborted();
   await fillGap(sink, position, end);
   if (position < end) done?.(length);
@@ -130,7 +154,7 @@ export async function copyRange(
  * BUFFERS - MAX_READS_IN_FLIGHT calls before: the caller must be done with
  * those (copyRange has awaited their writes by then).
  */
-function pieceReader(disk: Disk, offset: number, length: number, reuseBuffers: boolean) {
+function pieceReader(disk: Disk, offset: number, length: number, reuseBuffers: boolean): PieceReader {
   const pieces = dataPieces(disk, offset, length);
   const pool: Uint8Array[] = [];
   const inFlight: Promise<ReadPiece>[] = [];
@@ -158,6 +182,43 @@ function pieceReader(disk: Disk, offset: number, length: number, reuseBuffers: b
       const piece = await first;
       await startReads(ahead);
       return piece;
+    },
+    // The reads in flight (at most MAX_READS_IN_FLIGHT) end by themselves.
+    cancel: async () => undefined,
+  };
+}
+
+/**
+ * The pieces of each data stretch as image.stream() gives them: chunks of
+ * PIECE bytes (ending on multiples of PIECE), the stream reading ahead until
+ * it holds STREAM_AHEAD bytes besides the chunk it is reading. Each chunk is a
+ * new buffer, so the sink may keep it; it is not zeroed first, since the
+ * stream fills it whole.
+ */
+function streamReader(image: VhdxImage, stretches: AsyncGenerator<[number, number]>): PieceReader {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  let position = 0;
+  return {
+    async next() {
+      for (;;) {
+        if (reader === null) {
+          const stretch = await stretches.next();
+          if (stretch.done) return null;
+          const [start, size] = stretch.value;
+          const options = { chunkSize: PIECE, highWaterMark: STREAM_AHEAD, allocate: Buffer.allocUnsafe };
+          reader = image.stream(start, size, options).getReader();
+          position = start;
+        }
+        const chunk = await reader.read();
+        if (!chunk.done) {
+          position += chunk.value.length;
+          return { bytes: chunk.value, offset: position - chunk.value.length };
+        }
+        reader = null;
+      }
+    },
+    cancel: async () => {
+      await reader?.cancel();
     },
   };
 }
@@ -201,11 +262,12 @@ export async function copyToStream(
   length: number,
   io: CliIO,
   label: string,
+  via: ReadVia = "reads",
 ): Promise<number> {
   quietOnClosedPipe(io.stdout);
   const bar = tracker(io, label, length);
   try {
-    await copyRange(disk, offset, length, streamSink(io.stdout), bar.update);
+    await copyRange(disk, offset, length, streamSink(io.stdout), bar.update, undefined, via);
   } catch (error) {
     if (isClosedPipe(error)) return EXIT_OK;
     bar.abandon();
@@ -297,6 +359,8 @@ export interface FileCopy {
   /** Names the destination in messages: "DST", "-o". */
   label: string;
   done?: (bytes: number) => void;
+  /** How a VHDX is read (default: copyRange's own reads). */
+  via?: ReadVia;
 }
 
 /**
@@ -314,7 +378,9 @@ export async function copyToFile(
   const { interrupts } = options;
   return writeOutput(destination, options, async (temporary) => {
     const sink = await openSparseFile(temporary, false, offset, options.sync === true);
-    await finishFile(sink, length, () => copyRange(disk, offset, length, sink, options.done, interrupts.signal));
+    await finishFile(sink, length, () =>
+      copyRange(disk, offset, length, sink, options.done, interrupts.signal, options.via),
+    );
     return sink.written;
   });
 }

@@ -139,6 +139,7 @@ describe("a locator holding only an absolute path (as qemu-img writes a backing 
       parentLocator: { absolute_win32_path: join(dir, "abs/base/p.vhdx") },
     });
     await child.close();
+    await source.close();
     await parent.close();
     const info = JSON.parse(vhdx(["info", "--json", "abs/child/q.vhdx"]).stdout);
     expect(info.parentLocator).not.toHaveProperty("relative_path");

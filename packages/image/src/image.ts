@@ -25,7 +25,10 @@ import type { MetadataItems } from "./open/metadata.js";
 import { BatAccess, type BatEntries } from "./read/bat-access.js";
 import { type DiskExtent, type ExtentLayer, diskExtents } from "./read/extents.js";
 import type { CorruptEntries } from "./read/block-integrity.js";
+import { readPartialRun } from "./read/partial-runs.js";
+import { readPayload } from "./read/payload-reads.js";
 import { SectorBitmapCache } from "./read/sector-bitmap-cache.js";
+import { type StreamOptions, diskStream } from "./read/stream.js";
 import { type RandomAccessSource, closedError, readExactly, readOnlyError } from "./sources/source.js";
 import type { CurrentHeader } from "./write/header-update.js";
 import { ImageWriter } from "./write/image-writer.js";
@@ -54,6 +57,8 @@ export interface ImageParts {
   parentError: VhdxError | null;
   /** Whether closing this image closes the parent (true when openImage opened it). */
   ownsParent: boolean;
+  /** Whether closing this image closes `source` (true when the library opened it, never for a caller's source). */
+  ownsSource: boolean;
 }
 
 export class VhdxImage {
@@ -91,6 +96,7 @@ export class VhdxImage {
   readonly logReplay: LogReplay;
 
   private readonly ownsParent: boolean;
+  private readonly ownsSource: boolean;
   private current: CurrentHeader;
   private readonly batAccess: BatAccess;
   private readonly bitmaps: SectorBitmapCache;
@@ -124,6 +130,7 @@ export class VhdxImage {
     this.parent = parts.parent;
     this.parentError = parts.parentError;
     this.ownsParent = parts.ownsParent;
+    this.ownsSource = parts.ownsSource;
     this.bitmaps = new SectorBitmapCache((chunk) => this.loadSectorBitmap(chunk));
     this.writer = this.readOnly ? null : this.createWriter();
     attachWriter(this, (operation) => this.writable(operation));
@@ -177,7 +184,6 @@ export class VhdxImage {
       await this.readRun(
         run,
         buffer.subarray(run.virtualOffset - offset, run.virtualOffset - offset + run.length),
-        table,
         corrupt,
       );
     }
@@ -216,6 +222,18 @@ export class VhdxImage {
       throw new TypeError("extents: offset and length must be numbers");
     this.checkRange(offset, length, "extents");
     return diskExtents(this.extentLayer(), offset, length);
+  }
+
+  /**
+   * [offset, offset + length) of the virtual disk as a web ReadableStream of
+   * chunks (8 MiB by default), read only as fast as they are taken; see
+   * read/stream.ts. A bad range or a closed image errors the stream, as a
+   * failed read does; cancel() stops the reads.
+   */
+  stream(offset = 0, length = this.virtualSize - offset, options: StreamOptions = {}): ReadableStream<Uint8Array> {
+    if (typeof offset !== "number" || typeof length !== "number")
+      throw new TypeError("stream: offset and length must be numbers");
+    return diskStream(this, offset, length, options, () => this.checkRange(offset, length, "stream"));
   }
 
   /** BAT entries whose blocks lie where no block may (index -> reason). Reads the BAT. */
@@ -258,15 +276,25 @@ export class VhdxImage {
     await this.writer?.flush();
   }
 
-  /** Flushes, ends the write session (clearing LogGuid), and closes the source and owned parents. */
+  /**
+   * Flushes and ends the write session (clearing LogGuid), then closes what
+   * the library opened itself: the file of openVhdx or createVhdx (and its
+   * lock), and parents found through the locator. A source the caller passed
+   * to openImage or createImage, and a parent image the caller passed in
+   * `parents`, stay open: they are the caller's to close. Afterwards the image
+   * refuses every use with CLOSED.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     try {
       await this.writer?.close();
     } finally {
       this.closed = true;
-      await this.source.close();
-      if (this.ownsParent) await this.parent?.close();
+      try {
+        if (this.ownsSource) await this.source.close();
+      } finally {
+        if (this.ownsParent) await this.parent?.close();
+      }
     }
   }
 
@@ -309,14 +337,14 @@ export class VhdxImage {
     });
   }
 
-  private async readRun(run: ReadRun, target: Uint8Array, table: BatTable, corrupt: CorruptEntries): Promise<void> {
+  private async readRun(run: ReadRun, target: Uint8Array, corrupt: CorruptEntries): Promise<void> {
     switch (run.kind) {
       case "zero":
         target.fill(0);
         return;
       case "data":
         this.checkBlocks(run, corrupt);
-        await readExactly(this.source, target, run.fileOffset, "payload block");
+        await readPayload(this.source, target, run.fileOffset);
         return;
       case "parent":
         await this.readParent(target, run.virtualOffset);
@@ -326,10 +354,10 @@ export class VhdxImage {
         const bitmap = await this.bitmaps.get(Math.floor(run.virtualOffset / this.geometry.chunkSize));
         const pieces: ReadRun[] = [];
         splitPartialRun(run, bitmap, this.geometry, (piece) => pieces.push({ ...piece }));
-        for (const piece of pieces) {
-          const start = piece.virtualOffset - run.virtualOffset;
-          await this.readRun(piece, target.subarray(start, start + piece.length), table, corrupt);
-        }
+        await readPartialRun(run, pieces, target, {
+          readData: (part, fileOffset) => readPayload(this.source, part, fileOffset),
+          readParent: (part, offset) => this.readParent(part, offset),
+        });
       }
     }
   }

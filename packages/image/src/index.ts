@@ -5,10 +5,12 @@ export type { CreateDiskType, CreateOptions } from "./create/create-options.js";
 export { type DiskType, type LogReplay, VhdxImage } from "./image.js";
 export { LARGEST_WHOLE_BAT } from "./read/bat-access.js";
 export type { DiskExtent, DiskExtentKind } from "./read/extents.js";
+export type { StreamOptions } from "./read/stream.js";
 export { type CompactOptions, type CompactProgress, type CompactResult, compactImage } from "./maintain/compact.js";
 export { type MergeOptions, type MergeProgress, type MergeResult, mergeIntoParent } from "./maintain/merge.js";
 export { type ResizeOptions, type ResizeResult, resizeImage } from "./maintain/resize.js";
 export { type OpenOptions, openImage } from "./open/open-image.js";
+export { type OpenedChains, type UnusedSource, openChains } from "./open/open-chains.js";
 export { FORMAT_NAMES, type ProbedFormat, notVhdxError, probeFormat } from "./open/probe-format.js";
 export type { ParentCandidate, ParentLocation, ParentResolver } from "./open/parents.js";
 export type { Extent, Layout } from "./open/layout.js";
@@ -23,3 +25,11 @@ export type { CheckFinding, Severity } from "./check/findings.js";
 export type { CheckReport, FileRange, ReservedRange } from "./check/report.js";
 export type { CheckCode, CheckRule } from "./check/rules.js";
 export { type CheckRepair, type RepairOptions, type RepairResult, repairImage } from "./check/repair-image.js";
+export { readPartitionTable } from "./partitions/read-partition-table.js";
+export type {
+  GptLayout,
+  Partition,
+  PartitionDisk,
+  PartitionScheme,
+  PartitionTable,
+} from "./partitions/partition.js";

@@ -1,7 +1,8 @@
 // vhdx cat: the whole virtual disk to stdout, as a raw image, or with -o to
-// a sparse file made all or nothing (as read -o makes it). Blocks that read as
-// zeros are written from a buffer of zeros without being read; a reader that
-// goes away (`| head -c 10`) ends it quietly with status 0.
+// a sparse file made all or nothing (as read -o makes it). A VHDX's data
+// stretches are read through image.stream(); blocks that read as zeros are
+// written from a buffer of zeros without being read; a reader that goes away
+// (`| head -c 10`) ends it quietly with status 0.
 import { resolve } from "node:path";
 import {
   type Command,
@@ -62,10 +63,16 @@ export const cat: Command = {
     if (toStdout) refuseTerminal(io, "cat");
     const disk = await openDisk(positionals[0]!, io, format, imageAccess(values));
     try {
-      if (toStdout) return await copyToStream(disk, 0, disk.size, io, "cat");
+      if (toStdout) return await copyToStream(disk, 0, disk.size, io, "cat", "stream");
       const out = resolve(io.cwd, values.output!);
       return await runInterruptible(io, async (interrupts) => {
-        await copyToFileShown(io, disk, 0, disk.size, out, { replace: true, interrupts, command: "cat", label: "-o" });
+        await copyToFileShown(io, disk, 0, disk.size, out, {
+          replace: true,
+          interrupts,
+          command: "cat",
+          label: "-o",
+          via: "stream",
+        });
         return EXIT_OK;
       });
     } finally {

@@ -6,7 +6,6 @@ import { openImage } from "../open/open-image.js";
 import type { ParentCandidate, ParentResolver } from "../open/parents.js";
 import type { RandomAccessSource } from "../sources/source.js";
 import { portableBytesEqual } from "./bat-stream.js";
-import { BorrowedSource } from "./borrowed-source.js";
 import type { CheckReport } from "./report.js";
 import { runCheck } from "./run-check.js";
 
@@ -41,7 +40,7 @@ export async function checkImage(source: RandomAccessSource, options: CheckOptio
   checkOptionKeys("checkImage", options, CHECK_OPTION_KEYS);
   const { onProgress, ...open } = options;
   return runCheck(source, {
-    open: () => openImage(new BorrowedSource(source), open),
+    open: () => openImage(source, open),
     bytesEqual: portableBytesEqual,
     onProgress,
   });

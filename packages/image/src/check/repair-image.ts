@@ -30,7 +30,6 @@ import { checkOptionKeys } from "../internal/options.js";
 import { openImage } from "../open/open-image.js";
 import type { ParentCandidate, ParentResolver } from "../open/parents.js";
 import type { RandomAccessSource } from "../sources/source.js";
-import { BorrowedSource } from "./borrowed-source.js";
 import { readHeaderArea, sameBytes } from "./bytes.js";
 import { currentHeader, inspectHeaderSlots } from "./header-slots.js";
 import { type CopyState, inspectRegionTables, isSound } from "./region-tables.js";
@@ -81,7 +80,7 @@ export async function repairImage(source: RandomAccessSource, options: RepairOpt
   if (source.readOnly) throw new VhdxError("READ_ONLY", `cannot repair ${source.name}: the source is read-only`);
   return runRepair({
     readHeaderArea: () => readHeaderArea(source),
-    openReadWrite: async () => (await openImage(new BorrowedSource(source), { ...options, readOnly: false })).close(),
+    openReadWrite: async () => (await openImage(source, { ...options, readOnly: false })).close(),
     withWritable: (work) => work(source),
   });
 }

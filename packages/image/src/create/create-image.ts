@@ -38,8 +38,9 @@ const BAT_CHUNK = MiB;
 /**
  * Writes a new VHDX image into `source`, which must be empty and writable, and
  * returns it opened read-write. A differencing disk's parent is the opened
- * image in `options.parent`; the returned image reads through it (and leaves
- * closing it to the caller).
+ * image in `options.parent`; the returned image reads through it. As with
+ * openImage, `image.close()` ends the write session but leaves `source` and
+ * the parent open: both are the caller's to close.
  */
 export async function createImage(source: RandomAccessSource, options: CreateOptions): Promise<VhdxImage> {
   checkSource(source);

@@ -14,7 +14,7 @@ import {
 } from "../create/create-options.js";
 import { VhdxImage } from "../image.js";
 import { checkOptionKeys } from "../internal/options.js";
-import { type OpenOptions, openImage } from "../open/open-image.js";
+import { type OpenOptions, openImageOwningSource } from "../open/open-image.js";
 import { FileSource } from "./file-source.js";
 import { fileParentResolver, openVhdx } from "./open-vhdx.js";
 
@@ -72,7 +72,7 @@ async function createFile(
   const source = await FileSource.open(path, { create: true, flush });
   try {
     await write(source);
-    return await openImage(source, { ...open, readOnly: false });
+    return await openImageOwningSource(source, { ...open, readOnly: false });
   } catch (error) {
     await source.close().catch(() => undefined);
     await rm(path, { force: true }).catch(() => undefined);

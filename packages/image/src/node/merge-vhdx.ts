@@ -25,7 +25,7 @@ import type { VhdxImage } from "../image.js";
 import { commitStructures } from "../internal/maintenance.js";
 import { checkOptionKeys } from "../internal/options.js";
 import { type MergeProgress, mergeIntoParent } from "../maintain/merge.js";
-import { openImage } from "../open/open-image.js";
+import { openImageOwningSource } from "../open/open-image.js";
 import { readExactly } from "../sources/source.js";
 import { FileSource } from "./file-source.js";
 import { openVhdx } from "./open-vhdx.js";
@@ -146,7 +146,7 @@ async function parentFileOf(childPath: string, allowParentOutsideTree: boolean):
 async function openChildOf(childPath: string, parent: VhdxImage, allowParentOutsideTree: boolean): Promise<VhdxImage> {
   const source = await FileSource.open(childPath, { readOnly: false });
   try {
-    return await openImage(source, { readOnly: false, parents: [parent], allowParentOutsideTree });
+    return await openImageOwningSource(source, { readOnly: false, parents: [parent], allowParentOutsideTree });
   } catch (error) {
     await source.close().catch(() => undefined);
     throw error;

@@ -4,7 +4,7 @@ import { dirname, resolve } from "node:path";
 import { VhdxError } from "@vhdx/structs";
 import type { VhdxImage } from "../image.js";
 import { checkOptionKeys } from "../internal/options.js";
-import { OPEN_OPTION_KEYS, type OpenOptions, openImage } from "../open/open-image.js";
+import { OPEN_OPTION_KEYS, type OpenOptions, openImageOwningSource } from "../open/open-image.js";
 import type { ParentLocation, ParentResolver } from "../open/parents.js";
 import type { RandomAccessSource } from "../sources/source.js";
 import { FileSource } from "./file-source.js";
@@ -33,7 +33,8 @@ const OPTION_KEYS = [
 
 /**
  * Opens the VHDX file at `path` (read-only unless `readOnly: false`) and
- * locks it, and each parent it opens (read-only: shared), until close().
+ * locks it, and each parent it opens (read-only: shared), until close(),
+ * which closes them all (not a parent image passed in `parents`).
  * LOCKED when another program holds one of them in a way that conflicts.
  */
 export async function openVhdx(path: string, options: OpenVhdxOptions = {}): Promise<VhdxImage> {
@@ -53,7 +54,7 @@ async function openFile(path: string, options: OpenVhdxOptions): Promise<VhdxIma
     ...(forceShare === undefined ? {} : { forceShare }),
   });
   try {
-    return await openImage(source, {
+    return await openImageOwningSource(source, {
       ...open,
       parentResolver: createFileParentResolver({ forceShare: forceShare ?? false }),
     });

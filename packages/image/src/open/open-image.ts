@@ -6,7 +6,8 @@ import { REGION_TABLE_1_OFFSET, REGION_TABLE_2_OFFSET, VhdxError } from "@vhdx/s
 import { type LogReplay, VhdxImage } from "../image.js";
 import { checkOptionKeys } from "../internal/options.js";
 import { type RandomAccessSource, readBytes } from "../sources/source.js";
-import { type HeaderSection, readHeaders, usableRegionTable } from "./header-section.js";
+import { type HeaderSection, type Headers, readHeaders, usableRegionTable } from "./header-section.js";
+import { defaultParentResolver } from "./http-parents.js";
 import { readReplayPlan, replayInMemory, replayOnDisk } from "./log-replay.js";
 import { checkLayout } from "./layout.js";
 import { readMetadata } from "./metadata.js";
@@ -17,9 +18,16 @@ export interface OpenOptions {
   readOnly?: boolean;
   /** Candidates for the parents of a differencing chain, tried after the locator's paths. */
   parents?: readonly ParentCandidate[];
-  /** Let a parent locator lead outside the child's folder (default false). */
+  /**
+   * Let a parent locator lead outside the child's folder, or, for a child
+   * read over HTTP, to another origin than the child's (default false).
+   */
   allowParentOutsideTree?: boolean;
-  /** How locator paths are opened; @vhdx/image/node's openVhdx supplies one for files. */
+  /**
+   * How locator paths are opened; @vhdx/image/node's openVhdx supplies one
+   * for files. Without one, a child read through an HttpSource resolves its
+   * relative_path against its URL.
+   */
   parentResolver?: ParentResolver;
   /**
    * false: a read-only differencing disk whose parent cannot be found (or
@@ -41,10 +49,26 @@ export const OPEN_OPTION_KEYS = [
   "requireParent",
 ] as const satisfies readonly (keyof OpenOptions)[];
 
-/** Opens the VHDX image in `source`. The source stays the caller's to close if opening fails. */
+/**
+ * Opens the VHDX image in `source`. The source stays the caller's, opened or
+ * not: `image.close()` ends the write session and closes the parents openImage
+ * found itself (through `parentResolver`, or from paths in `parents`), never
+ * `source`, nor a source or an image the caller passed in `parents`. Close
+ * those yourself after the image.
+ */
 export async function openImage(source: RandomAccessSource, options: OpenOptions = {}): Promise<VhdxImage> {
   checkOptionKeys("openImage", options, OPEN_OPTION_KEYS);
-  return openInChain(source, options, sourceIdentity(source), new Set());
+  return openInChain(source, options, sourceIdentity(source), new Set(), false);
+}
+
+/**
+ * openImage for a source the library opened itself (openVhdx, createVhdx):
+ * the image closes it on close(). If opening fails, the source stays open.
+ * Not exported from the package.
+ */
+export async function openImageOwningSource(source: RandomAccessSource, options: OpenOptions = {}): Promise<VhdxImage> {
+  checkOptionKeys("openImage", options, OPEN_OPTION_KEYS);
+  return openInChain(source, options, sourceIdentity(source), new Set(), true);
 }
 
 async function openInChain(
@@ -52,6 +76,8 @@ async function openInChain(
   options: OpenOptions,
   identity: string,
   below: ReadonlySet<string>,
+  ownsSource: boolean,
+  knownHeaders?: Headers,
 ): Promise<VhdxImage> {
   const readOnly = options.readOnly ?? true;
   if (!readOnly && source.readOnly) {
@@ -59,7 +85,7 @@ async function openInChain(
   }
   // Parents are found next to the file itself, not next to a replay overlay.
   const file = source;
-  const opened = await replayIfNeeded(source, readOnly);
+  const opened = await replayIfNeeded(source, readOnly, knownHeaders);
   source = opened.source;
   const { header, headerSlot, fileIdentifier } = opened;
   const fileSize = await source.size();
@@ -90,11 +116,19 @@ async function openInChain(
       child: file,
       logicalSectorSize: metadata.logicalSectorSize,
       candidates: options.parents ?? [],
-      resolver: options.parentResolver,
+      resolver: options.parentResolver ?? defaultParentResolver(file),
       allowOutsideTree: options.allowParentOutsideTree ?? false,
       chain,
-      openParent: (parentSource, parentIdentity) =>
-        openInChain(parentSource, { ...options, readOnly: true }, parentIdentity, chain),
+      // A parent source the caller passed stays the caller's; one the resolver opened is the parent image's.
+      openParent: (parentSource, parentIdentity, parentHeaders) =>
+        openInChain(
+          parentSource,
+          { ...options, readOnly: true },
+          parentIdentity,
+          chain,
+          !(options.parents ?? []).includes(parentSource),
+          parentHeaders,
+        ),
     }).catch((error: unknown) => {
       if (readOnly && options.requireParent === false && VhdxError.isInstance(error) && PARENT_ERRORS.has(error.code)) {
         parentError = error;
@@ -121,6 +155,7 @@ async function openInChain(
     parent,
     parentError,
     ownsParent,
+    ownsSource,
   });
 }
 
@@ -135,8 +170,8 @@ interface Opened extends HeaderSection {
  * read-only open, on disk otherwise) before the region table is trusted: the
  * region table itself is written through the log.
  */
-async function replayIfNeeded(source: RandomAccessSource, readOnly: boolean): Promise<Opened> {
-  const headers = await readHeaders(source);
+async function replayIfNeeded(source: RandomAccessSource, readOnly: boolean, known?: Headers): Promise<Opened> {
+  const headers = known ?? (await readHeaders(source));
   let { bytes, header, headerSlot } = headers;
   let logReplay: LogReplay = null;
   if (!isNilGuid(header.logGuid)) {

@@ -1,42 +1,28 @@
 // Finding a differencing disk's parent (MS-VHDX 2.6.2.6): the locator's paths
 // in the spec's order, then the candidates the caller passed. A candidate is
 // the parent only when its DataWriteGuid equals parent_linkage (or
-// parent_linkage2) and its logical sector size equals the child's.
+// parent_linkage2) and its logical sector size equals the child's. A place
+// that cannot be read (a 404, an I/O error) is not the parent: it is named in
+// the PARENT_NOT_FOUND message. The headers read to check the linkage are
+// handed on to the parent's open, so they are read once.
 import { guidEquals, isGuid } from "@vhdx/guid";
 import { VhdxError } from "@vhdx/structs";
 import type { VhdxImage } from "../image.js";
 import type { RandomAccessSource } from "../sources/source.js";
-import { readHeaders } from "./header-section.js";
+import { type Headers, readHeaders } from "./header-section.js";
+import { isHttpUrl, openUrlCandidate } from "./http-parents.js";
+import type { ParentLocation, ParentResolver } from "./parent-resolver.js";
 
-/** What `options.parents` may hold: sources, opened images, or (in Node) paths. */
+export type { ParentLocation, ParentResolver } from "./parent-resolver.js";
+
+/** What `options.parents` may hold: sources, opened images, http(s) URLs, or (in Node) paths. */
 export type ParentCandidate = RandomAccessSource | VhdxImage | string;
-
-/** A place a locator points at, as the host resolver found it. */
-export interface ParentLocation {
-  /** For messages: the locator key and the host path. */
-  description: string;
-  /** A stable identity (a real path) to detect a chain that loops. */
-  identity: string;
-  /** Why this place may not be used (e.g. outside the child's folder), or undefined. */
-  refusal?: string;
-  open(): Promise<RandomAccessSource>;
-}
 
 /** A location being tried; sources the caller passed stay open when they are not the parent. */
 type Attempt = ParentLocation & { closeIfRejected: boolean };
 
 /** What was tried and why it failed, for the message; and the places that were locked by another program. */
 type Tried = string[] & { locked: VhdxError[] };
-
-/** How a host turns locator paths and path candidates into sources: see @vhdx/image/node. */
-export interface ParentResolver {
-  locate(
-    locator: Readonly<Record<string, string>>,
-    child: RandomAccessSource,
-    allowOutsideTree: boolean,
-  ): Promise<ParentLocation[]>;
-  openPath(path: string): Promise<{ source: RandomAccessSource; identity: string }>;
-}
 
 export interface ParentSearch {
   locator: Readonly<Record<string, string>>;
@@ -47,8 +33,8 @@ export interface ParentSearch {
   allowOutsideTree: boolean;
   /** Identities and DataWriteGuids already in the chain below this parent. */
   chain: ReadonlySet<string>;
-  /** Opens a found parent source as an image (read-only), continuing the chain. */
-  openParent(source: RandomAccessSource, identity: string): Promise<VhdxImage>;
+  /** Opens a found parent source as an image (read-only), continuing the chain; `headers` are its own, already read. */
+  openParent(source: RandomAccessSource, identity: string, headers: Headers): Promise<VhdxImage>;
 }
 
 export const MAX_CHAIN_DEPTH = 256;
@@ -94,6 +80,7 @@ export async function findParent(search: ParentSearch): Promise<{ image: VhdxIma
       }
       continue;
     }
+    if (typeof candidate !== "string" && search.chain.has(sourceIdentity(candidate))) continue; // a child of this one
     const opened = await openCandidate(candidate, search, tried);
     if (opened === null) continue;
     const closeIfRejected = typeof candidate === "string";
@@ -130,9 +117,16 @@ async function tryLocation(
     tried.push(`${location.description}: ${VhdxError.isInstance(error) ? error.detail : String(error)}`);
     return null;
   }
+  const headers = await readHeaders(source).catch(async (error: unknown) => {
+    if (location.closeIfRejected) await source.close().catch(() => undefined);
+    if (!isUnreadable(error)) throw error;
+    tried.push(`${location.description}: ${error.detail}`);
+    return null;
+  });
+  if (headers === null) return null;
+  const { header } = headers;
   let image: VhdxImage | null = null;
   try {
-    const { header } = await readHeaders(source);
     if (search.chain.has(location.identity) || search.chain.has(header.dataWriteGuid)) {
       throw new VhdxError("PARENT_LOOP", `${location.description} is already in the chain of parents`, {
         structure: "parent locator",
@@ -142,11 +136,13 @@ async function tryLocation(
       if (location.closeIfRejected) await source.close();
       return null;
     }
-    image = await search.openParent(source, location.identity);
+    image = await search.openParent(source, location.identity, headers);
     checkSectorSize(image.logicalSectorSize, search, location.description);
     return image;
   } catch (error) {
-    await (image ?? source).close().catch(() => undefined);
+    // A source the caller passed stays open; the image opened over it does not own it.
+    if (image !== null) await image.close().catch(() => undefined);
+    else if (location.closeIfRejected) await source.close().catch(() => undefined);
     throw error;
   }
 }
@@ -158,6 +154,7 @@ async function openCandidate(
 ): Promise<{ source: RandomAccessSource; identity: string; description: string } | null> {
   if (typeof candidate !== "string")
     return { source: candidate, identity: sourceIdentity(candidate), description: `parent ${candidate.name}` };
+  if (isHttpUrl(candidate)) return openUrlCandidate(candidate, search.child);
   if (search.resolver === undefined)
     throw new TypeError("parents: paths need @vhdx/image/node's openVhdx; pass sources instead");
   try {
@@ -170,11 +167,16 @@ async function openCandidate(
   }
 }
 
+/** A place that exists in name only: a 404, a refused or failed read. */
+function isUnreadable(error: unknown): error is VhdxError {
+  return VhdxError.isInstance(error) && error.code === "IO_ERROR";
+}
+
 function isLocked(error: unknown): error is VhdxError {
   return VhdxError.isInstance(error) && error.code === "LOCKED";
 }
 
-function linkageGuids(locator: Readonly<Record<string, string>>): string[] {
+export function linkageGuids(locator: Readonly<Record<string, string>>): string[] {
   const guids = [locator.parent_linkage, locator.parent_linkage2].filter(
     (g): g is string => g !== undefined && isGuid(g),
   );

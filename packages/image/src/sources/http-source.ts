@@ -1,7 +1,8 @@
 // A read-only source over HTTP range requests (RFC 9110 section 14): stream a
 // disk image from a server without downloading it. Uses the global fetch of
 // browsers and Node 20, or one passed in. The total length comes from the
-// Content-Range of the first answer, so no request is spent on probing it.
+// Content-Range of the first answer, so no request is spent on probing it,
+// and each answer's body is copied straight into the caller's buffer.
 import { VhdxError } from "@vhdx/structs";
 import { checkBuffer, checkPosition, closedError } from "./source.js";
 import { ReadOnlySource } from "./read-only-source.js";
@@ -31,7 +32,7 @@ export class HttpSource extends ReadOnlySource {
   private closed = false;
 
   constructor(
-    private readonly url: string,
+    readonly url: string,
     private readonly options: HttpSourceOptions = {},
   ) {
     super();
@@ -40,6 +41,19 @@ export class HttpSource extends ReadOnlySource {
     if (typeof fetchImpl !== "function") throw new TypeError("HttpSource: no fetch implementation available");
     this.fetchImpl = fetchImpl;
     this.name = url;
+  }
+
+  /**
+   * A source for another URL through the same fetch: how a parent next to
+   * this image is opened. The headers (credentials, often) go along only when
+   * `url` has this source's origin.
+   */
+  forUrl(url: string): HttpSource {
+    const sameOrigin = originOf(url) === originOf(this.url);
+    return new HttpSource(url, {
+      fetch: this.fetchImpl,
+      ...(sameOrigin && this.options.headers ? { headers: this.options.headers } : {}),
+    });
   }
 
   async size(): Promise<number> {
@@ -61,16 +75,14 @@ export class HttpSource extends ReadOnlySource {
     }
     const range = await this.partialContent(response);
     this.knownSize = range.total;
-    const bytes = new Uint8Array(await response.arrayBuffer());
     const expected = Math.min(end, range.total) - position;
-    if (range.start !== position || bytes.length !== expected) {
-      throw this.error(
-        "IO_ERROR",
-        `asked for ${expected} bytes at ${position}, received ${bytes.length} at ${range.start}`,
-      );
+    const received = range.start === position ? await copyBody(response, buffer.subarray(0, expected)) : -1;
+    if (received !== expected) {
+      await response.body?.cancel().catch(() => undefined);
+      const what = received < 0 ? `bytes from ${range.start}` : received > expected ? "more" : `${received} bytes`;
+      throw this.error("IO_ERROR", `asked for ${expected} bytes at ${position}, received ${what}`);
     }
-    buffer.set(bytes);
-    return bytes.length;
+    return expected;
   }
 
   async close(): Promise<void> {
@@ -106,13 +118,56 @@ export class HttpSource extends ReadOnlySource {
     try {
       return await fetchImpl(this.url, { headers: { ...this.options.headers, range } });
     } catch (cause) {
-      throw new VhdxError("IO_ERROR", `request for ${range} of ${this.url} failed: ${String(cause)}`, { cause });
+      // A browser reports a CORS refusal as a bare network error, so say what it may be.
+      throw new VhdxError(
+        "IO_ERROR",
+        `request for ${range} of ${this.url} failed: ${String(cause)} (the server is unreachable, or, in a browser, ` +
+          "a server on another origin that does not send Access-Control-Allow-Origin)",
+        { cause },
+      );
     }
   }
 
   private error(code: "UNSUPPORTED" | "IO_ERROR", detail: string): VhdxError {
     return new VhdxError(code, `GET ${this.url}: ${detail}`);
   }
+}
+
+/**
+ * Copies the body into `target` as it arrives (no second copy of a large
+ * answer); returns its length, or target.length + 1 when it is longer.
+ */
+async function copyBody(response: Response, target: Uint8Array): Promise<number> {
+  if (response.body === null) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (bytes.length > target.length) return target.length + 1;
+    target.set(bytes);
+    return bytes.length;
+  }
+  const reader = response.body.getReader();
+  let length = 0;
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    if (length + chunk.value.length > target.length) {
+      await reader.cancel();
+      return target.length + 1;
+    }
+    target.set(chunk.value, length);
+    length += chunk.value.length;
+  }
+  return length;
+}
+
+/** The URL made absolute: in a page, a relative one is relative to the page (as fetch takes it). */
+export function absoluteUrl(url: string): URL | null {
+  try {
+    return new URL(url, (globalThis as { location?: { href?: string } }).location?.href);
+  } catch {
+    return null;
+  }
+}
+
+function originOf(url: string): string | null {
+  return absoluteUrl(url)?.origin ?? null;
 }
 
 function contentRange(response: Response): string {

@@ -15,6 +15,7 @@ export const ALLOWED_DEPENDENCIES = {
   image: ["bat", "log", "structs", "crc32c", "guid"],
   cli: ["image", "bat", "log", "structs", "crc32c", "guid"],
   conformance: ["cli", "image", "bat", "log", "structs", "crc32c", "guid"],
+  web: ["image", "bat", "log", "structs", "crc32c", "guid"],
 };
 
 /** Packages that must run unchanged in a browser: no Node APIs, no Node or DOM types. */

@@ -6,7 +6,7 @@ const UNSHIPPED_FOLDERS = ["src", "test", "bench", "node_modules"];
 
 export const REQUIRED_README_SECTIONS = ["## Install", "## Example", "## API", "## Errors"];
 
-/** The package folders under packages/ that hold a package.json, sorted. */
+/** The published packages: folders under packages/ with a package.json that is not private (the web page is), sorted. */
 export function listPackages(root) {
   const dir = join(root, "packages");
   return readdirSync(dir)
@@ -16,7 +16,8 @@ export function listPackages(root) {
       name,
       dir: join(dir, name),
       manifest: JSON.parse(readFileSync(join(dir, name, "package.json"), "utf8")),
-    }));
+    }))
+    .filter((pkg) => pkg.manifest.private !== true);
 }
 
 /** Problems with a package's manifest and files, as sentences; empty when it keeps the shape. */

@@ -1,0 +1,8 @@
+import { defineConfig } from "vitest/config";
+import { sharedTestConfig } from "../../vitest.shared.mjs";
+
+// Every file drives the built page in Chromium and most run QEMU: all are slow.
+// The page is built once, before the files run (test/build-page.ts).
+export default defineConfig(({ mode }) =>
+  sharedTestConfig(import.meta.url, { mode, slow: ["test/**"], globalSetup: ["test/build-page.ts"] }),
+);

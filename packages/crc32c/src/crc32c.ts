@@ -9,7 +9,7 @@ const WORD_LOOP_MIN_LENGTH = 256;
  * the JS loops: measured 1.5x slower at 16 bytes, even from 48 to 63, 1.2x
  * faster at 64 and 1.8x at 128.
  */
-const WASM_MIN_LENGTH = 64;
+export const WASM_MIN_LENGTH = 64;
 
 /**
  * CRC-32C (Castagnoli) of `data`, as an unsigned 32-bit number.

@@ -29,3 +29,31 @@ export function buildTables(slices: number): Int32Array {
 export function isLittleEndianHost(): boolean {
   return new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 }
+
+/**
+ * The table that moves a crc register over `zeroBytes` zero bytes (a
+ * multiple of 16): shift[k * 256 + b] is the register that byte k of the
+ * register, of value b, becomes. Built from `tables` (16 rows), one register
+ * bit at a time, since the move is linear.
+ */
+export function buildZeroShiftTable(tables: Int32Array, zeroBytes: number): Int32Array {
+  const overSixteenZeros = (r: number) =>
+    tables[3840 + (r & 255)]! ^
+    tables[3584 + ((r >>> 8) & 255)]! ^
+    tables[3328 + ((r >>> 16) & 255)]! ^
+    tables[3072 + (r >>> 24)]!;
+  const ofBit = new Int32Array(32);
+  for (let bit = 0; bit < 32; bit++) {
+    let r = 1 << bit;
+    for (let i = 0; i < zeroBytes; i += 16) r = overSixteenZeros(r);
+    ofBit[bit] = r;
+  }
+  const shift = new Int32Array(4 * 256);
+  for (let k = 0; k < 4; k++) {
+    for (let b = 1; b < 256; b++) {
+      const lowest = b & -b;
+      shift[k * 256 + b] = shift[k * 256 + (b ^ lowest)]! ^ ofBit[8 * k + 31 - Math.clz32(lowest)]!;
+    }
+  }
+  return shift;
+}

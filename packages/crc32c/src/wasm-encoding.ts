@@ -3,7 +3,7 @@
 // needs, each method named after its text-format instruction (`i32Load` is
 // `i32.load`). Reference: https://webassembly.github.io/spec/core/binary/
 
-export const valueType = { i32: 0x7f } as const;
+export const valueType = { i32: 0x7f, v128: 0x7b } as const;
 
 const sectionId = { type: 1, function: 3, memory: 5, export: 7, code: 10 } as const;
 const exportKind = { function: 0x00, memory: 0x02 } as const;
@@ -100,6 +100,36 @@ export class InstructionWriter extends ByteWriter {
   }
   i32ShrU(): this {
     return this.byte(0x76);
+  }
+
+  // SIMD instructions: the 0xfd prefix, then the opcode as a LEB128 number.
+  private simd(opcode: number): this {
+    return this.byte(0xfd).unsigned(opcode);
+  }
+  v128Load(offset: number): this {
+    return this.simd(0x00).unsigned(4).unsigned(offset);
+  }
+  v128Store(offset: number): this {
+    return this.simd(0x0b).unsigned(4).unsigned(offset);
+  }
+  /** Lane i of the result is lane lanes[i] of the two operands taken as one 32-lane vector. */
+  i8x16Shuffle(lanes: readonly number[]): this {
+    return this.simd(0x0d).byte(...lanes);
+  }
+  i8x16Swizzle(): this {
+    return this.simd(0x0e);
+  }
+  i8x16Splat(): this {
+    return this.simd(0x0f);
+  }
+  v128And(): this {
+    return this.simd(0x4e);
+  }
+  v128Xor(): this {
+    return this.simd(0x51);
+  }
+  i16x8ShrU(): this {
+    return this.simd(0x8d);
   }
 }
 

@@ -94,18 +94,31 @@ function emitBlockLoop(code: InstructionWriter): void {
 }
 
 /**
- * Pushes tables[15 - byte][value of that byte of the block]. Byte b of the
- * block is byte b % 4 of word b / 4; the load's constant offset selects the
- * table row, so the address is just the byte value times 4, which one shift
- * and one mask produce.
+ * Pushes tables[15 - byte][value of that byte of the block]. The load's
+ * constant offset selects the table row, so the address is just the byte
+ * value times 4.
+ *
+ * Bytes 1 and 2 of the three words that do not hold the crc are read from
+ * memory one at a time (a byte load and a shift), the others are cut out of
+ * their word (a shift and a mask). Cutting out a middle byte costs a register
+ * copy besides, as the word is still needed; the byte loads save those copies
+ * and spread the work between the load and arithmetic units: 82 instead of
+ * 88 instructions per block as V8 compiles it, 4-6% faster from 4 KiB up,
+ * while loading every byte of those words was slower (too many loads).
  */
 function emitLookup(code: InstructionWriter, byte: number): void {
-  const shift = 8 * (byte & 3);
+  const rowOffset = (TABLE_ROWS - 1 - byte) * TABLE_ROW_BYTES;
+  const byteInWord = byte & 3;
+  if (byte >= 4 && (byteInWord === 1 || byteInWord === 2)) {
+    code.localGet(POSITION).i32Load8U(byte).i32Const(2).i32Shl().i32Load(rowOffset);
+    return;
+  }
+  const shift = 8 * byteInWord;
   code.localGet(WORDS + (byte >> 2));
   if (shift === 0) code.i32Const(2).i32Shl();
   else code.i32Const(shift - 2).i32ShrU();
   code.i32Const(0x3fc).i32And();
-  code.i32Load((TABLE_ROWS - 1 - byte) * TABLE_ROW_BYTES);
+  code.i32Load(rowOffset);
 }
 
 /** The last 0..15 bytes: crc = tables[0][(crc ^ byte) & 255] ^ (crc >>> 8). */

@@ -1,12 +1,13 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { createCrc32c } from "../src/crc32c.js";
+import { WASM_MIN_LENGTH, createCrc32c } from "../src/crc32c.js";
 import { CRC32C_POLYNOMIAL, crc32c } from "../src/index.js";
 import { buildTables } from "../src/table.js";
-import { instantiateWasmUpdate } from "../src/wasm-crc32c.js";
+import { WIDE_KERNEL_AFTER_PIECES, instantiateWasmUpdate, instantiateWideUpdate } from "../src/wasm-crc32c.js";
 import { ByteWriter } from "../src/wasm-encoding.js";
 import { INPUT_PIECE_BYTES } from "../src/wasm-kernel.js";
+import { CHUNK_BYTES, LANES, WIDE_PIECE_BYTES } from "../src/wasm-wide-kernel.js";
 
 const ascii = (text: string) => new TextEncoder().encode(text);
 
@@ -259,11 +260,134 @@ describe("WebAssembly kernel", () => {
     }
   });
 
+  it("reads every byte position of the 16-byte block right, whichever way the kernel reads it", () => {
+    // The kernel takes some bytes of a block out of 32-bit words and loads
+    // others one at a time; flipping one byte at each position of the first,
+    // a middle and the last block catches a position read from the wrong place.
+    const backing = filled(3 + 80, 19);
+    for (const offset of [0, 3]) {
+      const view = backing.subarray(offset, offset + 80);
+      for (const blockStart of [0, 32, 64]) {
+        for (let position = 0; position < 16; position++) {
+          const at = blockStart + position;
+          view[at] = view[at]! ^ 0x5a;
+          expect(wasmCrc32c(view), `offset ${offset} byte ${at}`).toBe(referenceCrc32c(view));
+          view[at] = view[at]! ^ 0x5a;
+        }
+      }
+    }
+  });
+
   it("leaves no state behind: a short input after a long one is unaffected", () => {
     const long = filled(INPUT_PIECE_BYTES, 14);
     const short = filled(100, 15);
     wasmCrc32c(long);
     expect(wasmCrc32c(short)).toBe(referenceCrc32c(short));
+  });
+});
+
+/** The engine's WebAssembly object (the test's types know no DOM, so it is looked up untyped). */
+const realWebAssembly = (globalThis as Record<string, unknown>).WebAssembly as Parameters<
+  typeof instantiateWideUpdate
+>[0];
+
+describe("WebAssembly SIMD kernel for whole 64 KiB pieces", () => {
+  const wideUpdate = instantiateWideUpdate(realWebAssembly, buildTables(16));
+  if (wideUpdate === undefined) throw new Error("WebAssembly SIMD unavailable in the test environment");
+  const wideCrc32c = (data: Uint8Array, previous = 0) => ~wideUpdate(~previous, data) >>> 0;
+
+  it("agrees with the JS loops on a whole piece, at unaligned offsets, from a running crc", () => {
+    const backing = filled(WIDE_PIECE_BYTES + 8, 22);
+    for (const offset of [0, 1, 3, 4]) {
+      const piece = backing.subarray(offset, offset + WIDE_PIECE_BYTES);
+      expect(wideCrc32c(piece), `offset ${offset}`).toBe(jsCrc32c(piece));
+      expect(wideCrc32c(piece, 0xdeadbeef), `offset ${offset}, running`).toBe(jsCrc32c(piece, 0xdeadbeef));
+    }
+  });
+
+  it("reads the first and last bytes of every lane's chunk, and each byte of a 16-byte row, from the right place", () => {
+    const piece = filled(WIDE_PIECE_BYTES, 23);
+    const positions: number[] = [];
+    for (let lane = 0; lane < LANES; lane++) {
+      positions.push(lane * CHUNK_BYTES, lane * CHUNK_BYTES + CHUNK_BYTES - 1);
+    }
+    for (let column = 0; column < 16; column++) positions.push(5 * CHUNK_BYTES + 32 + column);
+    for (const at of positions) {
+      piece[at] = piece[at]! ^ 0xa5;
+      expect(wideCrc32c(piece), `byte ${at}`).toBe(jsCrc32c(piece));
+      piece[at] = piece[at]! ^ 0xa5;
+    }
+  });
+
+  it("gives the known answer on zeros and on all-ones, where every lane sees the same bytes", () => {
+    for (const fill of [0, 0xff]) {
+      const piece = new Uint8Array(WIDE_PIECE_BYTES).fill(fill);
+      expect(wideCrc32c(piece), `fill ${fill}`).toBe(referenceCrc32c(piece));
+    }
+  });
+
+  it("is set up by crc32c once 1 MiB of whole pieces went through, and left out where SIMD is refused", () => {
+    const data = filled((WIDE_KERNEL_AFTER_PIECES + 1) * WIDE_PIECE_BYTES + 100, 24);
+    const beforeTheLast = data.subarray(0, (WIDE_KERNEL_AFTER_PIECES - 1) * WIDE_PIECE_BYTES);
+    const real = realWebAssembly;
+    for (const simdRefused of [false, true]) {
+      let compiles = 0;
+      const counting = {
+        Module: function countCompiles(bytes: Uint8Array) {
+          compiles++;
+          if (simdRefused && compiles === 2) throw new Error("no SIMD in this test");
+          return new real.Module(bytes);
+        },
+        Instance: real.Instance,
+      };
+      withWebAssembly(counting, () => {
+        const fresh = createCrc32c({ wasm: true });
+        expect(fresh(beforeTheLast), `SIMD refused: ${simdRefused}`).toBe(jsCrc32c(beforeTheLast));
+        expect(compiles).toBe(1);
+        expect(fresh(data), `SIMD refused: ${simdRefused}`).toBe(jsCrc32c(data));
+        expect(compiles).toBe(2);
+        expect(fresh(data)).toBe(jsCrc32c(data));
+        expect(compiles).toBe(2);
+      });
+    }
+  });
+});
+
+describe("crc32c on the boundaries between its paths", () => {
+  it("agrees with the definition around the JS/WebAssembly threshold, at every alignment, with a running crc", () => {
+    const backing = filled(8 + 2 * WASM_MIN_LENGTH, 20);
+    for (let offset = 0; offset < 8; offset++) {
+      for (const length of [WASM_MIN_LENGTH - 1, WASM_MIN_LENGTH, WASM_MIN_LENGTH + 1, 2 * WASM_MIN_LENGTH - 1]) {
+        const view = backing.subarray(offset, offset + length);
+        expect(crc32c(view), `offset ${offset} length ${length}`).toBe(referenceCrc32c(view));
+        const head = backing.subarray(0, offset);
+        const both = backing.subarray(0, offset + length);
+        expect(crc32c(view, crc32c(head)), `after ${offset} bytes, length ${length}`).toBe(referenceCrc32c(both));
+      }
+    }
+  });
+
+  it("agrees with the JS loops on lengths around the SIMD kernel's piece, whole and split", () => {
+    const backing = filled(3 * WIDE_PIECE_BYTES + 8, 25);
+    for (const length of [WIDE_PIECE_BYTES - 1, WIDE_PIECE_BYTES, WIDE_PIECE_BYTES + 1, 2 * WIDE_PIECE_BYTES + 15]) {
+      const view = backing.subarray(5, 5 + length);
+      expect(crc32c(view), `length ${length}`).toBe(jsCrc32c(view));
+      const split = 77;
+      expect(crc32c(view.subarray(split), crc32c(view.subarray(0, split))), `length ${length}, split`).toBe(
+        jsCrc32c(view),
+      );
+    }
+  });
+
+  it("agrees with the JS loops on inputs several times the WebAssembly memory's piece, at unaligned offsets", () => {
+    const length = 5 * INPUT_PIECE_BYTES + 7;
+    const backing = filled(length + 8, 21);
+    for (const offset of [1, 5]) {
+      const view = backing.subarray(offset, offset + length);
+      expect(crc32c(view), `offset ${offset}`).toBe(jsCrc32c(view));
+      const previous = 0x1234_5678;
+      expect(crc32c(view, previous), `offset ${offset}, running`).toBe(jsCrc32c(view, previous));
+    }
   });
 });
 

@@ -23,6 +23,7 @@ import { attachWriter } from "./internal/writer-handle.js";
 import type { Layout } from "./open/layout.js";
 import type { MetadataItems } from "./open/metadata.js";
 import { BatAccess, type BatEntries } from "./read/bat-access.js";
+import type { WindowScratch } from "./read/bat-pages.js";
 import { type DiskExtent, type ExtentLayer, diskExtents } from "./read/extents.js";
 import type { CorruptEntries } from "./read/block-integrity.js";
 import { readPartialRun } from "./read/partial-runs.js";
@@ -132,9 +133,9 @@ export class VhdxImage {
     this.ownsParent = parts.ownsParent;
     this.ownsSource = parts.ownsSource;
     this.bitmaps = new SectorBitmapCache((chunk) => this.loadSectorBitmap(chunk));
+    this.batAccess = new BatAccess(this.source, this.geometry, this.layout, this.fileSize, !this.readOnly);
     this.writer = this.readOnly ? null : this.createWriter();
     attachWriter(this, (operation) => this.writable(operation));
-    this.batAccess = new BatAccess(this.source, this.geometry, this.layout, this.fileSize, this.writer !== null);
   }
 
   /** The current header (it changes when a read-write session writes). */
@@ -191,23 +192,27 @@ export class VhdxImage {
 
   /**
    * The whole BAT, read on first use (not at open) and then held: 8 bytes
-   * per block. For a large disk prefer batWindow, which a read-only image
-   * answers a page at a time.
+   * per block. For a large disk prefer batWindow, which is answered a page
+   * at a time. On a writable image the whole table becomes the one writes
+   * change (taken between two write operations, with their changes).
    */
   async bat(): Promise<BatTable> {
-    return (await this.loadBat()).table;
+    const load = () => this.loadBat();
+    return (await (this.writer === null ? load() : this.writer.betweenOperations(load))).table;
   }
 
   /**
    * A BAT table holding at least the entries [offset, offset + length) of
    * the virtual disk needs: its blocks' payload entries and their chunks'
    * sector bitmap entries. The whole BAT when it is held; otherwise a window
-   * (BatTable.window) over the pages that hold them.
+   * (BatTable.window): a copy of them out of the pages. A walk that asks for
+   * window after window may pass the same `scratch` each time: the copy then
+   * goes into its buffer, reused, and each call spoils the table before.
    */
-  async batWindow(offset: number, length: number): Promise<BatTable> {
+  async batWindow(offset: number, length: number, scratch?: WindowScratch): Promise<BatTable> {
     this.checkRange(offset, length);
     const covered = Math.max(1, Math.min(length, this.virtualSize - offset));
-    return (await this.loadBat(() => this.batAccess.forRange(offset, covered))).table;
+    return (await this.loadBat(() => this.batAccess.forRange(offset, covered, scratch))).table;
   }
 
   /**
@@ -303,7 +308,7 @@ export class VhdxImage {
     return {
       name: this.source.name,
       geometry: this.geometry,
-      batWindow: (offset, length) => this.batWindow(offset, length),
+      batWindow: (offset, length, scratch) => this.batWindow(offset, length, scratch),
       sectorBitmap: (chunk) => this.bitmaps.get(chunk),
       parent: () => {
         if (this.parent === null && this.parentError !== null) throw this.parentError;
@@ -327,7 +332,7 @@ export class VhdxImage {
       onHeader: (current) => {
         this.current = current;
       },
-      loadBat: () => this.loadBat(),
+      bat: this.batAccess,
       sectorBitmap: (chunk) => this.bitmaps.pinned(chunk),
       freshSectorBitmap: (chunk) => {
         this.bitmaps.fresh(chunk);

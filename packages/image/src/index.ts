@@ -4,6 +4,7 @@ export { createImage } from "./create/create-image.js";
 export type { CreateDiskType, CreateOptions } from "./create/create-options.js";
 export { type DiskType, type LogReplay, VhdxImage } from "./image.js";
 export { LARGEST_WHOLE_BAT } from "./read/bat-access.js";
+export type { WindowScratch } from "./read/bat-pages.js";
 export type { DiskExtent, DiskExtentKind } from "./read/extents.js";
 export type { StreamOptions } from "./read/stream.js";
 export { type CompactOptions, type CompactProgress, type CompactResult, compactImage } from "./maintain/compact.js";

@@ -72,20 +72,54 @@ export class PlacementScan {
   }
 }
 
+/** Whether this machine stores numbers little-endian, as the BAT does (then a 32-bit view reads an entry's low half). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Entries the fast path looks at together. */
+const SPAN = 8;
+
 /**
  * Calls visit(batIndex, fileOffset, length) for each entry that points at file
  * space. The length of the last payload block is only its part inside the
  * virtual disk: QEMU ends a fixed image's file there.
  *
- * Only states 6 and 7 point at file space, and an entry's state is the low
- * bits of its first byte, so the loop reads one byte per entry and does
- * nothing more for the rest: a 64 TiB disk with 1 MiB blocks has 64 Mi
- * entries, nearly all of them unallocated.
+ * Only states 6 and 7 point at file space: both of the state's bits 1 and 2
+ * set, which `low & (low << 1) & 4` tests. A 64 TiB disk with 1 MiB blocks has
+ * 64 Mi entries, nearly all of them unallocated, so the test runs on eight
+ * entries' low halves at once (a 32-bit view) and only a span that passes is
+ * looked at entry by entry: about twice as fast as a byte per entry.
  */
 function forEachAllocatedEntry(table: BatTable, visit: (index: number, offset: number, length: number) => void): void {
-  const { chunkRatio, blockSize, virtualSize } = table.geometry;
   const { bytes, firstEntry, endEntry } = table;
-  for (let index = firstEntry; index < endEntry; index++) {
+  let index = firstEntry;
+  if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) {
+    const low = new Int32Array(bytes.buffer, bytes.byteOffset, (endEntry - firstEntry) * 2);
+    for (; index + SPAN <= endEntry; index += SPAN) {
+      const w = (index - firstEntry) * 2;
+      const any =
+        (low[w]! & (low[w]! << 1)) |
+        (low[w + 2]! & (low[w + 2]! << 1)) |
+        (low[w + 4]! & (low[w + 4]! << 1)) |
+        (low[w + 6]! & (low[w + 6]! << 1)) |
+        (low[w + 8]! & (low[w + 8]! << 1)) |
+        (low[w + 10]! & (low[w + 10]! << 1)) |
+        (low[w + 12]! & (low[w + 12]! << 1)) |
+        (low[w + 14]! & (low[w + 14]! << 1));
+      if (any & 4) visitAllocated(table, index, index + SPAN, visit);
+    }
+  }
+  visitAllocated(table, index, endEntry, visit);
+}
+
+/** forEachAllocatedEntry over entries [from, to), one state byte per entry. */
+function visitAllocated(
+  table: BatTable,
+  from: number,
+  to: number,
+  visit: (index: number, offset: number, length: number) => void,
+): void {
+  const { chunkRatio, blockSize, virtualSize } = table.geometry;
+  const { bytes, firstEntry } = table;
+  for (let index = from; index < to; index++) {
     const first = bytes[(index - firstEntry) * 8]!;
     if ((first & 6) !== 6) continue;
     const state = first & 7;

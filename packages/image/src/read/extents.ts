@@ -20,7 +20,8 @@
 // and are contiguous in the file) are merged.
 //
 // The BAT is read an EXTENT_WINDOW at a time (a paged BAT is never all in
-// memory), uniform stretches of blocks are scanned one state byte per block,
+// memory, and its windows are copied into one buffer per walk, so a 64 TiB
+// walk leaves no trail of garbage), uniform stretches of blocks are scanned one state byte per block,
 // and a stretch a child takes from its parent is walked there in one go.
 import {
   type BatGeometry,
@@ -33,6 +34,7 @@ import {
   splitPartialRun,
 } from "@vhdx/bat";
 import { PAYLOAD_BLOCK_NOT_PRESENT } from "@vhdx/structs";
+import type { WindowScratch } from "./bat-pages.js";
 
 export type DiskExtentKind = "data" | "zero" | "unallocated";
 
@@ -56,8 +58,8 @@ export interface DiskExtent {
 export interface ExtentLayer {
   readonly name: string;
   readonly geometry: BatGeometry;
-  /** A BAT table holding the entries of [offset, offset + length) (VhdxImage.batWindow). */
-  batWindow(offset: number, length: number): Promise<BatTable>;
+  /** A BAT table holding the entries of [offset, offset + length) (VhdxImage.batWindow), copied into `scratch` when paged. */
+  batWindow(offset: number, length: number, scratch: WindowScratch): Promise<BatTable>;
   /** The sector bitmap block of `chunk`, through the image's cache. */
   sectorBitmap(chunk: number): Promise<Uint8Array>;
   /** The parent's layer, null when there is none; throws the image's parentError when the parent could not be opened. */
@@ -109,9 +111,10 @@ async function* layerExtents(
 ): AsyncGenerator<DiskExtent[], void, undefined> {
   let batch: DiskExtent[] = [];
   let deferredFrom = -1; // [deferredFrom, the next own piece) comes from the parent
+  const scratch: WindowScratch = { bytes: null }; // one window at a time: each replaces the one before
   for (let windowStart = start; windowStart < end; ) {
     const windowEnd = Math.min(end, (Math.floor(windowStart / EXTENT_WINDOW) + 1) * EXTENT_WINDOW);
-    const table = await layer.batWindow(windowStart, windowEnd - windowStart);
+    const table = await layer.batWindow(windowStart, windowEnd - windowStart, scratch);
     for (let at = windowStart; at < windowEnd; ) {
       const state = table.payloadState(Math.floor(at / layer.geometry.blockSize));
       const stretchEnd = sameStateEnd(table, at, state, windowEnd);

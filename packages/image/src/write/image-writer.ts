@@ -1,6 +1,9 @@
 // Writes to the virtual disk (MS-VHDX 2.5, 2.6, 3.1). Payload data is written
 // in place; BAT entries and sector bitmaps change in memory and reach the file
-// through the journal at flush() (or earlier, when too many bitmaps changed).
+// through the journal at flush() (or earlier, when too many bitmaps or BAT
+// pages changed). The BAT is paged (read/bat-access.ts): each step holds the
+// pages of the entries it uses, so memory follows the pages touched, not the
+// disk's size.
 // New blocks go at the end of the file, 1 MiB aligned, and the file grows over
 // them, so whatever is not written reads as zeros; a block's first write runs
 // while the file grows (claimSpace). In a differencing disk a new block holds
@@ -8,7 +11,7 @@
 // bitmap); the rest still reads from the parent. The primitives of compact,
 // resize and merge are here too (see internal/maintenance.ts). Over 300
 // lines: one writer whose write, flush and maintenance steps share its state.
-import { type BatGeometry, type BatTable, payloadBatIndex, sectorBitmapBatIndex } from "@vhdx/bat";
+import { type BatGeometry, payloadBatIndex, sectorBitmapBatIndex } from "@vhdx/bat";
 import {
   MiB,
   PAYLOAD_BLOCK_FULLY_PRESENT,
@@ -22,6 +25,7 @@ import {
 } from "@vhdx/structs";
 import { randomGuid } from "@vhdx/guid";
 import type { Layout } from "../open/layout.js";
+import type { BatAccess } from "../read/bat-access.js";
 import type { RandomAccessSource } from "../sources/source.js";
 import { readExactly } from "../sources/source.js";
 import type { CurrentHeader } from "./header-update.js";
@@ -42,7 +46,8 @@ export interface WriterContext {
   current: CurrentHeader;
   /** Told of every new current header (session start, LogGuid set and cleared). */
   onHeader(current: CurrentHeader): void;
-  loadBat(): Promise<{ table: BatTable; corrupt: ReadonlyMap<number, string> }>;
+  /** The image's BAT, which its reads use too. */
+  bat: WriterBat;
   /** The chunk's cached bitmap, loaded from the file; pinned until flushed(). */
   sectorBitmap(chunk: number): Promise<Uint8Array>;
   /** Caches all-zero bits for the chunk, whose bitmap block was just allocated; pinned until flushed(). */
@@ -53,13 +58,23 @@ export interface WriterContext {
   flushed(): void;
 }
 
+/** What the writer uses of BatAccess. */
+type WriterBat = Pick<
+  BatAccess,
+  "corrupt" | "hold" | "holdBlocks" | "at" | "setEntry" | "pageCopy" | "committed" | "changedPages"
+>;
+
 /** More changed sector bitmaps than this (1 MiB each) and the writer flushes by itself. */
 const MAX_DIRTY_BITMAPS = 64;
+/** More changed BAT pages in memory than this (1 MiB each) and the writer flushes by itself. */
+const MAX_CHANGED_BAT_PAGES = 16;
+/** Blocks whose entries writeZeroes and discard hold at a time. */
+const HELD_BLOCKS = 16384;
 
 export class ImageWriter {
   private readonly journal: MetadataJournal;
-  /** The BAT, loaded by the first operation; null before. */
-  private bat: { table: BatTable; corrupt: ReadonlyMap<number, string> } | null = null;
+  /** Entries the placement scan refuses, known from the first operation on; null before. */
+  private corrupt: ReadonlyMap<number, string> | null = null;
   private sessionStarted = false;
   private nextFree = -1;
   /** The file's size: known once nextFree is, and changed only by allocation here (or truncateFile, which forgets both). */
@@ -81,13 +96,13 @@ export class ImageWriter {
         await this.writeInBlock(data.subarray(at - offset, end - offset), at);
         at = end;
       }
-      if (this.dirtyBitmapPages.size > MAX_DIRTY_BITMAPS) await this.flushNow();
+      await this.flushIfMuchChanged();
     });
   }
 
   writeZeroes(offset: number, length: number): Promise<void> {
     return this.serially(async () => {
-      await this.loadBat();
+      await this.loadCorrupt();
       await this.forEachBlockPart(offset, length, async (block, start, end, whole) => {
         if (this.readsAsZeros(block)) return;
         if (whole && !this.context.fixed) return this.setPayloadEntry(block, PAYLOAD_BLOCK_ZERO, 0);
@@ -107,13 +122,11 @@ export class ImageWriter {
   discard(offset: number, length: number): Promise<void> {
     return this.serially(async () => {
       if (this.context.fixed) return;
-      const { table } = await this.loadBat();
+      await this.loadCorrupt();
       const hasParent = this.context.geometry.hasParent;
       const state = hasParent ? PAYLOAD_BLOCK_NOT_PRESENT : PAYLOAD_BLOCK_UNMAPPED;
       await this.forEachBlockPart(offset, length, async (block, _start, _end, whole) => {
-        const unchanged = hasParent
-          ? table.payloadState(block) === PAYLOAD_BLOCK_NOT_PRESENT
-          : this.readsAsZeros(block);
+        const unchanged = hasParent ? this.payloadState(block) === PAYLOAD_BLOCK_NOT_PRESENT : this.readsAsZeros(block);
         if (whole && !unchanged) await this.setPayloadEntry(block, state, 0);
       });
     });
@@ -127,16 +140,26 @@ export class ImageWriter {
    */
   relocateBlock(batIndex: number, newOffset: number, length: number): Promise<void> {
     return this.serially(async () => {
-      const { table } = await this.startSession();
-      const oldOffset = table.fileOffset(batIndex);
-      const buffer = new Uint8Array(Math.min(length, 8 * MiB));
-      for (let done = 0; done < length; done += buffer.length) {
-        const piece = buffer.subarray(0, Math.min(buffer.length, length - done));
-        await readExactly(this.context.source, piece, oldOffset + done, "block");
-        await this.context.source.write(piece, newOffset + done);
+      await this.startSession();
+      const release = await this.context.bat.hold(batIndex, batIndex + 1);
+      try {
+        await this.copyBlock(batIndex, newOffset, length);
+      } finally {
+        release();
       }
-      this.setEntry(batIndex, table.state(batIndex), newOffset);
     });
+  }
+
+  /** relocateBlock's copy and BAT change, with the entry held. */
+  private async copyBlock(batIndex: number, newOffset: number, length: number): Promise<void> {
+    const oldOffset = this.context.bat.at(batIndex).fileOffset(batIndex);
+    const buffer = new Uint8Array(Math.min(length, 8 * MiB));
+    for (let done = 0; done < length; done += buffer.length) {
+      const piece = buffer.subarray(0, Math.min(buffer.length, length - done));
+      await readExactly(this.context.source, piece, oldOffset + done, "block");
+      await this.context.source.write(piece, newOffset + done);
+    }
+    this.setEntry(batIndex, this.context.bat.at(batIndex).state(batIndex), newOffset);
   }
 
   /**
@@ -168,6 +191,11 @@ export class ImageWriter {
     });
   }
 
+  /** Runs `operation` when no write operation is under way (for a switch of the BAT to a whole table). */
+  betweenOperations<T>(operation: () => Promise<T>): Promise<T> {
+    return this.serially(operation);
+  }
+
   /** Makes every completed write durable: data first, then the metadata that points at it. */
   flush(): Promise<void> {
     return this.serially(() => this.flushNow());
@@ -188,32 +216,41 @@ export class ImageWriter {
     await this.journal.commit(updates);
     this.dirtyBatPages.clear();
     this.dirtyBitmapPages.clear();
+    this.context.bat.committed();
     this.context.flushed();
+  }
+
+  /** Flushes when the changes held in memory (sector bitmaps, BAT pages) grew past their limits. */
+  private async flushIfMuchChanged(): Promise<void> {
+    if (this.dirtyBitmapPages.size > MAX_DIRTY_BITMAPS || this.context.bat.changedPages > MAX_CHANGED_BAT_PAGES)
+      await this.flushNow();
   }
 
   /** Bitmap pages before BAT pages: a BAT entry never points at a bitmap the log has not written. */
   private async dirtyPages() {
     const updates: Array<{ fileOffset: number; data: Uint8Array }> = [];
-    if (this.bat === null) return updates;
-    const { table } = this.bat;
+    const { bat, geometry } = this.context;
     for (const [chunk, pages] of this.dirtyBitmapPages) {
       const bitmap = await this.context.sectorBitmap(chunk);
-      const base = table.sectorBitmapFileOffset(chunk);
+      const index = sectorBitmapBatIndex(geometry, chunk);
+      const release = await bat.hold(index, index + 1);
+      const base = bat.at(index).fileOffset(index);
+      release();
       for (const page of [...pages].sort((a, b) => a - b)) {
         updates.push({ fileOffset: base + page * PAGE, data: bitmap.slice(page * PAGE, (page + 1) * PAGE) });
       }
     }
     const batOffset = this.context.layout.bat.fileOffset;
     for (const page of [...this.dirtyBatPages].sort((a, b) => a - b)) {
-      updates.push({ fileOffset: batOffset + page * PAGE, data: table.bytes.slice(page * PAGE, (page + 1) * PAGE) });
+      updates.push({ fileOffset: batOffset + page * PAGE, data: bat.pageCopy(page) });
     }
     return updates;
   }
 
-  /** The BAT the changes go into (the one reads use). */
-  private async loadBat(): Promise<{ table: BatTable; corrupt: ReadonlyMap<number, string> }> {
-    this.bat ??= await this.context.loadBat();
-    return this.bat;
+  /** The placement scan's verdicts (the scan runs over the whole BAT, a page at a time, on first use). */
+  private async loadCorrupt(): Promise<ReadonlyMap<number, string>> {
+    this.corrupt ??= await this.context.bat.corrupt();
+    return this.corrupt;
   }
 
   /**
@@ -222,20 +259,34 @@ export class ImageWriter {
    * a new DataWriteGuid. Operations that change nothing never get here, so
    * they leave a parent's linkage to its children intact.
    */
-  private async startSession(): Promise<{ table: BatTable; corrupt: ReadonlyMap<number, string> }> {
-    const bat = await this.loadBat();
+  private async startSession(): Promise<ReadonlyMap<number, string>> {
+    const corrupt = await this.loadCorrupt();
     if (!this.sessionStarted) {
       await this.journal.updateHeader({ fileWriteGuid: randomGuid(), dataWriteGuid: randomGuid() });
       this.sessionStarted = true;
     }
-    return bat;
+    return corrupt;
   }
 
-  /** Writes `data` (inside one block) at virtual `offset`. */
+  /** Writes `data` (inside one block) at virtual `offset`, holding the block's entries meanwhile. */
   private async writeInBlock(data: Uint8Array, offset: number): Promise<void> {
+    const block = Math.floor(offset / this.context.geometry.blockSize);
+    const corrupt = await this.startSession();
+    const release = await this.context.bat.holdBlocks(block, block);
+    try {
+      await this.writeInHeldBlock(data, offset, block, corrupt);
+    } finally {
+      release();
+    }
+  }
+
+  private async writeInHeldBlock(
+    data: Uint8Array,
+    offset: number,
+    block: number,
+    corrupt: ReadonlyMap<number, string>,
+  ): Promise<void> {
     const { blockSize, hasParent } = this.context.geometry;
-    const block = Math.floor(offset / blockSize);
-    const { table, corrupt } = await this.startSession();
     const index = payloadBatIndex(this.context.geometry, block);
     const reason = corrupt.get(index);
     if (reason !== undefined) {
@@ -244,6 +295,7 @@ export class ImageWriter {
         offset: this.batEntryOffset(index),
       });
     }
+    const table = this.context.bat.at(index);
     const state = table.state(index);
     if (state === PAYLOAD_BLOCK_FULLY_PRESENT) {
       await this.context.source.write(data, table.fileOffset(index) + (offset - block * blockSize));
@@ -251,7 +303,7 @@ export class ImageWriter {
       await this.writeSectors(block, table.fileOffset(index), data, offset);
     } else if (hasParent && state === PAYLOAD_BLOCK_NOT_PRESENT && data.length < this.blockLength(block)) {
       const blockOffset = await this.allocate(blockSize);
-      await this.clearBlockBits(block, table);
+      await this.clearBlockBits(block);
       await this.setPayloadEntry(block, PAYLOAD_BLOCK_PARTIALLY_PRESENT, blockOffset);
       await this.writeSectors(block, blockOffset, data, offset);
     } else {
@@ -316,15 +368,16 @@ export class ImageWriter {
   }
 
   /** A block being allocated afresh must not inherit present bits from an earlier life. */
-  private async clearBlockBits(block: number, table: BatTable): Promise<void> {
-    const { chunkRatio, sectorsPerBlock } = this.context.geometry;
+  private async clearBlockBits(block: number): Promise<void> {
+    const { chunkRatio, sectorsPerBlock, batEntryCount } = this.context.geometry;
     const chunk = Math.floor(block / chunkRatio);
-    if (table.sectorBitmapState(chunk) !== SB_BLOCK_PRESENT) {
+    const index = sectorBitmapBatIndex(this.context.geometry, chunk);
+    if (index >= batEntryCount || this.context.bat.at(index).state(index) !== SB_BLOCK_PRESENT) {
       // New space past the old end of the file reads as zeros already: only
       // the pages whose bits get set later need to go through the log.
       const bitmapOffset = await this.allocate(SECTOR_BITMAP_BLOCK_SIZE);
       this.context.freshSectorBitmap(chunk);
-      this.setEntry(sectorBitmapBatIndex(this.context.geometry, chunk), SB_BLOCK_PRESENT, bitmapOffset);
+      this.setEntry(index, SB_BLOCK_PRESENT, bitmapOffset);
       return;
     }
     const bitmap = await this.context.sectorBitmap(chunk);
@@ -353,10 +406,10 @@ export class ImageWriter {
     this.setEntry(payloadBatIndex(this.context.geometry, block), state, fileOffset);
   }
 
-  /** Changes an entry of the in-memory BAT (which reads use too) and marks its page for the journal. */
+  /** Changes a held entry of the in-memory BAT (which reads use too) and marks its page for the journal. */
   private setEntry(index: number, state: number, fileOffset: number): void {
-    if (!this.sessionStarted || this.bat === null) throw new Error("internal: BAT change before the session started");
-    this.bat.table.setEntry(index, state, fileOffset / MiB);
+    if (!this.sessionStarted) throw new Error("internal: BAT change before the session started");
+    this.context.bat.setEntry(index, state, fileOffset / MiB);
     this.dirtyBatPages.add(Math.floor((index * 8) / PAGE));
   }
 
@@ -396,25 +449,44 @@ export class ImageWriter {
     return Math.min(blockSize, virtualSize - block * blockSize);
   }
 
+  /** The state of a held block. */
+  private payloadState(block: number): number {
+    const index = payloadBatIndex(this.context.geometry, block);
+    return this.context.bat.at(index).state(index);
+  }
+
   private readsAsZeros(block: number): boolean {
-    if (this.bat === null) throw new Error("internal: BAT not loaded");
-    const state = this.bat.table.payloadState(block);
+    const state = this.payloadState(block);
     if (state === PAYLOAD_BLOCK_FULLY_PRESENT || state === PAYLOAD_BLOCK_PARTIALLY_PRESENT) return false;
     return !(this.context.geometry.hasParent && state === PAYLOAD_BLOCK_NOT_PRESENT);
   }
 
+  /**
+   * Visits each block's part of [offset, offset + length), HELD_BLOCKS blocks
+   * at a time with their entries held; flushes between batches when much has
+   * changed.
+   */
   private async forEachBlockPart(
     offset: number,
     length: number,
     visit: (block: number, start: number, end: number, whole: boolean) => Promise<void>,
   ): Promise<void> {
     const { blockSize } = this.context.geometry;
+    const lastBlock = Math.floor((offset + length - 1) / blockSize);
     for (let at = offset; at < offset + length; ) {
-      const block = Math.floor(at / blockSize);
-      const blockEnd = block * blockSize + this.blockLength(block);
-      const end = Math.min(offset + length, blockEnd);
-      await visit(block, at, end, at === block * blockSize && end === blockEnd);
-      at = end;
+      const firstBlock = Math.floor(at / blockSize);
+      const release = await this.context.bat.holdBlocks(firstBlock, Math.min(lastBlock, firstBlock + HELD_BLOCKS - 1));
+      try {
+        for (let block = firstBlock; block < firstBlock + HELD_BLOCKS && at < offset + length; block++) {
+          const blockEnd = block * blockSize + this.blockLength(block);
+          const end = Math.min(offset + length, blockEnd);
+          await visit(block, at, end, at === block * blockSize && end === blockEnd);
+          at = end;
+        }
+      } finally {
+        release();
+      }
+      await this.flushIfMuchChanged();
     }
   }
 

@@ -1,22 +1,35 @@
 import { defineConfig } from "tsup";
 
 /**
- * The library entry (`index`) and the command (`vhdx`) are one ES module
- * build, split per source module: each command is one chunk that both use,
- * `vhdx --version` loads no image code and `vhdx info` no check code.
+ * Three builds:
+ *
+ * - The library (`dist/index.js`): ES modules split per source module, each
+ *   command one chunk, loaded only when it runs. `dist/vhdx.js` is a small
+ *   ES module that loads the command, for scripts that run that file.
+ * - The command: `dist/vhdx-program.cjs`, src/bin.ts and everything it may
+ *   run as ONE CommonJS script, and `dist/vhdx.cjs`, the launcher that runs
+ *   it through a V8 code cache (src/code-cache.ts). One script because the
+ *   cache works per script; CommonJS because vm.Script runs scripts, and an ES
+ *   module entry costs Node 20 more to start. Its commands stay lazy: esbuild
+ *   wraps each dynamically imported module in a function run on first use,
+ *   so `vhdx info` compiles and runs none of the writer, the log replay or
+ *   the other commands (V8 only pre-parses them).
+ * - `dist/index.cjs`: the small synchronous exports, and a runCli that
+ *   imports dist/index.js, so the commands are not built a second time.
  *
  * The @vhdx packages are bundled from their TypeScript sources, found through
  * the "@vhdx/source" condition of their package.json exports (tools/check-packages
- * requires one in every package): Node then loads a few files instead of
- * resolving six packages, and start-up is most of what `vhdx info` costs (see
- * tools/bench). Everything else stays external: the dependencies in
- * package.json (fs-native-extensions, a native addon, in particular).
+ * requires one in every package). Everything else stays external: the
+ * dependencies in package.json (fs-native-extensions, a native addon, in particular).
  */
 const fromSources = { conditions: ["@vhdx/source"] };
 
+// Less for V8 to parse at every start; names are kept, so --debug stack traces still say where.
+const smaller = { minifyWhitespace: true, minifySyntax: true };
+
 export default defineConfig([
   {
-    entry: { index: "src/index.ts", vhdx: "src/bin.ts" },
+    entry: { index: "src/index.ts", vhdx: "src/module-bin.ts" },
     format: ["esm"],
     splitting: true,
     dts: { entry: { index: "src/index.ts" } },
@@ -27,14 +40,25 @@ export default defineConfig([
     esbuildOptions(options) {
       Object.assign(options, fromSources);
     },
-    // Less for V8 to parse at every start (3 to 4 ms of `vhdx info`); names
-    // are kept, so --debug stack traces still say where.
-    minifyWhitespace: true,
-    minifySyntax: true,
+    ...smaller,
   },
   {
-    // dist/index.cjs: the small synchronous exports, and a runCli that
-    // imports dist/index.js, so the commands are not built a second time.
+    entry: { vhdx: "src/launch.ts", "vhdx-program": "src/bin.ts" },
+    format: ["cjs"],
+    clean: false,
+    sourcemap: true,
+    target: "es2022",
+    noExternal: [/^@vhdx\//],
+    esbuildOptions(options) {
+      Object.assign(options, fromSources);
+      // import() becomes require(): a script run through vm.Script has no loader for import().
+      options.supported = { ...options.supported, "dynamic-import": false };
+      // node:crypto on first use instead of at every start (see the file).
+      options.alias = { ...options.alias, uuid: "./src/internal/lazy-uuid.ts" };
+    },
+    ...smaller,
+  },
+  {
     entry: { index: "src/commonjs.ts" },
     format: ["cjs"],
     clean: false,

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { printTable, wantsJson } from "@vhdx-tools/bench-kit";
 
-const bin = join(dirname(createRequire(import.meta.url).resolve("@vhdx/cli/package.json")), "dist", "vhdx.js");
+const bin = join(dirname(createRequire(import.meta.url).resolve("@vhdx/cli/package.json")), "dist", "vhdx.cjs");
 const dir = mkdtempSync(join(tmpdir(), "vhdx-bench-cli-"));
 const RUNS = 9;
 

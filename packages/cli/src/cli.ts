@@ -3,7 +3,7 @@
 // stderr (`{"error": {"code", "message", "file"?, "offset"?}}`); exit status 2.
 import { COMMANDS } from "./commands/index.js";
 import { EXIT_ERROR, EXIT_OK } from "./exit-status.js";
-import { type CliIO, writeLine } from "./io.js";
+import { type CliIO, printLine, withChanges, writeLine } from "./io.js";
 import { VERSION } from "./version.js";
 
 const USAGE = `vhdx: read, write, create, check and convert VHDX virtual disks (Hyper-V, WSL 2, Windows containers)
@@ -25,11 +25,12 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const args = argv.filter((arg) => arg !== "--debug");
   const [name, ...rest] = args;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    writeLine(name === undefined ? io.stderr : io.stdout, USAGE);
+    if (name === undefined) writeLine(io.stderr, USAGE);
+    else printLine(io, USAGE);
     return name === undefined ? EXIT_ERROR : EXIT_OK;
   }
   if (name === "--version" || name === "-V") {
-    writeLine(io.stdout, `vhdx ${VERSION}`);
+    printLine(io, `vhdx ${VERSION}`);
     return EXIT_OK;
   }
   const entry = COMMANDS.find((c) => c.name === name);
@@ -43,10 +44,10 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   try {
     const command = await entry.load();
     if (rest.includes("--help") || rest.includes("-h")) {
-      writeLine(io.stdout, command.help);
+      printLine(io, command.help);
       return EXIT_OK;
     }
-    return await command.run(rest, json ? { ...io, json } : io);
+    return await command.run(rest, json ? withChanges(io, { json }) : io);
   } catch (error) {
     await reportError(io, error, debug, json);
     return EXIT_ERROR;

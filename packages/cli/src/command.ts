@@ -1,7 +1,7 @@
 // The shape of a subcommand and the argument parsing every one shares.
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { VhdxError } from "@vhdx/structs";
-import type { CliIO } from "./io.js";
+import { type CliIO, withChanges } from "./io.js";
 
 export { EXIT_ERROR, EXIT_NO, EXIT_OK } from "./exit-status.js";
 
@@ -83,8 +83,8 @@ export function imageAccess(values: { "force-share"?: boolean; "confine-parents"
  */
 export function withProgressChoice(io: CliIO, values: { progress?: boolean; quiet?: boolean }): CliIO {
   if (values.progress && values.quiet) throw usageError("options", "-p and -q contradict each other");
-  if (values.progress) return { ...io, interactive: true };
-  if (values.quiet) return { ...io, interactive: false, quiet: true };
+  if (values.progress) return withChanges(io, { interactive: true });
+  if (values.quiet) return withChanges(io, { interactive: false, quiet: true });
   return io;
 }
 

@@ -2,6 +2,7 @@
 // precise), or as the built bin in a subprocess, the way a user runs it.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -9,7 +10,12 @@ import { expect } from "vitest";
 import { runCli } from "../src/cli.js";
 
 export const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-export const bin = join(packageDir, "dist", "vhdx.js");
+/** What a user runs (package.json "bin"); it loads dist/, which `ensureBuilt` makes. */
+export const bin = join(packageDir, "bin", "vhdx.cjs");
+const builtProgram = join(packageDir, "dist", "vhdx-program.cjs");
+
+// The commands run here keep their code caches in a folder of the tests, not in the user's ~/.cache.
+process.env.XDG_CACHE_HOME = join(tmpdir(), "vhdx-cli-tests-cache");
 
 export interface Outcome {
   status: number;
@@ -44,7 +50,7 @@ export async function vhdx(args: string[], cwd = process.cwd(), options: InProce
   return { status, stdout: bytes.toString(), stdoutBytes: bytes, stderr: Buffer.concat(err).toString() };
 }
 
-/** Runs the built `dist/vhdx.js` as a subprocess. */
+/** Runs the built command (bin/vhdx.cjs) as a subprocess. */
 export function vhdxProcess(args: string[], options: { cwd?: string; input?: Uint8Array } = {}): Outcome {
   const result = spawnSync(process.execPath, [bin, ...args], {
     cwd: options.cwd,
@@ -62,7 +68,7 @@ export function vhdxProcess(args: string[], options: { cwd?: string; input?: Uin
 
 /** Builds the command if it has not been built (turbo builds before tests; a lone vitest run may not). */
 export function ensureBuilt(): void {
-  if (!existsSync(bin)) execFileSync("npx", ["tsup"], { cwd: packageDir, stdio: "ignore" });
+  if (!existsSync(builtProgram)) execFileSync("npx", ["tsup"], { cwd: packageDir, stdio: "ignore" });
 }
 
 export { oracle } from "@vhdx-tools/oracles";

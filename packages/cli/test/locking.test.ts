@@ -1,5 +1,5 @@
 // Locking as people meet it at the shell: several `vhdx write` processes on
-// one image at once, and vhdx beside qemu-io. Runs the built bin (dist/vhdx.js)
+// one image at once, and vhdx beside qemu-io. Runs the built bin (bin/vhdx.cjs)
 // as real, overlapping subprocesses. Linux only (QEMU's lock bytes).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";

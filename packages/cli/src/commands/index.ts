@@ -1,9 +1,10 @@
 // Every subcommand, loaded only when it runs: `vhdx info` does not pay for
 // the code of `vhdx convert`.
 import type { Command } from "../command.js";
+import type { CommandName } from "../command-names.js";
 
 export interface CommandEntry {
-  name: string;
+  name: CommandName;
   summary: string;
   load(): Promise<Command>;
 }

@@ -22,7 +22,7 @@ import {
   parseCommandArgs,
 } from "../command.js";
 import { openImageFile } from "../disk.js";
-import { type CliIO, writeJson, writeLine } from "../io.js";
+import { type CliIO, printLine, writeJson } from "../io.js";
 import { formatSize } from "../sizes.js";
 
 const HELP = `Usage: vhdx info [-U] [--confine-parents] [--json] FILE
@@ -144,7 +144,7 @@ function chainOf(image: VhdxImage) {
 }
 
 function printReport(io: CliIO, report: InfoReport): void {
-  const line = (label: string, value: string) => writeLine(io.stdout, `${`${label}:`.padEnd(22)}${value}`);
+  const line = (label: string, value: string) => printLine(io, `${`${label}:`.padEnd(22)}${value}`);
   line("file", report.file);
   line("format", report.format);
   line("type", report.diskType);
@@ -160,35 +160,31 @@ function printReport(io: CliIO, report: InfoReport): void {
     "log",
     report.log.needsReplay ? `needs replay (LogGuid ${report.log.guid}); vhdx check --repair replays it` : "clean",
   );
-  writeLine(io.stdout, "regions:");
+  printLine(io, "regions:");
   for (const region of report.regions) {
-    writeLine(
-      io.stdout,
+    printLine(
+      io,
       `  ${region.name.padEnd(22)}${hex(region.offset)}  ${formatSize(region.length).padEnd(10)} ${region.required ? "required" : "optional"}  ${region.guid}`,
     );
   }
-  writeLine(io.stdout, "metadata items:");
+  printLine(io, "metadata items:");
   for (const item of report.metadataItems) {
     const flags = [item.isUser && "user", item.isVirtualDisk && "virtual-disk", item.isRequired && "required"]
       .filter(Boolean)
       .join(",");
-    writeLine(
-      io.stdout,
+    printLine(
+      io,
       `  ${item.name.padEnd(22)}${hex(item.offset)}  ${`${item.length} bytes`.padEnd(10)} ${flags.padEnd(22)} ${item.itemId}`,
     );
   }
   if (report.parentLocator) {
-    writeLine(io.stdout, "parent locator:");
-    for (const [key, value] of Object.entries(report.parentLocator))
-      writeLine(io.stdout, `  ${key.padEnd(22)}${value}`);
+    printLine(io, "parent locator:");
+    for (const [key, value] of Object.entries(report.parentLocator)) printLine(io, `  ${key.padEnd(22)}${value}`);
   }
   if (report.parents.length > 0) {
-    writeLine(io.stdout, "parents:");
+    printLine(io, "parents:");
     report.parents.forEach((parent, depth) =>
-      writeLine(
-        io.stdout,
-        `  ${depth + 1}. ${parent.file} (${parent.diskType}, DataWriteGuid ${parent.dataWriteGuid})`,
-      ),
+      printLine(io, `  ${depth + 1}. ${parent.file} (${parent.diskType}, DataWriteGuid ${parent.dataWriteGuid})`),
     );
   }
   if (report.parentError !== null) line("parent problem", `${report.parentError.code}: ${report.parentError.message}`);

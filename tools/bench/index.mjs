@@ -1,32 +1,42 @@
 // Whole commands against their peers, as a user runs them: `vhdx convert`,
-// `info` and `check` against `qemu-img`, and reads through @vhdx/image against
-// `qemu-img bench`, on images QEMU made. Each side runs once untimed (so every
-// run is warm-cache: the images are in the page cache), then `--runs` times,
-// the two sides taking turns; we report the medians, their ratio (ours / peer,
-// below 1.0 we are faster) and each side's peak RSS over its runs. Node's
-// start-up is part of what a user waits for, so it counts.
+// `info`, `check`, `write` and `map` against `qemu-img` and `qemu-io`, reads
+// through @vhdx/image against `qemu-img bench`, and CRC-32C against hash-wasm,
+// on images QEMU made; the convert cases on disk and on tmpfs. Each side runs
+// once untimed (so every run is warm-cache), then `--runs` times, the two
+// sides taking turns; we report the medians, their ratio (ours / peer, below
+// 1.0 we are faster), each side's peak RSS, each case's target from the
+// performance issue and whether it is met. Node's start-up is part of what a
+// user waits for, so it counts.
 //
 // Not a test: `pnpm test` never runs it (this package has no test script).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync, statfsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { cpus, loadavg, release, tmpdir } from "node:os";
+import { cpus, freemem, loadavg, release, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { printTable, wantsJson } from "@vhdx-tools/bench-kit";
 import { GROWTH, defineCases } from "./cases.mjs";
 import { GiB, SIZES, createFixtures } from "./fixtures.mjs";
-import { formatMet, formatMs, formatRatio, formatRss, formatTarget } from "./format.mjs";
+import { formatMet, formatMs, formatOurs, formatPeer, formatRatio, formatRss, formatTarget } from "./format.mjs";
+import { describe, runCase } from "./run-case.mjs";
 import { hasGnuTime, median, runCommand } from "./run-command.mjs";
+import { judgeGrowth } from "./targets.mjs";
 
 const USAGE = `Usage: node index.mjs [--runs N] [--quick] [--only ID[,ID...]] [--json]
 
   --runs N   timed runs per side and case (default 5; 3 with --quick)
-  --quick    smaller images (256 MiB instead of 1 GiB, 4 and 64 GiB sparse) for a smoke test
+  --quick    smaller images (256 MiB instead of 1 GiB, 4 GiB sparse raw, no 8 GiB or 20 GiB cases): a smoke test
   --only     run only these cases (ids below)
-  --json     print the result as JSON (for readme-table.mjs)`;
+  --json     print the result as JSON (for readme-table.mjs)
+
+The disk cases work in $TMPDIR (or /tmp), the tmpfs cases in /dev/shm.`;
 
 const RSS_GOAL_MIB = 128;
+const TMPFS = "/dev/shm";
+const TMPFS_MAGIC = 0x01021994;
+/** What a tmpfs case leaves free, in memory and on the tmpfs, beyond its own files. */
+const TMPFS_HEADROOM = 2 * GiB;
 
 const { values } = parseArgs({
   options: {
@@ -45,7 +55,7 @@ const quick = values.quick === true;
 const runs = values.runs === undefined ? (quick ? 3 : 5) : Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) fail(`--runs takes a whole number above 0, not ${values.runs}`);
 const sizes = quick ? SIZES.quick : SIZES.full;
-const bin = join(dirname(createRequire(import.meta.url).resolve("@vhdx/cli/package.json")), "dist", "vhdx.js");
+const bin = join(dirname(createRequire(import.meta.url).resolve("@vhdx/cli/package.json")), "dist", "vhdx.cjs");
 
 const qemuVersion = firstLine("qemu-img", ["--version"]);
 if (values.help) {
@@ -64,8 +74,10 @@ if (qemuVersion === null || firstLine("qemu-io", ["--version"]) === null) {
 if (!hasGnuTime()) fail("GNU time (/usr/bin/time) is needed to measure peak RSS (Debian/Ubuntu: apt-get install time)");
 if (!existsSync(bin)) fail(`${bin} is missing: build the CLI first (pnpm build, or cd packages/cli && npx tsup)`);
 
-const dir = mkdtempSync(join(tmpdir(), "vhdx-bench-"));
-const cleanUp = () => rmSync(dir, { recursive: true, force: true });
+const dirs = { disk: mkdtempSync(join(tmpdir(), "vhdx-bench-")), tmpfs: makeTmpfsDir() };
+const cleanUp = () => {
+  for (const dir of Object.values(dirs)) if (dir) rmSync(dir, { recursive: true, force: true });
+};
 process.on("exit", cleanUp); // process.exit() skips finally blocks
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, () => {
@@ -75,25 +87,26 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 }
 
 try {
-  // The 1 GiB cases hold a random raw file, a VHDX of it and two outputs at once.
-  const { bavail, bsize } = statfsSync(dir);
-  if (bavail * bsize < 4 * sizes.full + GiB)
-    fail(`${dir} has ${(bavail * bsize) / GiB} GiB free; the cases need ${(4 * sizes.full + GiB) / GiB}`);
-  const fixtures = createFixtures(dir, sizes);
+  const fixtures = createFixtures(dirs, sizes);
   const all = defineCases({ vhdx: [process.execPath, bin], sizes, fixture: fixtures.get });
   const only = values.only?.flatMap((list) => list.split(","));
   const unknown = only?.filter((id) => !all.some((c) => c.id === id)) ?? [];
   if (unknown.length > 0) fail(`no case ${unknown.join(", ")}; the cases are ${all.map((c) => c.id).join(", ")}`);
   const cases = only ? all.filter((c) => only.includes(c.id)) : all;
+  checkDiskSpace(cases);
 
   const loadBefore = loadavg();
+  const rssFile = join(dirs.disk, "rss");
   const nodeStartMs = median(
-    Array.from({ length: 5 }, () => runCommand(process.execPath, ["-e", "0"], { rssFile: join(dir, "rss") }).ms),
+    Array.from({ length: 5 }, () => runCommand(process.execPath, ["-e", "0"], { rssFile }).ms),
   );
-  const results = cases.map((c) => {
-    process.stderr.write(`${c.id}: ${c.what}\n`);
-    return runCase(c);
+  const lastUse = lastUses(cases);
+  const results = cases.map((c, index) => {
+    const result = runOrSkip(c, fixtures, rssFile);
+    for (const [name, last] of lastUse) if (last === index) fixtures.release(name);
+    return result;
   });
+  const growthRows = growth(results);
   const report = {
     benchmark: "whole-commands",
     date: new Date().toISOString(),
@@ -108,10 +121,15 @@ try {
       kernel: release(),
       nodeStartMs,
       loadAverage: { before: loadBefore, after: loadavg() },
+      places: { disk: placeOf(dirs.disk), tmpfs: dirs.tmpfs ? placeOf(dirs.tmpfs) : null },
     },
     cases: results,
-    growth: growth(results),
-    rss: { goalMiB: RSS_GOAL_MIB, oursOver: results.filter((r) => r.oursPeakRssMiB >= RSS_GOAL_MIB).map((r) => r.id) },
+    growth: growthRows,
+    targets: targetSummary(results, growthRows),
+    rss: {
+      goalMiB: RSS_GOAL_MIB,
+      oursOver: results.filter((r) => r.oursPeakRssMiB >= RSS_GOAL_MIB).map((r) => r.id),
+    },
   };
   if (wantsJson()) console.log(JSON.stringify(report, null, 2));
   else printReport(report);
@@ -119,66 +137,123 @@ try {
   cleanUp();
 }
 
-/** Warm-up, then `runs` turns of each side; medians, ratio, target, peak RSS. */
-function runCase(c) {
-  const sides = [["ours", c.ours], ...(c.theirs ? [["peer", c.theirs]] : [])];
-  const samples = { ours: [], peer: [] };
-  const outputs = {};
-  const once = (side, build) => {
-    const out = c.output ? join(dir, `out-${side}.${c.output}`) : "";
-    if (out) rmSync(out, { force: true });
-    const [command, args] = build(out);
-    const run = runCommand(command, args, { rssFile: join(dir, "rss") });
-    const inner = c.inner?.[side === "ours" ? "ours" : "theirs"];
-    if (out) {
-      // What `du` reads: allocated blocks, which shows whether a raw output kept its holes.
-      const { size, blocks } = statSync(out);
-      outputs[side] = { size, allocated: blocks * 512 };
-      rmSync(out, { force: true });
-      if (c.maxAllocated !== undefined && blocks * 512 > c.maxAllocated) {
-        throw new Error(
-          `${c.id}: ${side} wrote ${blocks * 512} bytes, more than the ${c.maxAllocated} a sparse output may take`,
-        );
-      }
-    }
-    return { ms: inner ? inner(run.stdout) : run.ms, wallMs: run.ms, rssMiB: run.rssKiB / 1024 };
-  };
-  for (const [side, build] of sides) once(side, build);
-  for (let i = 0; i < runs; i++) for (const [side, build] of sides) samples[side].push(once(side, build));
-
-  const oursMs = median(samples.ours.map((s) => s.ms));
-  const peerMs = c.theirs ? median(samples.peer.map((s) => s.ms)) : null;
-  const ratio = peerMs === null ? null : oursMs / peerMs;
-  const oursPeakRssMiB = Math.max(...samples.ours.map((s) => s.rssMiB));
-  const met =
-    c.target === null || ratio === null
-      ? null
-      : ratio <= c.target.ratio && (c.target.rssMiB === undefined || oursPeakRssMiB < c.target.rssMiB);
-  return {
-    id: c.id,
-    what: c.what,
-    peer: c.peer,
-    runs,
-    oursMs,
-    peerMs,
-    ratio,
-    target: c.target,
-    met,
-    oursPeakRssMiB,
-    peerPeakRssMiB: c.theirs ? Math.max(...samples.peer.map((s) => s.rssMiB)) : null,
-    timed: c.inner ? "the work alone, as each side reports it" : "whole command, wall clock",
-    samples,
-    ...(c.output ? { outputs } : {}),
-  };
+/** Runs a case (its fixtures made first), or says why it does not run; a failed case does not stop the others. */
+function runOrSkip(c, fixtures, rssFile) {
+  const skipped = skipReason(c);
+  if (skipped) {
+    process.stderr.write(`${c.id}: skipped: ${skipped}\n`);
+    return { ...describe(c), skipped, met: null, goalMet: null };
+  }
+  process.stderr.write(`${c.id}: ${c.what}\n`);
+  try {
+    for (const name of c.fixtures ?? []) fixtures.get(name);
+    return runCase(c, { runs, dir: c.place === "tmpfs" ? dirs.tmpfs : dirs.disk, rssFile });
+  } catch (error) {
+    process.stderr.write(`${c.id}: failed: ${error.message}\n`);
+    return { ...describe(c), error: error.message, met: c.target ? false : null, goalMet: null };
+  }
 }
 
-/** Ratios large / small of our medians (and the peer's) for the GROWTH pairs that ran. */
-function growth(results) {
-  const byId = new Map(results.map((r) => [r.id, r]));
-  return GROWTH.filter(([small, large]) => byId.has(small) && byId.has(large)).map(([small, large, what]) => {
-    const [s, l] = [byId.get(small), byId.get(large)];
-    return { what, small, large, ours: l.oursMs / s.oursMs, peer: s.peerMs === null ? null : l.peerMs / s.peerMs };
+function skipReason(c) {
+  if (c.skip) return c.skip;
+  if (c.place !== "tmpfs") return null;
+  if (!dirs.tmpfs) return "no tmpfs";
+  const room = Math.min(freeBytes(dirs.tmpfs), availableMemory());
+  const need = c.tmpfsBytes + TMPFS_HEADROOM;
+  return room < need ? `tmpfs or memory too small (${formatGiB(room)} free, needs ${formatGiB(need)})` : null;
+}
+
+/** For each fixture, the index of the last case that uses it (a tmpfs copy uses its disk original). */
+function lastUses(cases) {
+  const last = new Map();
+  cases.forEach((c, index) => {
+    for (const name of c.fixtures ?? []) {
+      last.set(name, index);
+      if (name.endsWith("Tmpfs")) last.set(name.slice(0, -"Tmpfs".length), index);
+    }
   });
+  return last;
+}
+
+/** Fails early when the disk cannot hold what the largest case holds at once. */
+function checkDiskSpace(cases) {
+  const ids = new Set(cases.filter((c) => !c.skip).map((c) => c.id));
+  // The random raw file, a VHDX of it and an output; at 8 GiB, that raw file repeated next to its VHDX.
+  const big = [...ids].some((id) => id.startsWith("convert-raw-full-8g")) ? 2 * sizes.big : 0;
+  const need = 3 * sizes.full + big + GiB;
+  const free = freeBytes(dirs.disk);
+  if (free < need) fail(`${dirs.disk} has ${formatGiB(free)} free; these cases need ${formatGiB(need)}`);
+}
+
+/** /dev/shm's folder for this run when it is a tmpfs, else null. */
+function makeTmpfsDir() {
+  if (!existsSync(TMPFS) || statfsSync(TMPFS).type !== TMPFS_MAGIC) return null;
+  return mkdtempSync(join(TMPFS, "vhdx-bench-"));
+}
+
+function placeOf(dir) {
+  const { type } = statfsSync(dir);
+  const names = {
+    [TMPFS_MAGIC]: "tmpfs",
+    61267: "ext2/3/4",
+    1481003842: "xfs",
+    2435016766: "btrfs",
+    2035054128: "overlayfs",
+  };
+  return { dir, filesystem: names[type] ?? `0x${type.toString(16)}` };
+}
+
+function freeBytes(dir) {
+  const { bavail, bsize } = statfsSync(dir);
+  return bavail * bsize;
+}
+
+/** MemAvailable from /proc/meminfo (page cache counts as available), else what the OS calls free. */
+function availableMemory() {
+  const match = existsSync("/proc/meminfo") && /MemAvailable:\s+(\d+) kB/.exec(readFileSync("/proc/meminfo", "utf8"));
+  return match ? Number(match[1]) * 1024 : freemem();
+}
+
+function formatGiB(bytes) {
+  return `${(bytes / GiB).toFixed(1)} GiB`;
+}
+
+/** Ratios large / small of our medians (and the peer's) for the GROWTH pairs that ran, with their targets. */
+function growth(results) {
+  const ran = new Map(results.filter((r) => r.oursMs != null).map((r) => [r.id, r]));
+  return GROWTH.filter((g) => ran.has(g.small) && ran.has(g.large)).map((g) => {
+    const [s, l] = [ran.get(g.small), ran.get(g.large)];
+    const ours = l.oursMs / s.oursMs;
+    return {
+      what: g.what,
+      small: g.small,
+      large: g.large,
+      ours,
+      peer: s.peerMs == null ? null : l.peerMs / s.peerMs,
+      target: g.target ?? null,
+      met: judgeGrowth(g.target, ours),
+    };
+  });
+}
+
+/** The ids of the cases (and growth pairs) that meet their target, miss it, or could not be judged here. */
+function targetSummary(results, growthRows) {
+  const judged = [
+    ...results.filter((r) => r.target).map((r) => [r.id, r.met, r.goalMet]),
+    ...growthRows.filter((g) => g.target !== null).map((g) => [`${g.large} / ${g.small}`, g.met, null]),
+  ];
+  const missingPairs = GROWTH.filter((g) => g.target !== undefined).filter(
+    (g) => !judged.some(([id]) => id === `${g.large} / ${g.small}`),
+  );
+  return {
+    met: judged.filter(([, met]) => met === true).map(([id]) => id),
+    goalsMet: judged.filter(([, , goalMet]) => goalMet === true).map(([id]) => id),
+    notMet: judged.filter(([, met]) => met === false).map(([id]) => id),
+    notRun: [
+      ...judged.filter(([, met]) => met === null).map(([id]) => id),
+      ...missingPairs.map((g) => `${g.large} / ${g.small}`),
+    ],
+  };
 }
 
 function printReport(report) {
@@ -189,17 +264,22 @@ function printReport(report) {
   console.log(
     `${machine.cpu}, ${machine.cores} cores, Node ${machine.node} (start-up ${formatMs(machine.nodeStartMs)}), ${machine.qemuImg}.`,
   );
-  console.log("ratio = ours / peer: below 1.0x we are faster.\n");
+  const { disk, tmpfs } = machine.places;
+  console.log(
+    `On disk: ${disk.dir} (${disk.filesystem}); on tmpfs: ${tmpfs ? `${tmpfs.dir} (${tmpfs.filesystem})` : "none"}.`,
+  );
+  if (disk.filesystem === "tmpfs") console.log(`Note: ${disk.dir} is itself a tmpfs: set TMPDIR to a disk folder.`);
+  console.log("ratio = ours / peer (time): below 1.0x we are faster.\n");
   printTable(
     ["case", "what", "ours", "peer", "ratio", "target", "met", "ours peak RSS", "peer peak RSS"],
     report.cases.map((r) => [
       r.id,
       r.what,
-      formatMs(r.oursMs),
-      r.peer === null ? "—" : `${r.peer}: ${formatMs(r.peerMs)}`,
+      formatOurs(r),
+      formatPeer(r),
       formatRatio(r.ratio),
-      formatTarget(r.target),
-      formatMet(r.met),
+      formatTarget(r.target, r.peer),
+      formatMet(r.met, r.goalMet),
       formatRss(r.oursPeakRssMiB),
       formatRss(r.peerPeakRssMiB),
     ]),
@@ -207,25 +287,43 @@ function printReport(report) {
   if (report.growth.length > 0) {
     console.log("\nCost as the work grows (large / small, our medians; the peer's beside them):\n");
     printTable(
-      ["what", "cases", "ours", "peer"],
-      report.growth.map((g) => [g.what, `${g.large} / ${g.small}`, formatRatio(g.ours), formatRatio(g.peer)]),
+      ["what", "cases", "ours", "peer", "target", "met"],
+      report.growth.map((g) => [
+        g.what,
+        `${g.large} / ${g.small}`,
+        formatRatio(g.ours),
+        formatRatio(g.peer),
+        g.target === null ? "—" : `<= ${g.target}x`,
+        formatMet(g.met),
+      ]),
     );
   }
   const written = report.cases.filter((r) => r.outputs);
   if (written.length > 0) {
     console.log("\nOutputs (allocated on disk, as du counts it / apparent size):\n");
-    const cell = (o) => (o ? `${(o.allocated / 2 ** 20).toFixed(0)} MiB / ${(o.size / 2 ** 20).toFixed(0)} MiB` : "—");
+    const cell = (o) => (o ? `${formatAllocated(o.allocated)} / ${formatAllocated(o.size)}` : "—");
     printTable(
       ["case", "ours", "peer"],
       written.map((r) => [r.id, cell(r.outputs.ours), cell(r.outputs.peer)]),
     );
   }
+  for (const r of report.cases.filter((r) => r.error)) console.log(`\n${r.id} failed: ${r.error}`);
+  const { targets } = report;
+  console.log(
+    `\nTargets: ${targets.met.length} met (the goal too: ${targets.goalsMet.join(", ") || "none"}); ` +
+      `not met: ${targets.notMet.join(", ") || "none"}; not run: ${targets.notRun.join(", ") || "none"}.`,
+  );
   const over = report.rss.oursOver;
   console.log(
-    `\nPeak RSS goal: every command under ${report.rss.goalMiB} MiB: ${over.length === 0 ? "met" : `missed by ${over.join(", ")}`}.`,
+    `Peak RSS goal: every command under ${report.rss.goalMiB} MiB: ${over.length === 0 ? "met" : `missed by ${over.join(", ")}`}.`,
   );
   const load = (l) => l.map((x) => x.toFixed(2)).join(" ");
   console.log(`Load average: ${load(machine.loadAverage.before)} before, ${load(machine.loadAverage.after)} after.`);
+}
+
+/** 64 MiB, 12 KiB: outputs range from a few KiB (a write) to gigabytes. */
+function formatAllocated(bytes) {
+  return bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(0)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`;
 }
 
 /** The first line a command prints, or null when it cannot run. */

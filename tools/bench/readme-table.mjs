@@ -4,7 +4,8 @@
 //   node index.mjs --json > result.json
 //   node readme-table.mjs result.json
 import { readFileSync } from "node:fs";
-import { formatMet, formatMs, formatRatio, formatRss, formatTarget } from "./format.mjs";
+import { SLOW_MS } from "./run-case.mjs";
+import { formatMet, formatMs, formatOurs, formatPeer, formatRatio, formatRss, formatTarget } from "./format.mjs";
 
 const file = process.argv[2];
 if (!file) {
@@ -15,28 +16,44 @@ const report = JSON.parse(readFileSync(file, "utf8"));
 const { machine } = report;
 
 const row = (cells) => `| ${cells.join(" | ")} |`;
+const peak = (mib) => (mib == null ? "" : `, ${formatRss(mib)} peak`);
 const lines = [
   row(["what", "ours", "peer", "ratio", "target", "met"]),
   row(["---", "---", "---", "---", "---", "---"]),
   ...report.cases.map((r) =>
     row([
       r.what,
-      `${formatMs(r.oursMs)}, ${formatRss(r.oursPeakRssMiB)} peak`,
-      r.peer === null ? "—" : `\`${r.peer}\` ${formatMs(r.peerMs)}, ${formatRss(r.peerPeakRssMiB)} peak`,
+      `${formatOurs(r)}${peak(r.oursPeakRssMiB)}`,
+      r.peer === null ? "—" : `${formatPeer(r, (name) => `\`${name}\``)}${peak(r.peerPeakRssMiB)}`,
       formatRatio(r.ratio),
-      formatTarget(r.target),
-      formatMet(r.met),
+      formatTarget(r.target, r.peer),
+      formatMet(r.met, r.goalMet),
     ]),
   ),
 ];
 if (report.growth?.length > 0) {
-  lines.push("", row(["cost as the work grows (large / small image)", "ours", "qemu-img"]), row(["---", "---", "---"]));
-  for (const g of report.growth) lines.push(row([g.what, formatRatio(g.ours), formatRatio(g.peer)]));
+  lines.push(
+    "",
+    row(["cost as the work grows (large / small)", "ours", "peer", "target", "met"]),
+    row(["---", "---", "---", "---", "---"]),
+  );
+  for (const g of report.growth) {
+    const target = g.target == null ? "—" : `<= ${g.target}x`;
+    lines.push(row([g.what, formatRatio(g.ours), formatRatio(g.peer), target, formatMet(g.met ?? null)]));
+  }
 }
 console.log(lines.join("\n"));
+const places = machine.places
+  ? `; disk: ${machine.places.disk.filesystem}, tmpfs: ${machine.places.tmpfs?.filesystem ?? "none"}`
+  : "";
+const { targets } = report;
+const summary = targets
+  ? ` Targets met: ${targets.met.length} of ${targets.met.length + targets.notMet.length}` +
+    `${targets.notRun.length > 0 ? ` (not run: ${targets.notRun.join(", ")})` : ""}.`
+  : "";
 console.log(
-  `\nMedian of ${report.runs} runs each, warm page cache, ratio = ours / peer (below 1.0x we are faster); ` +
+  `\nMedian of ${report.runs} runs each (a side whose untimed run took over ${SLOW_MS / 1000} s is timed once), warm page cache, ratio = ours / peer in time (below 1.0x we are faster); ` +
     `${machine.cpu}, ${machine.cores} cores, Node ${machine.node.replace(/^v/, "")} (start-up ${formatMs(machine.nodeStartMs)}), ` +
-    `${machine.qemuImg.replace(/ \(.*\)$/, "")}; load average ${machine.loadAverage.before[0].toFixed(1)}; ${report.date.slice(0, 10)}` +
-    `${report.quick ? " (--quick: smaller images, not the issue's)" : ""}. Regenerate: \`node tools/bench/index.mjs --json > r.json && node tools/bench/readme-table.mjs r.json\`.`,
+    `${machine.qemuImg.replace(/ \(.*\)$/, "")}${places}; load average ${machine.loadAverage.before[0].toFixed(1)}; ${report.date.slice(0, 10)}` +
+    `${report.quick ? " (--quick: smaller images, not the issue's)" : ""}.${summary} Regenerate: \`node tools/bench/index.mjs --json > r.json && node tools/bench/readme-table.mjs r.json\`.`,
 );

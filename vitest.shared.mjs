@@ -46,6 +46,8 @@ export function sharedTestConfig(configUrl, { mode, slow = [], fromSources = tru
       reporters: unit ? ["default"] : ["default", "json"],
       ...(unit ? {} : { outputFile: { json: join(root, ".test-results", `${reportName}.json`) } }),
       testTimeout: 60_000,
+      // Hooks build fixtures (seeds, images by qemu-img); under CI's load on 2 cores they took over vitest's 10 s.
+      hookTimeout: 60_000,
       ...overrides,
     },
   };

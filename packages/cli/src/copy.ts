@@ -34,7 +34,7 @@ export const PIECE = 8 * MiB;
 async function* dataExtents(disk: Disk, offset: number, length: number): AsyncGenerator<[number, number]> {
   if (length === 0) return;
   if (disk.image === null) {
-    yield [offset, length];
+    yield* rawDataStretches(disk, offset, length);
     return;
   }
   let start = offset;
@@ -48,6 +48,31 @@ async function* dataExtents(disk: Disk, offset: number, length: number): AsyncGe
     end = extent.start + extent.length;
   }
   if (end > start) yield [start, end - start];
+}
+
+/**
+ * Holes shorter than this inside a raw file are read (as zeros, which the
+ * zero scan drops) rather than skipped: fewer, larger reads.
+ */
+const SMALLEST_HOLE_SKIPPED = MiB;
+
+/** A raw disk's data stretches as its file system reports them (all of it where it cannot), short holes joined in. */
+function* rawDataStretches(disk: Disk, offset: number, length: number): Generator<[number, number]> {
+  if (disk.dataStretches === undefined) {
+    yield [offset, length];
+    return;
+  }
+  let start = -1;
+  let end = -1;
+  for (const stretch of disk.dataStretches(offset, length)) {
+    if (start >= 0 && stretch.offset - end >= SMALLEST_HOLE_SKIPPED) {
+      yield [start, end - start];
+      start = -1;
+    }
+    if (start < 0) start = stretch.offset;
+    end = stretch.offset + stretch.length;
+  }
+  if (start >= 0) yield [start, end - start];
 }
 
 /** The data stretches cut into pieces of at most PIECE bytes. */

@@ -4,7 +4,7 @@
 // error, never raw); qcow2, VHD, VMDK, VDI, QED and Parallels images are
 // refused, since their container bytes are not the disk; anything else is raw.
 import { FORMAT_NAMES, type ProbedFormat, type VhdxImage, VhdxError, probeFormat } from "@vhdx/image";
-import { FileSource, type OpenVhdxOptions, openVhdx } from "@vhdx/image/node";
+import { FileSource, type FileStretch, type OpenVhdxOptions, openVhdx } from "@vhdx/image/node";
 import { resolve } from "node:path";
 import type { ImageAccess } from "./command.js";
 import { type CliIO, warn } from "./io.js";
@@ -18,6 +18,8 @@ export interface Disk {
   /** The opened image, for a VHDX. */
   image: VhdxImage | null;
   readInto(buffer: Uint8Array, offset: number): Promise<void>;
+  /** A raw disk's stretches that may hold data; its file's holes, between them, read as zeros. */
+  dataStretches?(offset: number, length: number): Iterable<FileStretch>;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function openDisk(
       const count = await source.read(buffer, offset);
       if (count < buffer.length) buffer.fill(0, count);
     },
+    dataStretches: (offset, length) => source.dataStretches(offset, Math.max(0, Math.min(length, size - offset))),
     close: () => source.close(),
   };
 }

@@ -7,6 +7,7 @@ import { VhdxError } from "@vhdx/structs";
 import { checkOptionKeys } from "../internal/options.js";
 import { type RandomAccessSource, checkBuffer, checkPosition, closedError, readOnlyError } from "../sources/source.js";
 import { type FileLock, type LockMode, lockFile } from "./file-lock.js";
+import { type FileStretch, dataStretches } from "./seek-data.js";
 
 export interface FileSourceOptions {
   /** Open for reading only (the default). */
@@ -102,6 +103,18 @@ export class FileSource implements RandomAccessSource {
     this.checkWritable("flush");
     if (!this.flushes) return;
     await this.attempt("flush", () => this.handle.datasync());
+  }
+
+  /**
+   * The stretches of [offset, offset + length) that may hold data, in order:
+   * what lies between them is a hole and reads as zeros. From SEEK_DATA and
+   * SEEK_HOLE where the platform has them (see seek-data.ts); elsewhere the
+   * whole range is one stretch.
+   */
+  dataStretches(offset: number, length: number): Iterable<FileStretch> {
+    this.checkOpen();
+    checkPosition(offset, length, "dataStretches");
+    return dataStretches(this.handle.fd, offset, length);
   }
 
   async size(): Promise<number> {

@@ -1,0 +1,51 @@
+// Compiles native/seek.c into dist/native/<platform>-<arch>/seek.node after
+// tsup: lseek's SEEK_DATA and SEEK_HOLE, which let a raw file's holes be
+// skipped without reading them. Optional by design: with no C compiler, no
+// Node headers or a platform without SEEK_DATA (Windows) it says so and
+// exits 0, and the package reads every byte as before (src/node/seek-data.ts).
+// On Linux the tests require the addon (test/seek-data.test.ts).
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const output = join(root, "dist", "native", `${process.platform}-${process.arch}`, "seek.node");
+
+function nodeHeaders() {
+  const candidates = [
+    process.env.npm_config_nodedir && join(process.env.npm_config_nodedir, "include", "node"),
+    join(dirname(process.execPath), "..", "include", "node"),
+    "/usr/include/node",
+    "/usr/local/include/node",
+  ];
+  return candidates.find((folder) => folder && existsSync(join(folder, "node_api.h")));
+}
+
+function compile() {
+  if (process.platform === "win32") return "Windows has no SEEK_DATA";
+  const headers = nodeHeaders();
+  if (headers === undefined) return "no Node headers (node_api.h) were found; set npm_config_nodedir";
+  const compiler = process.env.CC ?? "cc";
+  const macFlags = process.platform === "darwin" ? ["-undefined", "dynamic_lookup"] : [];
+  mkdirSync(dirname(output), { recursive: true });
+  const args = ["-shared", "-fPIC", "-O2", "-Wall", `-I${headers}`, "-DNODE_GYP_MODULE_NAME=seek", ...macFlags];
+  try {
+    execFileSync(compiler, [...args, "-o", output, join(root, "native", "seek.c")], { stdio: "pipe" });
+  } catch (error) {
+    const said = String(error.stderr ?? error.message)
+      .trim()
+      .split("\n")
+      .slice(0, 3)
+      .join("\n");
+    return `${compiler} failed: ${said}`;
+  }
+  return null;
+}
+
+const failure = compile();
+if (failure === null) {
+  console.log(`@vhdx/image: built ${output}`);
+} else {
+  console.log(`@vhdx/image: the SEEK_DATA addon was not built (${failure}); raw files are read whole`);
+}

@@ -1,4 +1,4 @@
-// copyRange's pipeline (reads ahead, a zero scan, one write at a time): the
+// copyRange's pipeline (reads ahead, a zero scan, one or two writes at a time): the
 // sink sees every byte once, in order, from buffers nobody overwrites while it
 // still holds them; zero grains are left out for sinks that keep holes; and a
 // failing read or write ends the copy with that error, nothing unhandled.
@@ -39,33 +39,47 @@ function fakeDisk(size: number, options: { zeroGrains?: number[]; failReadAt?: n
   };
 }
 
-/** A slow sink that checks each buffer is left alone while it holds it, and records what it got. */
-function checkingSink(options: { skipsZeroGrains?: boolean; failWriteAt?: number } = {}) {
+/**
+ * A slow sink that checks each buffer is left alone while it holds it, and
+ * records what it got; `writesInFlight` calls may overlap, never more.
+ */
+function checkingSink(
+  options: {
+    skipsZeroGrains?: boolean;
+    failWriteAt?: number;
+    writesInFlight?: number;
+    writeMs?: (offset: number) => number;
+  } = {},
+) {
   const calls: Array<[offset: number, length: number]> = [];
-  let busy = false;
+  const allowed = options.writesInFlight ?? 1;
+  let busy = 0;
+  let mostAtOnce = 0;
   const sink: Sink = {
     reusesBuffers: true,
     ...(options.skipsZeroGrains ? { skipsZeroGrains: true } : {}),
+    ...(options.writesInFlight ? { writesInFlight: options.writesInFlight } : {}),
     async data(bytes, offset) {
-      expect(busy, "two data() calls at once").toBe(false);
-      busy = true;
+      expect(busy, "more data() calls at once than the sink allows").toBeLessThan(allowed);
+      busy++;
+      mostAtOnce = Math.max(mostAtOnce, busy);
       const copy = bytes.slice();
       // Slower than a read, so a read into a buffer the sink still holds would show.
-      await sleep(3 + Math.random() * 3);
+      await sleep(options.writeMs?.(offset) ?? 3 + Math.random() * 3);
       if (
         options.failWriteAt !== undefined &&
         offset <= options.failWriteAt &&
         options.failWriteAt < offset + bytes.length
       ) {
-        busy = false;
+        busy--;
         throw new Error(`write failed at ${offset}`);
       }
       expect(Buffer.compare(bytes, copy), `buffer at ${offset} changed while the sink held it`).toBe(0);
       calls.push([offset, bytes.length]);
-      busy = false;
+      busy--;
     },
   };
-  return { sink, calls };
+  return { sink, calls, mostAtOnce: () => mostAtOnce };
 }
 
 describe("copyRange", () => {
@@ -80,6 +94,29 @@ describe("copyRange", () => {
       expected += length;
     }
     expect(expected).toBe(size);
+    expect(progress.at(-1)).toBe(size);
+  });
+
+  it("overlaps two writes for a sink that takes them, every byte once, no buffer reused while held", async () => {
+    // Pieces of zeros between data make the reader run two reads ahead while two writes are still in flight.
+    const grainsPerPiece = PIECE / ZERO_GRAIN;
+    const zeroPieces = [2, 4, 7, 10];
+    const zeroGrains = zeroPieces.flatMap((piece) =>
+      Array.from({ length: grainsPerPiece }, (_, g) => piece * grainsPerPiece + g),
+    );
+    const size = 12 * PIECE + 4096;
+    const { sink, calls, mostAtOnce } = checkingSink({
+      writesInFlight: 2,
+      skipsZeroGrains: true,
+      // Piece 1's write outlasts several reads: the reader runs two ahead (after piece 2, all zeros) while it is in flight.
+      writeMs: (offset) => (offset === PIECE ? 2000 : 5),
+    });
+    const progress: number[] = [];
+    await copyRange(fakeDisk(size, { zeroGrains }), 0, size, sink, (bytes) => progress.push(bytes));
+    const written = [...calls].sort((a, b) => a[0] - b[0]).map(([offset, length]) => [offset / PIECE, length]);
+    const dataPieces = [0, 1, 3, 5, 6, 8, 9, 11].map((piece) => [piece, PIECE]);
+    expect(written).toEqual([...dataPieces, [12, 4096]]);
+    expect(mostAtOnce()).toBe(2);
     expect(progress.at(-1)).toBe(size);
   });
 
@@ -115,6 +152,9 @@ describe("copyRange", () => {
     await expect(copyRange(fakeDisk(size), 0, size, checkingSink({ failWriteAt: 2 * PIECE + 7 }).sink)).rejects.toThrow(
       /write failed/,
     );
+    await expect(
+      copyRange(fakeDisk(size), 0, size, checkingSink({ failWriteAt: 3 * PIECE + 7, writesInFlight: 2 }).sink),
+    ).rejects.toThrow(/write failed/);
     await sleep(20); // a read still in flight when the copy gave up must not surface as an unhandled rejection
   });
 });

@@ -72,6 +72,31 @@ export function defineCases({ vhdx, sizes, fixture }) {
   const small = `${formatSize(sizes.small)} dynamic VHDX, 1 MiB blocks`;
   const readCount = Math.min(READ_COUNT, sizes.full / 4096);
   const innerMs = (stdout) => JSON.parse(stdout).ms;
+  /** Scattered 4 KiB reads through the library (library.mjs MODE), against qemu-img bench's. */
+  const readRandomCase = (id, mode, how) => ({
+    id,
+    what: `${readCount} scattered 4 KiB reads, depth 1, @vhdx/image \`readInto\`, ${formatSize(sizes.full)} fully allocated VHDX (time of the reads alone; ${how})`,
+    peer: `qemu-img bench -f vhdx -c ${readCount} -d 1 -s 4K -S ${READ_STEP}`,
+    target: { ratio: 0.8 },
+    fixtures: ["fullVhdx"],
+    ours: () => [node, [LIBRARY, mode, fixture("fullVhdx"), String(readCount), String(READ_STEP)]],
+    theirs: () =>
+      qemu(
+        "bench",
+        "-f",
+        "vhdx",
+        "-c",
+        String(readCount),
+        "-d",
+        "1",
+        "-s",
+        "4K",
+        "-S",
+        String(READ_STEP),
+        fixture("fullVhdx"),
+      ),
+    inner: { ours: innerMs, theirs: qemuBenchMs },
+  });
   return [
     {
       id: "startup",
@@ -172,30 +197,8 @@ export function defineCases({ vhdx, sizes, fixture }) {
       theirs: null,
       inner: { ours: innerMs },
     },
-    {
-      id: "read-random",
-      what: `${readCount} scattered 4 KiB reads, depth 1, @vhdx/image \`readInto\`, ${formatSize(sizes.full)} fully allocated VHDX (time of the reads alone)`,
-      peer: `qemu-img bench -f vhdx -c ${readCount} -d 1 -s 4K -S ${READ_STEP}`,
-      target: { ratio: 0.8 },
-      fixtures: ["fullVhdx"],
-      ours: () => [node, [LIBRARY, "read", fixture("fullVhdx"), String(readCount), String(READ_STEP)]],
-      theirs: () =>
-        qemu(
-          "bench",
-          "-f",
-          "vhdx",
-          "-c",
-          String(readCount),
-          "-d",
-          "1",
-          "-s",
-          "4K",
-          "-S",
-          String(READ_STEP),
-          fixture("fullVhdx"),
-        ),
-      inner: { ours: innerMs, theirs: qemuBenchMs },
-    },
+    readRandomCase("read-random", "read", "reads through Node's thread pool, the default"),
+    readRandomCase("read-random-blocking", "read-blocking", "`blockingReadLimit: 65536`: reads on the main thread"),
     {
       id: "crc32c-64b",
       what: "CRC-32C, repeated calls on one 64-byte `Uint8Array` (packages/crc32c/bench, built @vhdx/crc32c)",

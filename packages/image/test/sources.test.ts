@@ -1,7 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { pbkdf2 } from "node:crypto";
 import { type Server, createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BlobSource, HttpSource, MemorySource, type RandomAccessSource, VhdxError } from "../src/index.js";
 import { FaultInjectingSource } from "../src/testing/index.js";
@@ -91,6 +93,35 @@ describe("FileSource", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   describeReadableSource("FileSource", () => FileSource.open(join(dir, "pattern.bin")));
+
+  describeReadableSource("FileSource with blockingReadLimit", () =>
+    FileSource.open(join(dir, "pattern.bin"), { blockingReadLimit: 4096 }),
+  );
+
+  it("makes reads up to blockingReadLimit on the calling thread, larger ones in the pool", async () => {
+    const source = await FileSource.open(join(dir, "pattern.bin"), { blockingReadLimit: 4096 });
+    // Every thread of the pool busy for a while: a read handed to it cannot finish before it is awaited.
+    const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    const busy = Array.from({ length: threads }, () => promisify(pbkdf2)("x", "y", 200_000, 32, "sha256"));
+    const small = new Uint8Array(4096);
+    const reading = source.read(small, 100);
+    // Filled before read() returned its promise: nothing was handed to another thread.
+    expect(small).toEqual(pattern(5000).subarray(100, 4196));
+    expect(await reading).toBe(4096);
+    const large = new Uint8Array(4097);
+    const readingLarge = source.read(large, 0);
+    expect(large.every((byte) => byte === 0)).toBe(true);
+    await Promise.all(busy);
+    expect(await readingLarge).toBe(4097);
+    expect(large).toEqual(pattern(5000).subarray(0, 4097));
+    await source.close();
+    await expectCode(source.read(small, 0), "CLOSED");
+  });
+
+  it("refuses a blockingReadLimit that is no whole number of bytes", async () => {
+    for (const blockingReadLimit of [-1, 1.5, Number.NaN, "4096" as unknown as number])
+      await expect(FileSource.open(join(dir, "pattern.bin"), { blockingReadLimit })).rejects.toThrow(TypeError);
+  });
 
   it("never writes when read-only, and the file is unchanged", async () => {
     const source = await FileSource.open(join(dir, "pattern.bin"));

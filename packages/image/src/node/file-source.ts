@@ -2,6 +2,7 @@
 // fdatasync, which is what makes a completed write durable, unless the
 // source was opened with `flush: false`. The file is locked from open to
 // close (file-lock.ts): exclusively for writing, shared for reading.
+import { readSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { VhdxError } from "@vhdx/structs";
 import { checkOptionKeys } from "../internal/options.js";
@@ -28,9 +29,19 @@ export interface FileSourceOptions {
    * stays refused. Default false.
    */
   forceShare?: boolean;
+  /**
+   * Reads of at most this many bytes are made on the calling thread
+   * (fs.readSync) instead of Node's thread pool. A 4 KiB read from the page
+   * cache then takes about a tenth of the time, but the event loop waits
+   * for it, and for the disk when the data is not cached: for a program that
+   * does nothing else while it reads (a depth-1 read loop, a command line
+   * tool), not for a server. Default 0: every read goes through the pool.
+   */
+  blockingReadLimit?: number;
 }
 
-const OPTION_KEYS = ["readOnly", "create", "flush", "forceShare"] as const;
+const OPTION_KEYS = ["readOnly", "create", "flush", "forceShare", "blockingReadLimit"] as const;
+const BOOLEAN_KEYS = ["readOnly", "create", "flush", "forceShare"] as const;
 
 export class FileSource implements RandomAccessSource {
   readonly readOnly: boolean;
@@ -43,6 +54,8 @@ export class FileSource implements RandomAccessSource {
     readOnly: boolean,
     /** Whether flush() calls fdatasync (see FileSourceOptions.flush). */
     readonly flushes: boolean,
+    /** See FileSourceOptions.blockingReadLimit. */
+    readonly blockingReadLimit: number,
   ) {
     this.readOnly = readOnly;
   }
@@ -60,7 +73,7 @@ export class FileSource implements RandomAccessSource {
     }
     try {
       const lock = await lockFile(handle, path, lockMode(readOnly, options.forceShare ?? false));
-      return new FileSource(path, handle, lock, readOnly, options.flush ?? true);
+      return new FileSource(path, handle, lock, readOnly, options.flush ?? true, options.blockingReadLimit ?? 0);
     } catch (cause) {
       await handle.close().catch(() => undefined);
       throw VhdxError.isInstance(cause) ? cause : ioError(path, "lock", cause);
@@ -71,12 +84,27 @@ export class FileSource implements RandomAccessSource {
     this.checkOpen();
     checkBuffer(buffer, "read");
     checkPosition(position, buffer.length, "read");
+    if (buffer.length <= this.blockingReadLimit) return this.readBlocking(buffer, position);
     let done = 0;
     try {
       while (done < buffer.length) {
         const { bytesRead } = await this.handle.read(buffer, done, buffer.length - done, position + done);
         if (bytesRead === 0) break;
         done += bytesRead;
+      }
+    } catch (cause) {
+      throw ioError(this.name, `read at ${position}`, cause);
+    }
+    return done;
+  }
+
+  private readBlocking(buffer: Uint8Array, position: number): number {
+    let done = 0;
+    try {
+      while (done < buffer.length) {
+        const count = readSync(this.handle.fd, buffer, done, buffer.length - done, position + done);
+        if (count === 0) break;
+        done += count;
       }
     } catch (cause) {
       throw ioError(this.name, `read at ${position}`, cause);
@@ -162,10 +190,13 @@ function checkOptions(options: FileSourceOptions): void {
   if (typeof options !== "object" || options === null)
     throw new TypeError("FileSource.open: options must be an object");
   checkOptionKeys("FileSource.open", options, OPTION_KEYS);
-  for (const key of OPTION_KEYS) {
+  for (const key of BOOLEAN_KEYS) {
     if (options[key] !== undefined && typeof options[key] !== "boolean")
       throw new TypeError(`FileSource.open: ${key} must be a boolean`);
   }
+  const limit = options.blockingReadLimit;
+  if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0))
+    throw new TypeError("FileSource.open: blockingReadLimit must be a whole number of bytes, 0 or more");
   if (options.forceShare === true && (options.create === true || options.readOnly === false)) {
     throw new VhdxError(
       "INVALID_ARGUMENT",

@@ -23,12 +23,18 @@ export interface OpenVhdxOptions extends Omit<OpenOptions, "parentResolver"> {
    * FileSourceOptions.forceShare. Default false.
    */
   forceShare?: boolean;
+  /**
+   * Reads of at most this many bytes, of the file and its parents, are made
+   * on the calling thread; see FileSourceOptions.blockingReadLimit. Default 0.
+   */
+  blockingReadLimit?: number;
 }
 
 const OPTION_KEYS = [
   ...OPEN_OPTION_KEYS.filter((key) => key !== "parentResolver"),
   "flush",
   "forceShare",
+  "blockingReadLimit",
 ] as const satisfies readonly (keyof OpenVhdxOptions)[];
 
 /**
@@ -47,16 +53,20 @@ export async function openVhdx(path: string, options: OpenVhdxOptions = {}): Pro
 }
 
 async function openFile(path: string, options: OpenVhdxOptions): Promise<VhdxImage> {
-  const { flush, forceShare, ...open } = options;
+  const { flush, forceShare, blockingReadLimit, ...open } = options;
   const source = await FileSource.open(path, {
     readOnly: open.readOnly ?? true,
     ...(flush === undefined ? {} : { flush }),
     ...(forceShare === undefined ? {} : { forceShare }),
+    ...(blockingReadLimit === undefined ? {} : { blockingReadLimit }),
   });
   try {
     return await openImageOwningSource(source, {
       ...open,
-      parentResolver: createFileParentResolver({ forceShare: forceShare ?? false }),
+      parentResolver: createFileParentResolver({
+        forceShare: forceShare ?? false,
+        blockingReadLimit: blockingReadLimit ?? 0,
+      }),
     });
   } catch (error) {
     await source.close();
@@ -67,11 +77,16 @@ async function openFile(path: string, options: OpenVhdxOptions): Promise<VhdxIma
 export interface FileParentResolverOptions {
   /** Open the parents with forceShare (see FileSourceOptions.forceShare). */
   forceShare?: boolean;
+  /** See FileSourceOptions.blockingReadLimit. */
+  blockingReadLimit?: number;
 }
 
 /** Resolves parent locator paths against the child file's folder; parents are opened read-only. */
-export function createFileParentResolver({ forceShare = false }: FileParentResolverOptions = {}): ParentResolver {
-  const openParent = (path: string) => FileSource.open(path, { forceShare });
+export function createFileParentResolver({
+  forceShare = false,
+  blockingReadLimit = 0,
+}: FileParentResolverOptions = {}): ParentResolver {
+  const openParent = (path: string) => FileSource.open(path, { forceShare, blockingReadLimit });
   return {
     locate: (locator, child, allowOutsideTree) => locateParents(locator, child, allowOutsideTree, openParent),
     async openPath(path) {

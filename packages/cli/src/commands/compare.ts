@@ -5,6 +5,7 @@
 // and the rest of the larger one reads as zeros (unless --strict). Streamed in
 // 1 MiB pieces; ranges both disks' extents say read as zeros are not read.
 import type { DiskExtent } from "@vhdx/image";
+import type { FileStretch } from "@vhdx/image/node";
 import {
   type Command,
   EXIT_NO,
@@ -184,10 +185,11 @@ export async function firstMismatch(
 
 /**
  * For positions that only grow: how many bytes from `position` (at most
- * `limit`) the disk's extents say read as zeros. Raw disks: 0.
+ * `limit`) the disk's extents say read as zeros; for a raw disk, its file's
+ * holes (none where the file system cannot say).
  */
 function zeroRuns(disk: Disk): (position: number, limit: number) => Promise<number> {
-  if (disk.image === null) return async () => 0;
+  if (disk.image === null) return holeRuns(disk);
   const extents = disk.image.extents();
   let current: DiskExtent | null = null;
   const extentAt = async (position: number): Promise<DiskExtent | null> => {
@@ -208,6 +210,23 @@ function zeroRuns(disk: Disk): (position: number, limit: number) => Promise<numb
       end = extent.start + extent.length;
     }
     return Math.min(end, position + limit) - position;
+  };
+}
+
+/** zeroRuns for a raw disk: the distance from `position` to the next stretch that may hold data. */
+function holeRuns(disk: Disk): (position: number, limit: number) => Promise<number> {
+  if (disk.dataStretches === undefined) return async () => 0;
+  const stretches = disk.dataStretches(0, disk.size)[Symbol.iterator]();
+  let current: FileStretch | null = null;
+  let exhausted = false;
+  return async (position, limit) => {
+    while (!exhausted && (current === null || current.offset + current.length <= position)) {
+      const next = stretches.next();
+      if (next.done) exhausted = true;
+      else current = next.value;
+    }
+    if (exhausted) return limit;
+    return Math.min(Math.max(0, current!.offset - position), limit);
   };
 }
 

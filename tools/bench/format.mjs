@@ -51,3 +51,10 @@ export function formatPeer(r, name = (peer) => `${peer}:`) {
   if (r.peerRate !== undefined) return `${name(r.peer)} ${formatRate(r.peerRate)}`;
   return `${name(r.peer)} ${formatMs(r.peerMs)}${r.timedOnce?.includes("peer") ? " (1 run)" : ""}`;
 }
+
+/** "1.1 / 1.4": slowest / fastest run of ours and the peer's. */
+export function formatSpread(spread) {
+  if (spread == null) return "—";
+  const one = (value) => (value == null || !Number.isFinite(value) ? "—" : value.toFixed(1));
+  return spread.peer == null ? one(spread.ours) : `${one(spread.ours)} / ${one(spread.peer)}`;
+}

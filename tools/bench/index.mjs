@@ -18,7 +18,16 @@ import { parseArgs } from "node:util";
 import { printTable, wantsJson } from "@vhdx-tools/bench-kit";
 import { GROWTH, defineCases } from "./cases.mjs";
 import { GiB, SIZES, createFixtures } from "./fixtures.mjs";
-import { formatMet, formatMs, formatOurs, formatPeer, formatRatio, formatRss, formatTarget } from "./format.mjs";
+import {
+  formatMet,
+  formatMs,
+  formatOurs,
+  formatPeer,
+  formatRatio,
+  formatRss,
+  formatSpread,
+  formatTarget,
+} from "./format.mjs";
 import { describe, runCase } from "./run-case.mjs";
 import { hasGnuTime, median, runCommand } from "./run-command.mjs";
 import { judgeGrowth } from "./targets.mjs";
@@ -269,15 +278,20 @@ function printReport(report) {
     `On disk: ${disk.dir} (${disk.filesystem}); on tmpfs: ${tmpfs ? `${tmpfs.dir} (${tmpfs.filesystem})` : "none"}.`,
   );
   if (disk.filesystem === "tmpfs") console.log(`Note: ${disk.dir} is itself a tmpfs: set TMPDIR to a disk folder.`);
-  console.log("ratio = ours / peer (time): below 1.0x we are faster.\n");
+  console.log(
+    "ratio = ours / peer (time): below 1.0x we are faster. CPU = the same for user + system CPU time of the whole commands;\n" +
+      "spread = slowest / fastest run of each side (far above 1: the machine stalled, the median is less sure).\n",
+  );
   printTable(
-    ["case", "what", "ours", "peer", "ratio", "target", "met", "ours peak RSS", "peer peak RSS"],
+    ["case", "what", "ours", "peer", "ratio", "CPU", "spread", "target", "met", "ours peak RSS", "peer peak RSS"],
     report.cases.map((r) => [
       r.id,
       r.what,
       formatOurs(r),
       formatPeer(r),
       formatRatio(r.ratio),
+      formatRatio(r.cpuRatio),
+      formatSpread(r.spread),
       formatTarget(r.target, r.peer),
       formatMet(r.met, r.goalMet),
       formatRss(r.oursPeakRssMiB),

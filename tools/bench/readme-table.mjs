@@ -25,7 +25,7 @@ const lines = [
       r.what,
       `${formatOurs(r)}${peak(r.oursPeakRssMiB)}`,
       r.peer === null ? "—" : `${formatPeer(r, (name) => `\`${name}\``)}${peak(r.peerPeakRssMiB)}`,
-      formatRatio(r.ratio),
+      `${formatRatio(r.ratio)}${r.cpuRatio == null ? "" : ` (CPU ${formatRatio(r.cpuRatio)})`}`,
       formatTarget(r.target, r.peer),
       formatMet(r.met, r.goalMet),
     ]),
@@ -52,7 +52,7 @@ const summary = targets
     `${targets.notRun.length > 0 ? ` (not run: ${targets.notRun.join(", ")})` : ""}.`
   : "";
 console.log(
-  `\nMedian of ${report.runs} runs each (a side whose untimed run took over ${SLOW_MS / 1000} s is timed once), warm page cache, ratio = ours / peer in time (below 1.0x we are faster); ` +
+  `\nMedian of ${report.runs} runs each (a side whose untimed run took over ${SLOW_MS / 1000} s is timed once), warm page cache, ratio = ours / peer in time (below 1.0x we are faster), and in parentheses in user + system CPU time of the whole commands; ` +
     `${machine.cpu}, ${machine.cores} cores, Node ${machine.node.replace(/^v/, "")} (start-up ${formatMs(machine.nodeStartMs)}), ` +
     `${machine.qemuImg.replace(/ \(.*\)$/, "")}${places}; load average ${machine.loadAverage.before[0].toFixed(1)}; ${report.date.slice(0, 10)}` +
     `${report.quick ? " (--quick: smaller images, not the issue's)" : ""}.${summary} Regenerate: \`node tools/bench/index.mjs --json > r.json && node tools/bench/readme-table.mjs r.json\`.`,

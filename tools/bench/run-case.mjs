@@ -27,7 +27,7 @@ export function runCase(c, { runs, dir, rssFile }) {
     const run = runCommand(command, args, { rssFile });
     const inner = c.inner?.[side === "ours" ? "ours" : "theirs"];
     if (out) outputs[side] = measureOutput(c, side, out);
-    return { ms: inner ? inner(run.stdout) : run.ms, wallMs: run.ms, rssMiB: run.rssKiB / 1024 };
+    return { ms: inner ? inner(run.stdout) : run.ms, wallMs: run.ms, cpuMs: run.cpuMs, rssMiB: run.rssKiB / 1024 };
   };
   const timed = [];
   for (const [side, build] of sides) {
@@ -41,6 +41,8 @@ export function runCase(c, { runs, dir, rssFile }) {
   const peerMs = c.theirs ? median(samples.peer.map((s) => s.ms)) : null;
   const ratio = peerMs === null ? null : oursMs / peerMs;
   const oursPeakRssMiB = Math.max(...samples.ours.map((s) => s.rssMiB));
+  const oursCpuMs = median(samples.ours.map((s) => s.cpuMs));
+  const peerCpuMs = c.theirs ? median(samples.peer.map((s) => s.cpuMs)) : null;
   return {
     ...describe(c),
     runs: { ours: samples.ours.length, peer: samples.peer.length },
@@ -49,6 +51,11 @@ export function runCase(c, { runs, dir, rssFile }) {
     peerMs,
     ratio,
     ...judge(c.target, { ratio, oursPeakRssMiB }),
+    // Whole commands' CPU time: steadier than wall time where the machine stalls (writeback, the VM).
+    oursCpuMs,
+    peerCpuMs,
+    cpuRatio: peerCpuMs ? oursCpuMs / peerCpuMs : null,
+    spread: { ours: spreadOf(samples.ours), peer: c.theirs ? spreadOf(samples.peer) : null },
     oursPeakRssMiB,
     peerPeakRssMiB: c.theirs ? Math.max(...samples.peer.map((s) => s.rssMiB)) : null,
     timed: c.inner ? "the work alone, as each side reports it" : "whole command, wall clock",
@@ -56,6 +63,9 @@ export function runCase(c, { runs, dir, rssFile }) {
     ...(c.output ? { outputs } : {}),
   };
 }
+
+/** Slowest / fastest timed sample of a side: far above 1 says the machine, not the code, set the median. */
+const spreadOf = (samples) => Math.max(...samples.map((s) => s.ms)) / Math.min(...samples.map((s) => s.ms));
 
 /** A case that measures throughput itself (in a child process) and reports bytes per second. */
 function runRateCase(c) {

@@ -1,7 +1,8 @@
-// Runs one command and returns its wall time and peak RSS.
+// Runs one command and returns its wall time, CPU time and peak RSS.
 //
-// Peak RSS comes from GNU time (`/usr/bin/time -f %M`), which prints the
-// ru_maxrss that wait4() returns for the child: exact, with no polling to
+// Peak RSS and CPU time come from GNU time (`/usr/bin/time -f "%M %U %S"`),
+// which prints the ru_maxrss, user and system times that wait4() returns
+// for the child (CPU time to 10 ms): exact, with no polling to
 // miss a short-lived peak. Its cost (one more fork and exec, about 1 ms) is
 // paid alike by both sides of every ratio. A Python wrapper reading
 // RUSAGE_CHILDREN would be as exact, but adds Python's ~20 ms start-up.
@@ -17,6 +18,7 @@ export const hasGnuTime = () => existsSync(TIME);
  * @typedef {object} Run
  * @property {number} ms      wall time, from before the spawn to the child's exit
  * @property {number} rssKiB  the child's peak resident set size
+ * @property {number} cpuMs   the child's user + system CPU time (to 10 ms)
  * @property {string} stdout
  */
 
@@ -30,7 +32,7 @@ export const hasGnuTime = () => existsSync(TIME);
 export function runCommand(command, args, { rssFile, okStatus = [0] }) {
   rmSync(rssFile, { force: true });
   const start = process.hrtime.bigint();
-  const result = spawnSync(TIME, ["-f", "%M", "-o", rssFile, command, ...args], {
+  const result = spawnSync(TIME, ["-f", "%M %U %S", "-o", rssFile, command, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
     encoding: "utf8",
     maxBuffer: 16 << 20,
@@ -43,8 +45,8 @@ export function runCommand(command, args, { rssFile, okStatus = [0] }) {
     );
   }
   // GNU time writes "Command exited with non-zero status N" first when it is so.
-  const rssKiB = Number(readFileSync(rssFile, "utf8").trim().split("\n").pop());
-  return { ms, rssKiB, stdout: result.stdout };
+  const [rssKiB, user, system] = readFileSync(rssFile, "utf8").trim().split("\n").pop().split(" ").map(Number);
+  return { ms, rssKiB, cpuMs: (user + system) * 1000, stdout: result.stdout };
 }
 
 /** The median of a list of numbers. */

@@ -117,7 +117,7 @@ const MAX_READS_IN_FLIGHT = 2;
  * system busy while the next piece is scanned and handed over (in a 1 GiB
  * copy to a raw file, 70-100 ms less than one at a time).
  */
-export const MAX_WRITES_IN_FLIGHT = 2;
+const MAX_WRITES_IN_FLIGHT = 2;
 /** Buffers: the reads in flight, the piece being scanned, and the ones being written. */
 const BUFFERS = MAX_READS_IN_FLIGHT + 1 + MAX_WRITES_IN_FLIGHT;
 /** What image.stream() holds ahead of copyRange, as pieceReader's reads in flight do. */
@@ -200,7 +200,7 @@ function pieceReader(disk: Disk, offset: number, length: number, reuseBuffers: b
   let turn = 0;
   let exhausted = false;
   const read = async (at: number, count: number): Promise<ReadPiece> => {
-    const slot = turn++ % BUFFERS
+    const slot = turn++ % BUFFERS;
     if (reuseBuffers && pool[slot] === undefined) pool[slot] = new Uint8Array(Math.min(PIECE, length));
     const bytes = reuseBuffers ? pool[slot]!.subarray(0, count) : Buffer.allocUnsafe(count);
     await disk.readInto(bytes, at);

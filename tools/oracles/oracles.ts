@@ -1,5 +1,5 @@
-// Independent oracles for differential tests: QEMU (qemu-img, qemu-io) and
-// libvhdi (vhdiinfo, python3-libvhdi), util-linux's sfdisk and fdisk (partition
+// Independent oracles for differential tests: QEMU (qemu-img, qemu-io),
+// libvhdi (vhdiinfo, python3-libvhdi), 7-Zip (7zz), util-linux's sfdisk and fdisk (partition
 // tables), and the Chromium the browser tests run in (Debian's, never a
 // downloaded one). Known limits of each are listed in
 // /work/shared/VHDX-NOTES.md, "Where the oracles are wrong".
@@ -8,12 +8,20 @@
 // missing oracle answers false (use `describe.skipIf(!oracle(...))`); in CI
 // (process.env.CI set to anything but "" / "0" / "false") it throws, so a
 // missing oracle fails the run instead of silently skipping it.
-import { execFileSync } from "node:child_process";
-import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { basename, delimiter, dirname, join, resolve } from "node:path";
 
-export type OracleName = "qemu-img" | "qemu-io" | "vhdiinfo" | "pyvhdi" | "chromium" | "sfdisk" | "fdisk";
+export type OracleName =
+  | "qemu-img"
+  | "qemu-io"
+  | "vhdiinfo"
+  | "pyvhdi"
+  | "7zz"
+  | "chromium"
+  | "sfdisk"
+  | "fdisk";
 
 /** The Python that has python3-libvhdi (Debian's, not a pyenv shim earlier on PATH). */
 export const SYSTEM_PYTHON = "/usr/bin/python3";
@@ -30,6 +38,7 @@ const APT_PACKAGES: Record<Exclude<OracleName, "pyvhdi" | "chromium">, string> =
   "qemu-img": "qemu-utils",
   "qemu-io": "qemu-utils",
   vhdiinfo: "libvhdi-utils",
+  "7zz": "7zip",
   sfdisk: "fdisk",
   fdisk: "fdisk",
 };
@@ -294,6 +303,164 @@ finally:
     for f in files:
         f.close()
 `;
+
+// ---------------------------------------------------------------- 7-Zip
+
+// 7-Zip reads VHDX with its own code (VhdxHandler.cpp); what the runners
+// rely on was read there and is checked by the tests:
+// - `7zz x -so IMAGE` writes the virtual disk to stdout. The archive holds one
+//   item named after the file with the extension "img" (disk.vhdx -> disk.img).
+// - `7zz t IMAGE` reads the whole disk; it prints "ERROR = ...", "WARNINGS:"
+//   and the like, exits 2 when it could not open or read, and 0 otherwise
+//   (also after a warning).
+// - A parent is found through the parent locator: relative_path, then
+//   volume_path, then absolute_win32_path, the first name that opens; its
+//   DataWriteGuid must equal parent_linkage, or the chain is refused. Every
+//   level's names are opened relative to the folder of the image 7zz was given,
+//   and only when they stay inside it (no "..", no absolute path). On Linux "\"
+//   is no separator: "..\base\b.vhdx" is one file name. sevenZipChainPath
+//   shows 7-Zip a chain whose parents live in other folders under those names.
+
+/** 7zz's first line, e.g. "7-Zip (z) 26.02 (x64) : Copyright (c) 1999-2026 Igor Pavlov : 2026-06-25". */
+export function sevenZipVersion(): string {
+  const lines = run("7zz", ["i"], { maxBuffer: 16 << 20 })
+    .toString()
+    .split("\n");
+  return lines.find((line) => line.startsWith("7-Zip")) ?? "7-Zip (version not printed)";
+}
+
+/** `7zz x -so`: the whole virtual disk in memory, for small disks; throws when 7zz fails or the size is not `size`. */
+export function sevenZipRead(path: string, size: number): Uint8Array {
+  const out = run("7zz", ["x", "-so", "-bd", "--", path], { maxBuffer: size + 1 });
+  if (out.length !== size) throw new Error(`7zz x -so ${path} wrote ${out.length} bytes, the virtual disk is ${size}`);
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+}
+
+/** `7zz x -so`: the virtual disk in chunks as 7-Zip writes them; throws after the last one when 7zz failed. */
+export async function* sevenZipExtract(path: string): AsyncGenerator<Uint8Array> {
+  const child = spawn("7zz", ["x", "-so", "-bd", "--", path], { stdio: ["ignore", "pipe", "pipe"] });
+  const stderr: Buffer[] = [];
+  child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+  const exited = new Promise<number | null>((done, fail) => {
+    child.on("error", fail);
+    child.on("close", done);
+  });
+  exited.catch(() => {}); // awaited below; a consumer that stops early must not leave it unhandled
+  let drained = false;
+  try {
+    for await (const chunk of child.stdout) yield chunk as Buffer;
+    drained = true;
+  } finally {
+    if (!drained) child.kill(); // the consumer stopped early: 7zz would block on a full pipe
+  }
+  const status = await exited;
+  if (status !== 0) {
+    const text = Buffer.concat(stderr).toString().trim();
+    throw new Error(`7zz x -so -bd -- ${path}\n  failed: exit status ${status}${text ? `\n  stderr: ${text}` : ""}`);
+  }
+}
+
+export interface SevenZipTest {
+  /** Exit status 0, "Everything is Ok", and no error or warning printed. */
+  ok: boolean;
+  /** Every error and warning line 7-Zip printed, once each. */
+  problems: string[];
+  /** The files 7-Zip opened: 1, or the chain's length ("NumVolumeLevels"). */
+  levels: number;
+}
+
+/** `7zz t`: 7-Zip opens the image (and its parents) and reads the whole disk. */
+export function sevenZipTest(path: string): SevenZipTest {
+  const result = sevenZipReport("t", path);
+  const lines = `${result.stdout}\n${result.stderr}`.split("\n").map((line) => line.trim());
+  const problems = new Set<string>();
+  let listing = false; // inside a "WARNINGS:" or "ERRORS:" list, which ends at an empty line
+  for (const line of lines) {
+    if (line === "") listing = false;
+    else if (listing || /\b(errors?|warnings?)\b/i.test(line)) problems.add(line);
+    if (/^(WARNINGS|ERRORS):$/.test(line)) listing = true;
+  }
+  const levels = Number(/^NumVolumeLevels: (\d+)$/m.exec(lines.join("\n"))?.[1] ?? 1);
+  const ok = result.status === 0 && problems.size === 0 && lines.includes("Everything is Ok");
+  if (!ok && problems.size === 0) problems.add(`exit status ${result.status}, no "Everything is Ok"`);
+  return { ok, problems: [...problems], levels };
+}
+
+/**
+ * The path to give 7zz for the image at `path` with `parents` (nearest first):
+ * the image itself when 7-Zip finds each parent through its locator, else a
+ * link to it in `scratch` (an empty folder), beside links named as each
+ * level's locator names its parent. 7-Zip still opens every parent by the
+ * locator's name and checks its linkage; only the folder is arranged for it.
+ */
+export function sevenZipChainPath(path: string, parents: readonly string[], scratch: string): string {
+  const levels = [path, ...parents];
+  const names = parents.map((_, i) => sevenZipParentName(levels[i]!));
+  const folder = dirname(resolve(path));
+  if (names.every((name, i) => staysInside(name) && sameFile(join(folder, name), parents[i]!))) return path;
+  const linked = new Map<string, string>();
+  const link = (name: string, target: string) => {
+    const real = realpathSync(target);
+    const earlier = linked.get(name);
+    if (earlier === real) return;
+    if (earlier !== undefined || !staysInside(name))
+      throw new Error(
+        `7-Zip cannot be shown ${target} as "${name}" next to ${path} (name taken, or outside the folder)`,
+      );
+    mkdirSync(dirname(join(scratch, name)), { recursive: true });
+    symlinkSync(real, join(scratch, name));
+    linked.set(name, real);
+  };
+  link(basename(path), path);
+  names.forEach((name, i) => link(name, parents[i]!));
+  return join(scratch, basename(path));
+}
+
+/** The name 7-Zip opens the parent by: the first locator path it knows, without a leading ".\". */
+function sevenZipParentName(child: string): string {
+  // 7zz l exits 2 when the parent is missing, after listing the child's own locator.
+  const listing = sevenZipReport("l", child).stdout.split("\n");
+  const own = listing.slice(listing.findIndex((line) => line.trim() === "Parent:") + 1);
+  const pairs = new Map<string, string>();
+  for (const line of own) {
+    const pair = /^\s+(\w+): (.*)$/.exec(line);
+    if (!pair) break;
+    pairs.set(pair[1]!, pair[2]!);
+  }
+  const name = ["relative_path", "volume_path", "absolute_win32_path"].map((key) => pairs.get(key)).find(Boolean);
+  if (name === undefined) throw new Error(`7zz l -slt ${child}: no parent locator path in its listing`);
+  return name.startsWith(".\\") ? name.slice(2) : name;
+}
+
+/** Runs `7zz t` or `7zz l -slt` on the image, whatever its exit status (2 when it found a problem). */
+function sevenZipReport(command: "t" | "l", path: string): { status: number | null; stdout: string; stderr: string } {
+  const args = [command, ...(command === "l" ? ["-slt"] : []), "-bd", "--", path];
+  const result = spawnSync("7zz", args, {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    maxBuffer: 16 << 20,
+    timeout: 120_000,
+  });
+  if (result.error)
+    throw new Error(`7zz ${args.join(" ")}\n  failed: ${result.error.message}`, { cause: result.error });
+  return result;
+}
+
+/** 7-Zip's rule for a name it opens: relative, and never above the folder ("/" is the only separator here). */
+function staysInside(name: string): boolean {
+  if (name.startsWith("/")) return false;
+  let level = 0;
+  for (const part of name.split("/")) {
+    if (part === "" || part === ".") continue;
+    level += part === ".." ? -1 : 1;
+    if (level < 0) return false;
+  }
+  return level > 0;
+}
+
+function sameFile(a: string, b: string): boolean {
+  return existsSync(a) && realpathSync(a) === realpathSync(b);
+}
 
 // ---------------------------------------------------------------- temp dirs
 

@@ -11,11 +11,12 @@ const USAGE = `vhdx: read, write, create, check and convert VHDX virtual disks (
 Usage: vhdx <command> [options] [operands]      vhdx <command> --help for its options and examples
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`).join("\n")}
+${COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join("\n")}
 
 Options for every command: --help, --debug (a stack trace with errors);
 with --json, an error is one JSON object on stderr: {"error": {"code", "message", "file"?, "offset"?}}
-Exit status: 0 success, 1 a "no" answer (compare differs, check found problems), 2 an error.
+Exit status: 0 success, 1 a "no" answer (compare differs, check found problems), 2 an error,
+3 incomplete (cat or convert --salvage read part of the disk as zeros).
 Sizes take binary suffixes: 512K, 64M, 10G, 2T.`;
 
 /** Runs the command line `argv` (without node and the script); resolves to the exit status. */

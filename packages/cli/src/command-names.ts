@@ -12,8 +12,13 @@ export const COMMAND_NAMES = [
   "read",
   "write",
   "resize",
+  "discard",
+  "measure",
   "compact",
   "merge",
+  "metadata",
+  "set-parent",
+  "set",
   "demo",
 ] as const;
 

@@ -71,6 +71,8 @@ export interface ImageAccess {
   forceShare: boolean;
   /** --confine-parents: parent locators may not lead outside the child's folder. */
   confineParents: boolean;
+  /** --salvage (cat, convert): blocks that cannot be trusted or read read as zeros (salvage.ts). */
+  salvage?: boolean;
 }
 
 export function imageAccess(values: { "force-share"?: boolean; "confine-parents"?: boolean }): ImageAccess {

@@ -35,7 +35,7 @@ export async function openDisk(
   const full = resolve(io.cwd, path);
   const kind = format ?? (await detectFormat(full));
   if (kind === "vhdx") {
-    const image = await openImageFile(full, io, access);
+    const image = await openImageFile(full, io, access, access.salvage ? { salvage: true } : {});
     return {
       path: full,
       format: kind,

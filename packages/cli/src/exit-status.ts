@@ -7,3 +7,5 @@ export const EXIT_OK = 0;
 export const EXIT_NO = 1;
 /** 2 an error. */
 export const EXIT_ERROR = 2;
+/** 3 done, but incomplete: cat or convert --salvage read some of the disk as zeros. */
+export const EXIT_INCOMPLETE = 3;

@@ -34,6 +34,8 @@ const FEATURES = [
   "reopened-sessions",
   "partial-last-block",
   "replayed-by-us",
+  "chain-of-3",
+  "parents-in-other-folders",
 ];
 
 describe.skipIf(!hasOracles)("the short corpus", () => {

@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "@vhdx-tools/oracles";
+import { MemorySource, openImage } from "@vhdx/image";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkMutant } from "../src/fuzz/check-mutant.js";
 import { type SeedImage, MUTANT_FILE_NAME, buildSeeds } from "../src/fuzz/seeds.js";
@@ -49,6 +50,19 @@ describe("checkMutant", () => {
     const seed = seeds.find((s) => s.name === "fixture-differencing")!;
     const outcome = await checkMutant({ id: 3, ...place(seed.bytes, { ...seed, parents: [] }) });
     expect(outcome).toMatchObject({ verdict: "refused", code: "PARENT_NOT_FOUND", problems: [] });
+  });
+
+  it("refuses a disk with a reserved block state when read, and cat --salvage reads the rest (status 3)", async () => {
+    const seed = seeds.find((s) => s.name === "ours-dynamic")!;
+    const image = await openImage(new MemorySource(seed.bytes.slice()));
+    const bat = await image.bat();
+    const block = [...Array(image.geometry.payloadBlockCount).keys()].find((b) => bat.payloadState(b) === 6)!;
+    const entryAt = image.layout.bat.fileOffset + block * 8; // a small disk: entry index = block
+    await image.close();
+    const bytes = seed.bytes.slice();
+    bytes[entryAt] = (bytes[entryAt]! & ~7) | 4; // the reserved state 4
+    const outcome = await checkMutant({ id: 6, ...place(bytes, seed) });
+    expect(outcome).toEqual({ verdict: "refused", code: "CORRUPT_BAT", problems: [] });
   });
 
   it("reports a TypeError as a problem, with where it came from", async () => {

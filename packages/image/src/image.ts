@@ -25,14 +25,22 @@ import type { MetadataItems } from "./open/metadata.js";
 import { BatAccess, type BatEntries } from "./read/bat-access.js";
 import type { WindowScratch } from "./read/bat-pages.js";
 import { type DiskExtent, type ExtentLayer, diskExtents } from "./read/extents.js";
-import type { CorruptEntries } from "./read/block-integrity.js";
+import { type CorruptEntries, corruptEntryError } from "./read/block-integrity.js";
 import { readPartialRun } from "./read/partial-runs.js";
 import { readPayload } from "./read/payload-reads.js";
+import { BlockSalvage, type SalvageLog, type SalvagedRange } from "./read/salvage.js";
 import { SectorBitmapCache } from "./read/sector-bitmap-cache.js";
 import { type StreamOptions, diskStream } from "./read/stream.js";
 import { type RandomAccessSource, closedError, readExactly, readOnlyError } from "./sources/source.js";
 import type { CurrentHeader } from "./write/header-update.js";
-import { ImageWriter } from "./write/image-writer.js";
+import { type DiscardResult, ImageWriter } from "./write/image-writer.js";
+
+export type { DiscardResult } from "./write/image-writer.js";
+
+export interface DiscardOptions {
+  /** What to do with what cannot be freed (parts of blocks, a fixed disk): "keep" (default) or "zero". */
+  partial?: "keep" | "zero";
+}
 
 export type DiskType = "fixed" | "dynamic" | "differencing";
 
@@ -60,6 +68,8 @@ export interface ImageParts {
   ownsParent: boolean;
   /** Whether closing this image closes `source` (true when the library opened it, never for a caller's source). */
   ownsSource: boolean;
+  /** The chain's record of what salvage read as zeros, when opened with `salvage: true`. */
+  salvage?: SalvageLog | null;
 }
 
 export class VhdxImage {
@@ -102,6 +112,8 @@ export class VhdxImage {
   private readonly batAccess: BatAccess;
   private readonly bitmaps: SectorBitmapCache;
   private readonly writer: ImageWriter | null;
+  private readonly salvage: BlockSalvage | null;
+  private readonly salvageLog: SalvageLog | null;
   private closed = false;
 
   constructor(parts: ImageParts) {
@@ -134,6 +146,8 @@ export class VhdxImage {
     this.ownsSource = parts.ownsSource;
     this.bitmaps = new SectorBitmapCache((chunk) => this.loadSectorBitmap(chunk));
     this.batAccess = new BatAccess(this.source, this.geometry, this.layout, this.fileSize, !this.readOnly);
+    this.salvageLog = parts.salvage ?? null;
+    this.salvage = this.salvageLog && this.createSalvage(this.salvageLog);
     this.writer = this.readOnly ? null : this.createWriter();
     attachWriter(this, (operation) => this.writable(operation));
   }
@@ -160,6 +174,15 @@ export class VhdxImage {
     return this.current.header.logGuid;
   }
 
+  /**
+   * Opened with `salvage: true`: the ranges of the virtual disk read as zeros
+   * so far because their blocks could not be trusted or read, this image's and
+   * its parents', in disk order (see read/salvage.ts). Empty otherwise.
+   */
+  get salvaged(): readonly SalvagedRange[] {
+    return this.salvageLog?.list() ?? [];
+  }
+
   /** True when the file still holds a log to replay: it was opened read-only and replayed in memory. */
   get needsReplay(): boolean {
     return this.logReplay === "memory";
@@ -180,13 +203,13 @@ export class VhdxImage {
     if (buffer.length === 0) return;
     const { table, corrupt } = await this.loadBat(() => this.batAccess.forRange(offset, buffer.length));
     const runs: ReadRun[] = [];
-    mapRange(table, offset, buffer.length, (run) => runs.push({ ...run }));
+    const keep = (run: ReadRun) => runs.push({ ...run });
+    if (this.salvage === null) mapRange(table, offset, buffer.length, keep);
+    else await this.salvage.mapRange(table, corrupt, offset, buffer.length, keep);
     for (const run of runs) {
-      await this.readRun(
-        run,
-        buffer.subarray(run.virtualOffset - offset, run.virtualOffset - offset + run.length),
-        corrupt,
-      );
+      const target = buffer.subarray(run.virtualOffset - offset, run.virtualOffset - offset + run.length);
+      if (this.salvage === null) await this.readRun(run, target, corrupt);
+      else await this.salvage.readRun(run, target, (part, into) => this.readRun(part, into, corrupt));
     }
   }
 
@@ -267,12 +290,18 @@ export class VhdxImage {
   /**
    * Tells the image that [offset, offset + length) is no longer needed. Whole
    * blocks become UNMAPPED and read as zeros; in a differencing disk they
-   * become NOT_PRESENT and read from the parent again. Parts of blocks, and
-   * fixed disks, are left unchanged.
+   * become NOT_PRESENT (sector bitmap bits cleared) and read from the parent
+   * again. What cannot be freed, parts of blocks and every block of a fixed
+   * disk, is left as it is (`partial: "keep"`, the default) or written as
+   * zeros (`partial: "zero"`). The result counts the bytes each way.
    */
-  async discard(offset: number, length: number): Promise<void> {
+  async discard(offset: number, length: number, options: DiscardOptions = {}): Promise<DiscardResult> {
     this.checkRange(offset, length, "discard");
-    if (length > 0) await this.writable("discard").discard(offset, length);
+    const partial = options.partial ?? "keep";
+    if (partial !== "keep" && partial !== "zero")
+      throw new TypeError(`discard: partial must be "keep" or "zero", got ${JSON.stringify(partial)}`);
+    if (length === 0) return { freedBytes: 0, zeroedBytes: 0, keptBytes: 0 };
+    return this.writable("discard").discard(offset, length, partial);
   }
 
   /** Makes every completed write durable (no-op on a read-only image). */
@@ -310,11 +339,27 @@ export class VhdxImage {
       geometry: this.geometry,
       batWindow: (offset, length, scratch) => this.batWindow(offset, length, scratch),
       sectorBitmap: (chunk) => this.bitmaps.get(chunk),
+      untrustedBlocks: this.salvage && this.untrustedBlocks.bind(this, this.salvage),
       parent: () => {
         if (this.parent === null && this.parentError !== null) throw this.parentError;
         return this.parent?.extentLayer() ?? null;
       },
     };
+  }
+
+  private createSalvage(log: SalvageLog): BlockSalvage {
+    const batOffset = this.layout.bat.fileOffset;
+    return new BlockSalvage(log, this.source.name, this.geometry, batOffset, (chunk) => this.bitmaps.get(chunk));
+  }
+
+  /** Salvage opens: the blocks of [firstBlock, endBlock) that read as zeros (extents and reads agree). */
+  private async untrustedBlocks(
+    salvage: BlockSalvage,
+    table: BatTable,
+    firstBlock: number,
+    endBlock: number,
+  ): Promise<ReadonlySet<number>> {
+    return salvage.untrusted(table, await this.batAccess.corrupt(), firstBlock, endBlock);
   }
 
   private writable(operation: string): ImageWriter {
@@ -414,10 +459,7 @@ export class VhdxImage {
   }
 
   private corruptEntry(index: number, detail: string): VhdxError {
-    return new VhdxError("CORRUPT_BAT", `entry ${index}: ${detail}`, {
-      structure: "BAT",
-      offset: this.batEntryOffset(index),
-    });
+    return corruptEntryError(this.layout.bat.fileOffset, index, detail);
   }
 
   private checkRange(offset: number, length: number, operation = "read"): void {

@@ -2,14 +2,43 @@ export { VhdxError } from "@vhdx/structs";
 export type { VhdxErrorCode } from "@vhdx/structs";
 export { createImage } from "./create/create-image.js";
 export type { CreateDiskType, CreateOptions } from "./create/create-options.js";
-export { type DiskType, type LogReplay, VhdxImage } from "./image.js";
+export {
+  type DiscardOptions,
+  type DiscardResult,
+  type DiskType,
+  type LogReplay,
+  VhdxImage,
+} from "./image.js";
 export { LARGEST_WHOLE_BAT } from "./read/bat-access.js";
 export type { WindowScratch } from "./read/bat-pages.js";
 export type { DiskExtent, DiskExtentKind } from "./read/extents.js";
+export type { OnSalvage, SalvagedRange } from "./read/salvage.js";
 export type { StreamOptions } from "./read/stream.js";
 export { type CompactOptions, type CompactProgress, type CompactResult, compactImage } from "./maintain/compact.js";
 export { type MergeOptions, type MergeProgress, type MergeResult, mergeIntoParent } from "./maintain/merge.js";
+export { type MeasureOptions, type Measurement, countDataBlocks, measureImage } from "./maintain/measure.js";
 export { type ResizeOptions, type ResizeResult, resizeImage } from "./maintain/resize.js";
+export {
+  type MinimumResizeResult,
+  type MinimumSize,
+  minimumSize,
+  resizeImageToMinimum,
+} from "./maintain/minimum-size.js";
+export {
+  type SetUserMetadataOptions,
+  type UserMetadataItem,
+  copyUserMetadata,
+  getUserMetadata,
+  listUserMetadata,
+  removeUserMetadata,
+  setUserMetadata,
+} from "./maintain/user-metadata.js";
+export { type SetParentOptions, type SetParentResult, setParent } from "./maintain/set-parent.js";
+export {
+  type DiskPropertiesOptions,
+  type DiskPropertiesResult,
+  setDiskProperties,
+} from "./maintain/disk-properties.js";
 export { type OpenOptions, openImage } from "./open/open-image.js";
 export { type OpenedChains, type UnusedSource, openChains } from "./open/open-chains.js";
 export { FORMAT_NAMES, type ProbedFormat, notVhdxError, probeFormat } from "./open/probe-format.js";

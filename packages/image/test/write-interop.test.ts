@@ -245,8 +245,12 @@ describe.skipIf(!oracles("qemu-img", "qemu-io"))("QEMU and @vhdx/image take turn
           () => model.fill(0xa6, size - 1536, 1536),
         ],
         // Discard: a whole block of QEMU's data (zeros in a dynamic disk, unchanged in a fixed one) and part of ours.
-        ["discard a whole block", () => image.discard(0, B), () => (fixed ? undefined : model.fill(0, 0, B))],
-        ["discard part of a block", () => image.discard(6 * B + 4096, 8192), () => undefined],
+        [
+          "discard a whole block",
+          async () => void (await image.discard(0, B)),
+          () => (fixed ? undefined : model.fill(0, 0, B)),
+        ],
+        ["discard part of a block", async () => void (await image.discard(6 * B + 4096, 8192)), () => undefined],
       ];
       for (const [what, op, apply] of ours) {
         await op();

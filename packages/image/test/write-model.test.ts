@@ -422,7 +422,7 @@ function issue(image: VhdxImage, op: Op): { done: Promise<void>; after: () => vo
     case "writeZeroes":
       return { done: image.writeZeroes(op.offset, op.length), after: () => undefined };
     case "discard":
-      return { done: image.discard(op.offset, op.length), after: () => undefined };
+      return { done: image.discard(op.offset, op.length).then(() => undefined), after: () => undefined };
     case "flush":
       return { done: image.flush(), after: () => undefined };
     default:

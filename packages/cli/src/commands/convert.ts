@@ -11,12 +11,10 @@ import { type VhdxImage, VhdxError } from "@vhdx/image";
 import { createVhdx } from "@vhdx/image/node";
 import {
   type Command,
-  EXIT_OK,
   progressHelp,
   PROGRESS_OPTIONS,
   readAccessHelp,
   READ_ACCESS_OPTIONS,
-  imageAccess,
   parseCommandArgs,
   usageError,
   withProgressChoice,
@@ -28,11 +26,13 @@ import { writeOutput } from "../output-file.js";
 import { parseLayoutOptions } from "../sizes.js";
 import { type Sink, copyRange, copyToFile } from "../copy.js";
 import { isDiskFile } from "../guards.js";
+import { copyUserItems } from "../user-items.js";
 import { tracker } from "../progress.js";
+import { SALVAGE_OPTIONS, salvageAccess, salvagedJson, salvageStatus } from "../salvage.js";
 
 const HELP = `Usage: vhdx convert [-f vhdx|raw] [-O vhdx|raw] [-p|-q] [-U] [--confine-parents] [-t fixed|dynamic] [--block-size S]
                     [--logical-sector-size 512|4096] [--physical-sector-size 512|4096]
-                    [--sync] [--force] [--json] SRC DST
+                    [--sync] [--force] [--salvage] [--json] SRC DST
 
 Copies the virtual disk in SRC to a new image DST. SRC is a VHDX (a differencing
 disk is read through its parents, so the copy is a flat, standalone disk) or
@@ -64,6 +64,13 @@ system's page cache and does not wait for it to reach the disk: a crash or
 power cut soon after it returns may lose or corrupt DST. Run sync(1), or give
 --sync, before you rely on it (or delete SRC).
 
+A damaged SRC stops the conversion at the first block it cannot trust (exit
+status 2, and no DST). With --salvage, such a block reads as zeros and the
+conversion goes on (see vhdx cat --help for which blocks): DST is made, each
+range read as zeros is one line on stderr (and in --json's "salvaged" list,
+with its offsets and error), and the exit status is 3: DST is whole but
+incomplete.
+
 Options:
   -f, --format FORMAT          SRC's format: vhdx or raw (default: found from its signature)
 ${readAccessHelp(31)}
@@ -77,6 +84,8 @@ ${progressHelp(31)}
                                metadata update ordered by the log as MS-VHDX requires:
                                what Hyper-V does; slower
   --force                      replace DST if it exists (once the new one is complete)
+  --salvage                    read SRC's blocks that cannot be trusted or read as zeros,
+                               list them, and exit with status 3
   --json                       print what was written as JSON (otherwise nothing is printed)
 
 A progress bar is shown on stderr when it is a terminal.
@@ -85,7 +94,8 @@ Examples:
   vhdx convert -O raw disk.vhdx disk.raw
   vhdx convert --block-size 2M disk.raw disk.vhdx
   vhdx convert child.vhdx flat.vhdx        # flatten a differencing chain
-  vhdx convert --sync disk.raw disk.vhdx   # on stable storage when it returns`;
+  vhdx convert --sync disk.raw disk.vhdx   # on stable storage when it returns
+  vhdx convert --salvage damaged.vhdx rescued.vhdx   # what can be read; status 3 if not all`;
 
 const OPTIONS = {
   format: { type: "string", short: "f" },
@@ -99,6 +109,7 @@ const OPTIONS = {
   json: { type: "boolean" },
   ...READ_ACCESS_OPTIONS,
   ...PROGRESS_OPTIONS,
+  ...SALVAGE_OPTIONS,
 } as const;
 
 const VHDX_ONLY = ["type", "block-size", "logical-sector-size", "physical-sector-size"] as const;
@@ -134,7 +145,7 @@ export const convert: Command = {
       ...parseLayoutOptions(values),
     };
     const destination = resolve(io.cwd, positionals[1]!);
-    const disk = await openDisk(positionals[0]!, io, sourceFormat, imageAccess(values));
+    const disk = await openDisk(positionals[0]!, io, sourceFormat, salvageAccess(values));
     try {
       await refuseSource(destination, disk);
       const output: Output = { destination, replace: values.force === true, sync: values.sync === true };
@@ -151,9 +162,10 @@ export const convert: Command = {
           ...report,
           fileSize: info.size,
           allocatedBytes: info.blocks * 512,
+          ...salvagedJson(disk, values.salvage),
         });
       }
-      return EXIT_OK;
+      return salvageStatus(io, "convert", disk);
     } finally {
       await disk.close();
     }
@@ -246,6 +258,7 @@ async function toVhdx(
   };
   try {
     await copyRange(disk, 0, disk.size, sink, done, stop);
+    await copyUserItems(disk, image);
     await image.close();
   } catch (error) {
     await closeQuietly(image);

@@ -57,6 +57,16 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./resize.js")).resize,
   },
   {
+    name: "discard",
+    summary: "free a range of the virtual disk (TRIM); parts of blocks read as zeros",
+    load: async () => (await import("./discard.js")).discard,
+  },
+  {
+    name: "measure",
+    summary: "the file size a convert or create would make (qemu-img measure)",
+    load: async () => (await import("./measure.js")).measure,
+  },
+  {
     name: "compact",
     summary: "free all-zero blocks and shrink the file, contents unchanged",
     load: async () => (await import("./compact.js")).compact,
@@ -65,6 +75,21 @@ export const COMMANDS: CommandEntry[] = [
     name: "merge",
     summary: "merge a differencing disk into its parent (Merge-VHD); the child is removed unless --keep",
     load: async () => (await import("./merge.js")).merge,
+  },
+  {
+    name: "metadata",
+    summary: "list, read, set and remove the user metadata items of an image",
+    load: async () => (await import("./metadata.js")).metadata,
+  },
+  {
+    name: "set-parent",
+    summary: "point a differencing disk at its moved parent (Set-VHD -ParentPath)",
+    load: async () => (await import("./set-parent.js")).setParent,
+  },
+  {
+    name: "set",
+    summary: "a new virtual disk ID, or another physical sector size (Set-VHD)",
+    load: async () => (await import("./set.js")).set,
   },
   {
     name: "demo",

@@ -1,6 +1,7 @@
 // vhdx write: the bytes of a file or of stdin into a VHDX virtual disk at an
-// offset. The image is opened read-write, written a piece at a time, and
-// closed, which flushes it: nothing is printed unless --json asks.
+// offset, or (--zero) zeros over a range. The image is opened read-write,
+// written a piece at a time, and closed, which flushes it: nothing is printed
+// unless --json asks.
 import { type Stats, createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
@@ -18,7 +19,7 @@ import {
   withProgressChoice,
 } from "../command.js";
 import { openImageFile } from "../disk.js";
-import { type Interrupts, runInterruptible } from "../interrupt.js";
+import { type Interrupts, announceOnSignal, runInterruptible } from "../interrupt.js";
 import { type CliIO, writeJson } from "../io.js";
 import { formatSize, parseSize } from "../sizes.js";
 import { PIECE } from "../copy.js";
@@ -26,6 +27,7 @@ import { tracker } from "../progress.js";
 import { isAllZero } from "../zero-scan.js";
 
 const HELP = `Usage: vhdx write --offset N [-p|-q] [--confine-parents] [--json] FILE INPUT
+       vhdx write --zero --offset N --length N [--confine-parents] [--json] FILE
 
 Writes the bytes of INPUT (a file, or - for stdin) into the virtual disk of
 the VHDX image FILE from byte N on, then closes FILE, which makes the write
@@ -35,6 +37,11 @@ error at the first 8 MiB piece that does not fit, and what came before stays
 written. Pieces that are all zeros are written as zeros without allocating
 space where the disk allows it. A differencing disk takes the data itself;
 its parents are not changed. Prints nothing on success unless --json.
+
+With --zero, the range of --length bytes from --offset reads as zeros
+afterwards, in a differencing disk too (not from the parent): whole blocks
+become zero blocks without space, parts of blocks are written with zeros (in
+a fixed image every byte is). To free space instead, see vhdx discard.
 
 Interrupted (Ctrl-C, SIGTERM, SIGHUP), vhdx write stops reading INPUT, writes
 what it has read, closes FILE (consistent, holding every byte it says it
@@ -48,6 +55,8 @@ LOCKED instead of waiting or writing beside it.
 
 Options:
   --offset N   where on the virtual disk to write (required); suffixes: 512, 4K, 1M, 2G
+  --zero       write zeros over --length bytes instead of INPUT
+  --length N   with --zero: how many bytes
   --json       print what was written as JSON
 ${progressHelp(15)}
 ${chainHelp(15)}
@@ -55,10 +64,13 @@ ${chainHelp(15)}
 Examples:
   vhdx write disk.vhdx --offset 0 mbr.bin
   vhdx write disk.vhdx --offset 1M partition.img
-  printf 'hello' | vhdx write disk.vhdx --offset 4K -`;
+  printf 'hello' | vhdx write disk.vhdx --offset 4K -
+  vhdx write --zero disk.vhdx --offset 0 --length 1M`;
 
 const OPTIONS = {
   offset: { type: "string" },
+  zero: { type: "boolean" },
+  length: { type: "string" },
   json: { type: "boolean" },
   ...PROGRESS_OPTIONS,
   ...CHAIN_OPTIONS,
@@ -68,12 +80,19 @@ export const write: Command = {
   name: "write",
   help: HELP,
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs("write", args, OPTIONS, { min: 2, max: 2 });
+    const { values, positionals } = parseCommandArgs("write", args, OPTIONS, { min: 1, max: 2 });
+    const zero = values.zero === true;
+    if (positionals.length !== (zero ? 1 : 2)) {
+      const wanted = zero ? "FILE alone with --zero" : "FILE and INPUT";
+      throw usageError("write", `expects ${wanted}, got ${positionals.length} operand(s); see vhdx write --help`);
+    }
     io = withProgressChoice(io, values);
     if (values.offset === undefined)
       throw usageError("write", "give the --offset to write at (e.g. --offset 0 or --offset 1M)");
     const offset = parseSize(values.offset, "--offset");
     const path = resolve(io.cwd, positionals[0]!);
+    if (zero) return writeZeros(path, offset, values, io);
+    if (values.length !== undefined) throw usageError("write", "--length goes with --zero; INPUT's size is the length");
     const input = positionals[1]! === "-" ? null : resolve(io.cwd, positionals[1]!);
     const inputSize = input === null ? null : await regularFileSize(input);
     return runInterruptible(io, async (interrupts) => {
@@ -86,6 +105,29 @@ export const write: Command = {
     });
   },
 };
+
+/** --zero: the range reads as zeros afterwards; the image is closed (also on failure). */
+async function writeZeros(
+  path: string,
+  offset: number,
+  values: { length?: string; json?: boolean; "confine-parents"?: boolean },
+  io: CliIO,
+): Promise<number> {
+  if (values.length === undefined) throw usageError("write", "--zero needs --length N (e.g. --length 1M)");
+  const length = parseSize(values.length, "--length");
+  return runInterruptible(io, async (interrupts) => {
+    announceOnSignal(io, interrupts, "finishing the zero write first");
+    const image = await openImageFile(path, io, imageAccess(values), { readOnly: false });
+    try {
+      await image.writeZeroes(offset, length);
+    } finally {
+      await image.close();
+    }
+    interrupts.signal.throwIfAborted();
+    if (values.json) writeJson(io, { file: path, input: null, zero: true, offset, length });
+    return EXIT_OK;
+  });
+}
 
 /**
  * Writes INPUT into the image at `offset` and closes it (also on failure);

@@ -24,7 +24,7 @@ export interface ReferenceContents {
 }
 
 /** The oracles the differential runners can ask about an image. */
-export type DifferentialOracle = "qemu-img convert" | "pyvhdi" | "vhdiinfo" | "qemu-img check";
+export type DifferentialOracle = "qemu-img convert" | "pyvhdi" | "vhdiinfo" | "qemu-img check" | "7zz x" | "7zz t";
 
 export interface CorpusImage {
   name: string;
@@ -82,6 +82,16 @@ export function libvhdiLimits(
   return diskType === "fixed" && virtualSize > chunk ? { pyvhdi: ORACLE_LIMITS.libvhdiFixedPastFirstChunk } : {};
 }
 
+/** Oracles 7-Zip cannot be asked about for a disk of this size (both of its commands refuse the image). */
+export function sevenZipLimits(virtualSize: number, sectorSize: number): Partial<Record<DifferentialOracle, string>> {
+  return (virtualSize / sectorSize) % 2 === 1 ? sevenZipRefuses(ORACLE_LIMITS.sevenZipOddSectors) : {};
+}
+
+/** The same reason for both of 7-Zip's commands. */
+export function sevenZipRefuses(reason: string): Partial<Record<DifferentialOracle, string>> {
+  return { "7zz x": reason, "7zz t": reason };
+}
+
 export function blockSizeFeature(blockSize: number): string {
   return `block-size-${blockSize / MiB}MiB`;
 }
@@ -104,4 +114,12 @@ export const ORACLE_LIMITS = {
     "PARTIALLY_PRESENT) reads those sectors from file offset 0 instead of the parent",
   libvhdiMissingBitmap:
     "libvhdi reads a sector bitmap whose BAT entry is NOT_PRESENT from file offset 0 (the spec says such a chunk has no sector in this file)",
+  sevenZipOddSectors:
+    "7-Zip 26.02 refuses a disk whose size is an odd number of logical sectors (Cannot open the file as [VHDX] archive): " +
+    "its metadata check tests the size's bit equal to the sector size instead of the bits below it",
+  sevenZipLegacyUnmapped:
+    "7-Zip refuses a BAT holding the legacy UNMAPPED value 5 (reserved in MS-VHDX 1.0, written by writers of the v0.95 draft), " +
+    "and so every child of such an image",
+  sevenZipNoReplay:
+    '7-Zip does not replay the log: it reports "non-empty LOG was not replayed" and reads the BAT as it is on disk',
 } as const;

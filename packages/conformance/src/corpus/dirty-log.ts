@@ -10,7 +10,14 @@ import { join } from "node:path";
 import { qemuConvertToRaw, qemuCreate, qemuIo, run } from "@vhdx-tools/oracles";
 import { openVhdx } from "@vhdx/image/node";
 import { BAT_REGION_GUID, decodeHeader, decodeRegionTable, verifyHeaderChecksum } from "@vhdx/structs";
-import { type CorpusImage, type CorpusRecipe, ORACLE_LIMITS, blockSizeFeature } from "./corpus-image.js";
+import {
+  type CorpusImage,
+  type CorpusRecipe,
+  ORACLE_LIMITS,
+  blockSizeFeature,
+  sevenZipLimits,
+  sevenZipRefuses,
+} from "./corpus-image.js";
 import { type Op, qemuIoCommand, touchedBlocks } from "./workload.js";
 
 const NIL_GUID = "00000000-0000-0000-0000-000000000000";
@@ -62,7 +69,7 @@ export function dirtyLogReplayedByUsRecipe(spec: DirtyLogSpec): CorpusRecipe {
         features: [...dirty.features, "replayed-by-us"],
         expected: { oracle: "qemu-img convert", path: raw },
         writerModel: dirty.expected.path,
-        skip: {},
+        skip: sevenZipLimits(spec.size, 512),
       };
       return [dirty, replayed];
     },
@@ -96,7 +103,11 @@ function buildDirtyLogImage(dir: string, spec: DirtyLogSpec): CorpusImage {
     expected: { oracle: "qemu-img convert", path: raw },
     alsoExpected: [],
     focus: touchedBlocks(ops, spec.blockSize, spec.size),
-    skip: { pyvhdi: ORACLE_LIMITS.libvhdiNoReplay },
+    skip: {
+      pyvhdi: ORACLE_LIMITS.libvhdiNoReplay,
+      ...sevenZipRefuses(ORACLE_LIMITS.sevenZipNoReplay),
+      ...sevenZipLimits(spec.size, 512),
+    },
   };
 }
 

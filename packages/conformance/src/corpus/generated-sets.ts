@@ -1,6 +1,6 @@
 // The generator's images: what QEMU cannot make. Block data is the
 // generator's pattern unless given; chains are written base first.
-import { STATE } from "@vhdx-tools/fixtures";
+import { type FixtureBlock, STATE } from "@vhdx-tools/fixtures";
 import { CHUNK_512, type CorpusRecipe, MiB, ORACLE_LIMITS } from "./corpus-image.js";
 import { type GeneratedLevel, generatorRecipe } from "./generator-images.js";
 
@@ -12,14 +12,33 @@ const UNKNOWN_ITEM = "c0ffee00-1234-4abc-9def-0123456789ab";
 const USER_ITEM = "5e7a11ed-beef-4cad-8e11-fedcba987654";
 const text = (s: string) => new TextEncoder().encode(s);
 
-/** Every payload block state of a dynamic disk, the legacy UNMAPPED value 5 among them. */
-export function blockStates(name: string, sectorSize: 512 | 4096, blockSize: number): CorpusRecipe {
+/** What a set leaves out or changes for an oracle that refuses part of it (7-Zip: value 5, odd sector counts). */
+export interface SetOptions {
+  /** Include the legacy UNMAPPED value 5 (default true). */
+  legacy?: boolean;
+  /** Sectors in the partial last block (default 3). */
+  tailSectors?: number;
+}
+
+/** Block `index` in the legacy UNMAPPED state, when wanted. */
+function legacyBlock(legacy: boolean, index: number): Record<number, FixtureBlock> {
+  return legacy ? { [index]: { state: STATE.UNMAPPED_V095 } } : {};
+}
+
+/** Every payload block state of a dynamic disk, the legacy UNMAPPED value 5 among them unless left out. */
+export function blockStates(
+  name: string,
+  sectorSize: 512 | 4096,
+  blockSize: number,
+  options: SetOptions = {},
+): CorpusRecipe {
+  const legacy = options.legacy ?? true;
   return generatorRecipe(name, [
     {
       name,
-      features: ["every-block-state", "unmapped-legacy", "partial-last-block"],
+      features: ["every-block-state", ...(legacy ? ["unmapped-legacy"] : []), "partial-last-block"],
       spec: {
-        virtualSize: 10 * blockSize + 3 * sectorSize,
+        virtualSize: 10 * blockSize + (options.tailSectors ?? 3) * sectorSize,
         blockSize,
         logicalSectorSize: sectorSize,
         type: "dynamic",
@@ -28,7 +47,7 @@ export function blockStates(name: string, sectorSize: 512 | 4096, blockSize: num
           1: { state: STATE.ZERO },
           2: { state: STATE.UNDEFINED },
           3: { state: STATE.UNMAPPED },
-          4: { state: STATE.UNMAPPED_V095 },
+          ...legacyBlock(legacy, 4),
           5: { state: STATE.FULLY_PRESENT },
           7: { state: STATE.FULLY_PRESENT },
           10: { state: STATE.FULLY_PRESENT },
@@ -112,14 +131,15 @@ export function partialChain(prefix: string, sectorSize: 512 | 4096, blockSize =
 }
 
 /** A differencing child holding every block state over a parent full of data (libvhdi reads its ZERO block from the parent). */
-export function differencingStates(prefix: string): CorpusRecipe {
+export function differencingStates(prefix: string, options: Pick<SetOptions, "legacy"> = {}): CorpusRecipe {
+  const legacy = options.legacy ?? true;
   const common = { virtualSize: 8 * MiB, blockSize: MiB } as const;
   const all = Object.fromEntries([0, 1, 2, 3, 4, 5, 6, 7].map((block) => [block, { state: STATE.FULLY_PRESENT }]));
   return generatorRecipe(`${prefix}-child`, [
     { name: `${prefix}-base`, features: [], spec: { ...common, type: "dynamic", blocks: all } },
     {
       name: `${prefix}-child`,
-      features: ["every-block-state", "unmapped-legacy", "partially-present"],
+      features: ["every-block-state", ...(legacy ? ["unmapped-legacy"] : []), "partially-present"],
       skip: { pyvhdi: ORACLE_LIMITS.libvhdiZeroInDifferencing },
       spec: {
         ...common,
@@ -128,7 +148,7 @@ export function differencingStates(prefix: string): CorpusRecipe {
           0: { state: STATE.ZERO },
           1: { state: STATE.UNDEFINED },
           2: { state: STATE.UNMAPPED },
-          3: { state: STATE.UNMAPPED_V095 },
+          ...legacyBlock(legacy, 3),
           4: { state: STATE.PARTIALLY_PRESENT, presentSectors: everyOther },
           6: { state: STATE.FULLY_PRESENT },
         },

@@ -16,6 +16,8 @@ import {
   ORACLE_LIMITS,
   blockSizeFeature,
   libvhdiLimits,
+  sevenZipLimits,
+  sevenZipRefuses,
 } from "./corpus-image.js";
 import { writeSparseRaw } from "./raw-file.js";
 import { mergeRanges } from "./workload.js";
@@ -114,8 +116,20 @@ async function emit(
     skip: {
       ...libvhdiLimits(spec.type, spec.virtualSize, sectorSize),
       ...(qemuRefusal ? { "qemu-img convert": qemuRefusal } : {}),
+      ...sevenZipGeneratedLimits(spec, parent),
       ...level.skip,
     },
+  };
+}
+
+/** What 7-Zip refuses: the legacy UNMAPPED value, an odd number of sectors, or a parent it refuses. */
+function sevenZipGeneratedLimits(spec: FixtureSpec, parent: CorpusImage | undefined): CorpusImage["skip"] {
+  const parentRefused = parent?.skip["7zz t"];
+  const legacy = Object.values(spec.blocks ?? {}).some((block) => block.state === STATE.UNMAPPED_V095);
+  return {
+    ...(parentRefused === undefined ? {} : sevenZipRefuses(parentRefused)),
+    ...(legacy ? sevenZipRefuses(ORACLE_LIMITS.sevenZipLegacyUnmapped) : {}),
+    ...sevenZipLimits(spec.virtualSize, spec.logicalSectorSize ?? 512),
   };
 }
 

@@ -14,7 +14,13 @@ import {
 } from "./generated-sets.js";
 import { qemuRecipe } from "./qemu-images.js";
 import { type Op, workload } from "./workload.js";
-import { type WriterImageSpec, writerChainRecipe, writerChildRecipe, writerRecipe } from "./writer-images.js";
+import {
+  type WriterImageSpec,
+  writerChainRecipe,
+  writerChildRecipe,
+  writerDeepChainRecipe,
+  writerRecipe,
+} from "./writer-images.js";
 
 const S = 512;
 const BLOCK_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256].map((n) => n * MiB);
@@ -68,6 +74,8 @@ function shortRecipes(): CorpusRecipe[] {
     ),
     writerChain("writer-chain", 512, 14),
     writerChain("writer-chain-4k", 4096, 16),
+    writerDeepChain("writer-deep-chain", 512, 17, "fixed", 8 * MiB),
+    writerDeepChain("writer-deep-chain-4k", 4096, 18, "dynamic", 4 * MiB),
     writerChildRecipe(partialChain("writer-over-gen", 512), {
       name: "writer-over-gen-child",
       blockSize: MiB,
@@ -79,6 +87,9 @@ function shortRecipes(): CorpusRecipe[] {
     partialChain("gen-chain-4k", 4096),
     differencingStates("gen-diff-states"),
     differencingWithoutBitmap("gen-diff-no-bitmap"),
+    // What 7-Zip refuses left out (the legacy value 5, an odd number of sectors), so it reads every other state.
+    blockStates("gen-block-states-4k-no-legacy", 4096, MiB, { legacy: false, tailSectors: 2 }),
+    differencingStates("gen-diff-states-no-legacy", { legacy: false }),
   ];
 }
 
@@ -214,6 +225,41 @@ function writerChain(name: string, sectorSize: 512 | 4096, seed: number): Corpus
     parent,
     child: { name: `${name}-child`, blockSize: MiB, sessions: [childOps(sectorSize, size), again] },
   });
+}
+
+/**
+ * Three levels in three folders: a parent (fixed or dynamic), a child two
+ * folders away from it (..\..\base\...) and a grandchild one folder above the
+ * child (mid\...). The size is an even number of sectors with a partial last
+ * block, which every oracle reads (7-Zip refuses odd numbers of sectors).
+ */
+function writerDeepChain(
+  name: string,
+  sectorSize: 512 | 4096,
+  seed: number,
+  type: "fixed" | "dynamic",
+  blockSize: number,
+): CorpusRecipe {
+  const size = 24 * MiB + 2 * sectorSize;
+  const parent = { ...writerSpec(`${name}-base`, type, size, blockSize, sectorSize, seed, 1), folder: `${name}/base` };
+  return writerDeepChainRecipe({
+    parent,
+    children: [
+      { name: `${name}-mid`, folder: `${name}/disks/mid`, sessions: [childOps(sectorSize, size)] },
+      { name: `${name}-top`, folder: `${name}/disks`, sessions: [grandchildOps(sectorSize, size)] },
+    ],
+  });
+}
+
+/** Writes over childOps' (other patterns, so a read from the wrong level shows), libvhdi-safe as childOps are. */
+function grandchildOps(s: number, size: number): Op[] {
+  return [
+    { kind: "write", offset: 3 * s, length: 2 * s + 100, pattern: 0x51 },
+    { kind: "write", offset: MiB + 4 * s, length: s, pattern: 0x52 },
+    { kind: "write", offset: 5 * MiB, length: MiB, pattern: 0x53 },
+    { kind: "zero", offset: 4 * MiB + 10 * s, length: 3 * s },
+    { kind: "write", offset: size - 3 * s, length: 2 * s, pattern: 0x54 },
+  ];
 }
 
 /**

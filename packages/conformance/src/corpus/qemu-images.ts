@@ -4,7 +4,14 @@
 // the workload all the same, and the raw file shows what QEMU did.)
 import { join } from "node:path";
 import { qemuConvertToRaw, qemuCreate, qemuIo } from "@vhdx-tools/oracles";
-import { CHUNK_512, type CorpusImage, type CorpusRecipe, blockSizeFeature, libvhdiLimits } from "./corpus-image.js";
+import {
+  CHUNK_512,
+  type CorpusImage,
+  type CorpusRecipe,
+  blockSizeFeature,
+  libvhdiLimits,
+  sevenZipLimits,
+} from "./corpus-image.js";
 import { type Op, type WorkloadOptions, opFeatures, qemuIoCommand, touchedBlocks, workload } from "./workload.js";
 
 export interface QemuImageSpec {
@@ -49,7 +56,7 @@ function buildQemuImage(dir: string, spec: QemuImageSpec): CorpusImage {
     expected: { oracle: "qemu-img convert", path: raw },
     alsoExpected: [],
     focus: touchedBlocks(ops, spec.blockSize, spec.size),
-    skip: libvhdiLimits(spec.subformat, spec.size, 512),
+    skip: { ...libvhdiLimits(spec.subformat, spec.size, 512), ...sevenZipLimits(spec.size, 512) },
   };
 }
 

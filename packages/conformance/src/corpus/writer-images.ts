@@ -3,7 +3,10 @@
 // a model of what we wrote and, as its expected contents, an oracle's read:
 // `qemu-img convert -O raw` (QEMU reading our output is the check of our
 // writer against QEMU), or python3-libvhdi where QEMU cannot open the image.
-import { join } from "node:path";
+// An image may live in a folder of its own below the corpus, so that a chain's
+// parent locators lead into other folders.
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { qemuConvertToRaw } from "@vhdx-tools/oracles";
 import type { VhdxImage } from "@vhdx/image";
 import { createVhdx, openVhdx } from "@vhdx/image/node";
@@ -14,6 +17,8 @@ import {
   ORACLE_LIMITS,
   blockSizeFeature,
   libvhdiLimits,
+  sevenZipLimits,
+  sevenZipRefuses,
 } from "./corpus-image.js";
 import { pyvhdiRaw } from "./pyvhdi-raw.js";
 import { type DiscardModel, applyOps, startModel, wholeBlocks } from "./raw-file.js";
@@ -27,12 +32,27 @@ export interface WriterImageSpec {
   logicalSectorSize?: 512 | 4096;
   /** Each session is one open: the first on the new image, the others reopened read-write. */
   sessions: Op[][];
+  /** The folder below the corpus's that holds the image (default: the corpus's own). */
+  folder?: string;
 }
 
 export interface WriterChainSpec {
   parent: WriterImageSpec;
   /** The differencing child's name and sessions (its block size is our default for differencing). */
-  child: { name: string; blockSize?: number; sessions: Op[][] };
+  child: WriterChildSpec;
+}
+
+export interface WriterChildSpec {
+  name: string;
+  blockSize?: number;
+  sessions: Op[][];
+  folder?: string;
+}
+
+/** A parent and differencing children each on top of the one before, as deep as `children` is long. */
+export interface WriterDeepChainSpec {
+  parent: WriterImageSpec;
+  children: WriterChildSpec[];
 }
 
 export function writerRecipe(spec: WriterImageSpec): CorpusRecipe {
@@ -44,13 +64,25 @@ export function writerRecipe(spec: WriterImageSpec): CorpusRecipe {
 }
 
 /** A differencing child of ours on top of the last image `base` builds (e.g. a generated chain). */
-export function writerChildRecipe(base: CorpusRecipe, child: WriterChainSpec["child"]): CorpusRecipe {
+export function writerChildRecipe(base: CorpusRecipe, child: WriterChildSpec): CorpusRecipe {
   return {
     name: child.name,
     needs: [...base.needs, "pyvhdi"],
     build: async (dir) => {
       const below = await base.build(dir);
       return [...below, await buildWriterChild(dir, below[below.length - 1]!, child)];
+    },
+  };
+}
+
+export function writerDeepChainRecipe(spec: WriterDeepChainSpec): CorpusRecipe {
+  return {
+    name: spec.children[spec.children.length - 1]!.name,
+    needs: [(spec.parent.logicalSectorSize ?? 512) === 512 ? "qemu-img" : "pyvhdi", "pyvhdi"],
+    build: async (dir) => {
+      const chain = [await buildWriterImage(dir, spec.parent)];
+      for (const child of spec.children) chain.push(await buildWriterChild(dir, chain[chain.length - 1]!, child));
+      return chain;
     },
   };
 }
@@ -68,7 +100,7 @@ export function writerChainRecipe(spec: WriterChainSpec): CorpusRecipe {
 
 async function buildWriterImage(dir: string, spec: WriterImageSpec): Promise<CorpusImage> {
   const sectorSize = spec.logicalSectorSize ?? 512;
-  const path = join(dir, `${spec.name}.vhdx`);
+  const path = imagePath(dir, spec);
   const created = await createVhdx(path, {
     size: spec.size,
     type: spec.type,
@@ -103,6 +135,7 @@ async function buildWriterImage(dir: string, spec: WriterImageSpec): Promise<Cor
     focus: touchedBlocks(ops, spec.blockSize, spec.size),
     skip: {
       ...libvhdiLimits(spec.type, spec.size, sectorSize),
+      ...sevenZipLimits(spec.size, sectorSize),
       ...(sectorSize === 512
         ? {}
         : { "qemu-img check": ORACLE_LIMITS.qemu4k, "qemu-img convert": ORACLE_LIMITS.qemu4k }),
@@ -115,15 +148,12 @@ async function buildWriterImage(dir: string, spec: WriterImageSpec): Promise<Cor
  * so its sessions must avoid what libvhdi misreads: no whole-block zero
  * writes (ZERO blocks), and a partial write in every chunk (a present sector bitmap).
  */
-async function buildWriterChild(
-  dir: string,
-  parent: CorpusImage,
-  spec: WriterChainSpec["child"],
-): Promise<CorpusImage> {
-  const path = join(dir, `${spec.name}.vhdx`);
+async function buildWriterChild(dir: string, parent: CorpusImage, spec: WriterChildSpec): Promise<CorpusImage> {
+  const path = imagePath(dir, spec);
   const created = await createVhdx(path, {
     type: "differencing",
     parent: parent.path,
+    allowParentOutsideTree: true, // the corpus's chains keep parents in other folders
     ...(spec.blockSize ? { blockSize: spec.blockSize } : {}),
   });
   const blockSize = created.blockSize;
@@ -147,19 +177,49 @@ async function buildWriterChild(
     blockSize,
     logicalSectorSize: parent.logicalSectorSize,
     diskType: "differencing",
-    features: writerFeatures("differencing", parent.virtualSize, blockSize, parent.logicalSectorSize, spec.sessions),
+    features: [
+      ...writerFeatures("differencing", parent.virtualSize, blockSize, parent.logicalSectorSize, spec.sessions),
+      ...chainFeatures(path, parents),
+    ],
     expected: { oracle: "pyvhdi", path: raw },
     alsoExpected: [],
     writerModel: model,
     focus: touchedBlocks(spec.sessions.flat(), blockSize, parent.virtualSize),
-    skip: { "qemu-img check": ORACLE_LIMITS.qemuDifferencing, "qemu-img convert": ORACLE_LIMITS.qemuDifferencing },
+    skip: {
+      "qemu-img check": ORACLE_LIMITS.qemuDifferencing,
+      "qemu-img convert": ORACLE_LIMITS.qemuDifferencing,
+      ...sevenZipLimits(parent.virtualSize, parent.logicalSectorSize),
+      ...sevenZipParentLimits(parent),
+    },
   };
+}
+
+/** How deep the chain is, and whether its parents live in other folders than their children. */
+function chainFeatures(path: string, parents: readonly string[]): string[] {
+  const levels = [path, ...parents];
+  const features = levels.length > 2 ? [`chain-of-${levels.length}`] : [];
+  if (levels.some((level, i) => i > 0 && dirname(level) !== dirname(levels[i - 1]!)))
+    features.push("parents-in-other-folders");
+  return features;
+}
+
+/** Where the image goes: `<name>.vhdx` in its folder below `dir`, which is made. */
+function imagePath(dir: string, spec: { name: string; folder?: string }): string {
+  const folder = join(dir, spec.folder ?? "");
+  mkdirSync(folder, { recursive: true });
+  return join(folder, `${spec.name}.vhdx`);
+}
+
+/** 7-Zip refuses a child when it refuses the parent. */
+function sevenZipParentLimits(parent: CorpusImage): CorpusImage["skip"] {
+  const reason = parent.skip["7zz t"];
+  return reason === undefined ? {} : sevenZipRefuses(reason);
 }
 
 async function runSessions(created: VhdxImage, path: string, sessions: readonly Op[][]): Promise<void> {
   let image = created;
   for (const [index, ops] of sessions.entries()) {
-    if (index > 0) image = await openVhdx(path, { readOnly: false });
+    if (index > 0) image = await openVhdx(path, { readOnly: false, allowParentOutsideTree: true });
     try {
       for (const op of ops) await applyOp(image, op);
     } finally {
@@ -176,7 +236,8 @@ function applyOp(image: VhdxImage, op: Op): Promise<void> {
     case "zero":
       return image.writeZeroes(op.offset, op.length);
     case "discard":
-      return image.discard(op.offset, op.length);
+      // Parts of blocks are kept (the default), as the model expects; what was freed is not needed here.
+      return image.discard(op.offset, op.length).then(() => {});
   }
 }
 

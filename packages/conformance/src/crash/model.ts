@@ -8,6 +8,7 @@
 // Disks may be larger than memory allows (a resize to 130 GiB moves the BAT),
 // so the model keeps only the first `window` bytes; steps stay inside it, and
 // everything past it reads as zeros.
+import { partialParts } from "./discard-steps.js";
 import { type Step, isBarrier, wholeBlocks } from "./steps.js";
 
 export interface ModelContext {
@@ -105,6 +106,10 @@ export class DiskModel {
           if (parent) bytes.set(parent.subarray(start, end), start);
           else bytes.fill(0, start, end);
         }
+        if (step.partial === "zero") {
+          for (const [start, end] of partialParts(step.offset, step.length, blockSize, this.sizes[k]!))
+            bytes.fill(0, start, end);
+        }
         return bytes;
       case "resize": {
         const resized = new Uint8Array(Math.min(step.size, window));
@@ -128,13 +133,19 @@ export class DiskModel {
         return [constant(step.offset, step.offset + step.length, step.value)];
       case "zero":
         return [constant(step.offset, step.offset + step.length, 0)];
-      case "discard":
-        return wholeBlocks(step.offset, step.length, blockSize, this.sizes[k]!).map(([start, end]) => ({
-          start,
-          end,
-          value: 0,
-          from: parent,
-        }));
+      case "discard": {
+        const size = this.sizes[k]!;
+        const zeroed = step.partial === "zero" ? partialParts(step.offset, step.length, blockSize, size) : [];
+        return [
+          ...wholeBlocks(step.offset, step.length, blockSize, size).map(([start, end]) => ({
+            start,
+            end,
+            value: 0,
+            from: parent,
+          })),
+          ...zeroed.map(([start, end]) => constant(start, end, 0)),
+        ];
+      }
       case "resize":
         // Growing adds zeros; shrinking zeros the part cut off before it goes.
         return [constant(Math.min(this.sizes[k]!, step.size), Infinity, 0)];

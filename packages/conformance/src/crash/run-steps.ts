@@ -11,6 +11,7 @@ import {
   resizeImage,
 } from "@vhdx/image";
 import { KeepOpenSource } from "./keep-open-source.js";
+import { performMetadataEdit } from "./metadata-steps.js";
 import type { Step } from "./steps.js";
 
 /** What the steps need besides the source: the parent of a differencing disk, the child of a merge. */
@@ -61,6 +62,12 @@ export async function openWithParent(
   return openImage(source, { readOnly, parents });
 }
 
+/** The parent file of the image under test, opened read-only (for set-parent). */
+function openParentFile(files: StepFiles): Promise<VhdxImage> {
+  if (files.parent === null) throw new Error("set-parent: the workload's image has no parent file");
+  return openImage(new MemorySource(files.parent, { readOnly: true }));
+}
+
 /** Performs one step; returns the image to go on with (a resize closes it, so it is reopened). */
 async function perform(image: VhdxImage, step: Step, disk: RandomAccessSource, files: StepFiles): Promise<VhdxImage> {
   switch (step.kind) {
@@ -71,7 +78,7 @@ async function perform(image: VhdxImage, step: Step, disk: RandomAccessSource, f
       await image.writeZeroes(step.offset, step.length);
       return image;
     case "discard":
-      await image.discard(step.offset, step.length);
+      await image.discard(step.offset, step.length, step.partial === undefined ? {} : { partial: step.partial });
       return image;
     case "flush":
       await image.flush();
@@ -88,6 +95,13 @@ async function perform(image: VhdxImage, step: Step, disk: RandomAccessSource, f
       await mergeIntoParent(child, image);
       return image;
     }
+    case "metadata":
+      return performMetadataEdit(
+        image,
+        step.edit,
+        () => openWritable(disk, files),
+        () => openParentFile(files),
+      );
     case "close":
       await image.close();
       return image;

@@ -83,6 +83,10 @@ export async function verifySurvivor(
     );
     const tail = await attempt(problems, "cannot be read at the end of the disk", () => tailIsZero(writable, workload));
     if (tail === false) problems.push(`the last bytes of the ${writable.virtualSize}-byte disk are not zeros`);
+    const metadata = await attempt(problems, "its metadata cannot be read", async () =>
+      workload.metadata === null ? null : workload.metadata.explainMismatch(writable, survivor.lastDone),
+    );
+    if (metadata) problems.push(metadata);
   }
   const verdict = { problems, replayed, contents: onDisk };
   if (

@@ -1,6 +1,6 @@
-// The six crash workloads, each a function of the seed: the file they start
+// The crash workloads, each a function of the seed: the file they start
 // from, the steps they perform on it, and the model of its virtual disk.
-// Over 300 lines: seven short workload builders side by side, so they read
+// Over 300 lines: nine short workload builders side by side, so they read
 // as one table; splitting them would scatter the table below.
 //
 // | name         | image under test                                  | steps                                   |
@@ -15,8 +15,17 @@
 // |              |                                                   | spec-generated child) into it           |
 // | log-wrap     | differencing child, our writer, over a spec parent| 150 one-sector writes, each flushed:    |
 // |              |                                                   | the session's log wraps around its end  |
+// | metadata     | dynamic, our writer                               | user items set, replaced, removed (one  |
+// |              |                                                   | over two log entries), sector size and  |
+// |              |                                                   | disk ID changes, between data steps     |
+// | set-parent   | differencing child, our writer, over a spec parent| locator rewrites and user items between |
+// |              |                                                   | data steps                              |
+// | discard      | spec-generated child (partially present blocks)   | discards of whole blocks and of parts,  |
+// |              | of a spec-generated parent                        | parts zeroed or kept, between writes    |
 import { STATE, buildVhdx } from "@vhdx-tools/fixtures";
 import { MemorySource, createImage, openImage } from "@vhdx/image";
+import { LARGE_ITEM_LENGTH, MetadataModel, randomMetadataSteps } from "./metadata-steps.js";
+import { randomDiscardSteps } from "./discard-steps.js";
 import { DiskModel } from "./model.js";
 import { type Random, deriveSeed, seededRandom } from "./random.js";
 import { runSteps } from "./run-steps.js";
@@ -33,6 +42,9 @@ export const CRASH_WORKLOADS = [
   "compact",
   "merge",
   "log-wrap",
+  "metadata",
+  "set-parent",
+  "discard",
 ] as const;
 export type CrashWorkloadName = (typeof CRASH_WORKLOADS)[number];
 
@@ -49,6 +61,8 @@ export interface CrashWorkload {
   mergeChild: { child: Uint8Array; parent: Uint8Array; parentDataWriteGuid: string } | null;
   steps: Step[];
   model: DiskModel;
+  /** What the metadata may hold after each step, for workloads that edit it; null otherwise. */
+  metadata: MetadataModel | null;
   /** QEMU opens the image (512-byte sectors, no parent). */
   qemuCanOpen: boolean;
   /**
@@ -78,6 +92,12 @@ export async function buildWorkload(name: CrashWorkloadName, seed: number): Prom
       return mergeWorkload(random);
     case "log-wrap":
       return logWrapWorkload();
+    case "metadata":
+      return metadataWorkload(random);
+    case "set-parent":
+      return setParentWorkload(random);
+    case "discard":
+      return discardWorkload(random);
   }
 }
 
@@ -272,6 +292,95 @@ async function logWrapWorkload(): Promise<CrashWorkload> {
   return finish({ name: "log-wrap", file: child, parent: parent.bytes, steps: withClose(steps), model, qemu: "none" });
 }
 
+async function metadataWorkload(random: Random): Promise<CrashWorkload> {
+  const size = 8 * MiB;
+  const blockSize = MiB;
+  const setup: Step[] = [{ kind: "write", offset: 0, length: blockSize, value: 0xa0 }];
+  const file = await createdImage({ size, blockSize }, setup);
+  const large = "0000000f-5a5a-4b4b-8c8c-0123456789ab";
+  const steps: Step[] = [
+    {
+      kind: "metadata",
+      edit: { op: "set-user", itemId: large, length: LARGE_ITEM_LENGTH, value: 0xee, isVirtualDisk: false },
+    },
+    ...randomDataSteps(random, size, blockSize, 3, 30),
+    { kind: "metadata", edit: { op: "remove-user", itemId: large } },
+  ];
+  for (let round = 0; round < 4; round++) {
+    steps.push(...randomDataSteps(random, size, blockSize, 3, 40 + 10 * round));
+    steps.push(...randomMetadataSteps(random, 3, 100 + 10 * round));
+  }
+  const model = { initial: afterSteps(new Uint8Array(size), setup, blockSize), blockSize };
+  const image = await openImage(new MemorySource(file, { readOnly: true }));
+  const metadata = await MetadataModel.of(image, withClose(steps));
+  await image.close();
+  return finish({ name: "metadata", file, steps: withClose(steps), model, metadata, qemu: "check and replay" });
+}
+
+/** The child's locator is rewritten as after a move (here the parent stays where the checkers find it: parent.vhdx). */
+async function setParentWorkload(random: Random): Promise<CrashWorkload> {
+  const size = 8 * MiB;
+  const blockSize = MiB;
+  const parent = buildVhdx({ virtualSize: size, blockSize, type: "dynamic", blocks: fullyPresent(0, 3) });
+  const child = await createdChild(parent.bytes, blockSize);
+  const locators: Record<string, string>[] = [
+    { relative_path: `.\\${PARENT_FILE_NAME}`, absolute_win32_path: `\\\\?\\D:\\disks\\${PARENT_FILE_NAME}` },
+    {
+      relative_path: PARENT_FILE_NAME,
+      volume_path: `\\\\?\\Volume{0d2e1c4b-0000-0000-0000-100000000000}\\${PARENT_FILE_NAME}`,
+    },
+    { relative_path: PARENT_FILE_NAME },
+  ];
+  const steps: Step[] = [];
+  locators.forEach((paths, round) => {
+    steps.push(...randomDataSteps(random, size, blockSize, 4, 50 + 10 * round));
+    steps.push({ kind: "metadata", edit: { op: "set-parent", paths } });
+    steps.push(...randomMetadataSteps(random, 1, 150 + round));
+  });
+  const parentImage = await openImage(new MemorySource(parent.bytes, { readOnly: true }));
+  const childImage = await openImage(new MemorySource(child, { readOnly: true }), { parents: [parentImage] });
+  const metadata = await MetadataModel.of(childImage, withClose(steps));
+  await childImage.close();
+  await parentImage.close();
+  const model = { initial: parent.expected, blockSize, parent: parent.expected };
+  return finish({
+    name: "set-parent",
+    file: child,
+    parent: parent.bytes,
+    steps: withClose(steps),
+    model,
+    metadata,
+    qemu: "none",
+  });
+}
+
+/** Discards in a child whose blocks are partially present (bits that must be cleared) and fully present. */
+async function discardWorkload(random: Random): Promise<CrashWorkload> {
+  const size = 6 * MiB;
+  const blockSize = MiB;
+  const parent = buildVhdx({ virtualSize: size, blockSize, type: "dynamic", blocks: fullyPresent(0, 1, 2, 3) });
+  const child = buildVhdx(
+    {
+      virtualSize: size,
+      blockSize,
+      type: "differencing",
+      parent: { dataWriteGuid: parent.dataWriteGuid, paths: { relative_path: PARENT_FILE_NAME } },
+      blocks: {
+        1: { state: STATE.PARTIALLY_PRESENT, presentSectors: (s) => s % 2 === 0 },
+        2: { state: STATE.PARTIALLY_PRESENT, presentSectors: (s) => s % 5 === 1 },
+        4: { state: STATE.FULLY_PRESENT },
+      },
+    },
+    parent,
+  );
+  const steps = withClose([
+    { kind: "discard", offset: MiB + 512, length: 2 * MiB, partial: "zero" },
+    ...randomDiscardSteps(random, size, blockSize, 20),
+  ]);
+  const model = { initial: child.expected, blockSize, parent: parent.expected };
+  return finish({ name: "discard", file: child.bytes, parent: parent.bytes, steps, model, qemu: "none" });
+}
+
 function fullyPresent(...blocks: number[]): Record<number, { state: number }> {
   return Object.fromEntries(blocks.map((block) => [block, { state: STATE.FULLY_PRESENT }]));
 }
@@ -334,6 +443,7 @@ interface WorkloadParts {
   model: { initial: Uint8Array; blockSize: number; parent?: Uint8Array; merged?: Uint8Array; window?: number };
   /** "none": QEMU cannot open the image; "check": it checks the file after our replay; "check and replay": it replays our log too. */
   qemu: "none" | "check" | "check and replay";
+  metadata?: MetadataModel;
 }
 
 function finish(parts: WorkloadParts): CrashWorkload {
@@ -353,6 +463,7 @@ function finish(parts: WorkloadParts): CrashWorkload {
     mergeChild: parts.mergeChild ?? null,
     steps: parts.steps,
     model,
+    metadata: parts.metadata ?? null,
     qemuCanOpen: parts.qemu !== "none",
     qemuReplaysLog: parts.qemu === "check and replay",
   };

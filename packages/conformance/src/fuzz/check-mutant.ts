@@ -1,8 +1,9 @@
 // What the worker does with one mutant: open and read it with the library
-// (read-only), run `vhdx check --json` and `vhdx cat` in-process, and judge.
-// A VhdxError is a refusal (fine); any other error, a stack trace on a
-// stream, an exit status outside 0-2, an invalid JSON report, or a change to
-// the file's bytes is a problem.
+// (read-only), run `vhdx check --json`, `vhdx cat` and `vhdx cat --salvage`
+// in-process, and judge. A VhdxError is a refusal (fine); any other error, a
+// stack trace on a stream, an exit status outside 0-2 (0-3 with --salvage),
+// an invalid JSON report, a change to the file's bytes, or a salvage that
+// does not give the whole disk of an image the library opened, is a problem.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
@@ -20,7 +21,8 @@ const SAMPLE = 16 * MiB;
 const MAX_SAMPLED_BLOCKS = 64;
 const STACK_LINE = /^\s+at .+/m;
 
-type LibraryResult = { ok: true; virtualSize: number } | { ok: false; code?: string };
+/** `opened`: the disk's size when the image opened and a read was refused. */
+type LibraryResult = { ok: true; virtualSize: number } | { ok: false; code?: string; opened?: number };
 
 export async function checkMutant(request: CheckRequest): Promise<CheckOutcome> {
   const watched = [request.path, ...request.alsoUnchanged];
@@ -29,6 +31,7 @@ export async function checkMutant(request: CheckRequest): Promise<CheckOutcome> 
   const library = await readWithLibrary(request.path, problems, request.hook === "type-error");
   await runCheck(request.path, problems);
   await runCat(request.path, library, problems);
+  await runSalvage(request.path, library, problems);
   watched.forEach((path, i) => {
     if (hashFile(path) !== before[i]) problems.push(`a read-only run modified ${path}`);
   });
@@ -51,6 +54,7 @@ async function readWithLibrary(path: string, problems: string[], injectTypeError
     result = { ok: true, virtualSize: image.virtualSize };
   } catch (error) {
     result = refusal(error, "library", problems);
+    if (image !== null) result = { ...result, opened: image.virtualSize };
   }
   try {
     await image?.close();
@@ -149,8 +153,29 @@ interface CliRun {
   stderr: string;
 }
 
-function judgeRun(name: string, run: CliRun, problems: string[]): void {
-  if (!Number.isInteger(run.status) || run.status < 0 || run.status > 2)
+/** Refusals at a read that `--salvage` reads past. */
+const SALVAGED_CODES = new Set(["CORRUPT_BAT", "CORRUPT_BITMAP"]);
+
+/**
+ * `vhdx cat --salvage` of a disk of readable size: the same as cat (status
+ * 0) on a disk the library reads; the whole disk with status 3 on one whose
+ * reads it refused for a BAT entry; otherwise only no crash.
+ */
+async function runSalvage(path: string, library: LibraryResult, problems: string[]): Promise<void> {
+  const size = library.ok ? library.virtualSize : library.opened;
+  if (size !== undefined && size > FULL_READ_LIMIT) return;
+  const name = "cat --salvage";
+  const run = await cli(["cat", "--salvage", path], path);
+  judgeRun(name, run, problems, 3);
+  const expected = library.ok ? 0 : size !== undefined && SALVAGED_CODES.has(library.code ?? "") ? 3 : null;
+  if (expected === null) return;
+  if (run.status !== expected)
+    problems.push(`${name}: exit status ${run.status} where ${expected} was due: ${clip(run.stderr)}`);
+  else if (run.stdoutBytes !== size) problems.push(`${name}: wrote ${run.stdoutBytes} bytes, the disk has ${size}`);
+}
+
+function judgeRun(name: string, run: CliRun, problems: string[], highestStatus = 2): void {
+  if (!Number.isInteger(run.status) || run.status < 0 || run.status > highestStatus)
     problems.push(`${name}: exit status ${run.status}`);
   if (STACK_LINE.test(run.stderr)) problems.push(`${name}: stack trace on stderr: ${clip(run.stderr)}`);
   if (/\bINTERNAL\b/.test(run.stderr)) problems.push(`${name}: internal error: ${clip(run.stderr)}`);

@@ -255,18 +255,30 @@ function mapMetadata(bytes: Uint8Array, map: StructureMap, regionOffset: number)
       );
       return;
     }
-    const known = entry.isUser ? undefined : ITEM_FIELDS[entry.itemId];
+    // A user item (IsUser) is the caller's own bytes: its first and last words are
+    // fields, and its name never passes for the system item of the same GUID.
+    const known = entry.isUser ? userItemFields(entry.length) : ITEM_FIELDS[entry.itemId];
     const itemFields = (known ?? [["word0", 0, "u32"]])
       .filter(([, at]) => at < entry.length)
       .map(([name, at, kind]) => u(name, offset + at, kind));
     map.structures.push({
-      name: `metadata item ${entry.itemId}`,
+      name: `${entry.isUser ? "user " : ""}metadata item ${entry.itemId}`,
       kind: "metadata item",
       offset,
       length: entry.length,
       fields: itemFields,
     });
   });
+}
+
+function userItemFields(length: number): Array<[string, number, FieldKind]> {
+  const last = Math.floor((length - 4) / 4) * 4;
+  return last > 0
+    ? [
+        ["word0", 0, "u32"],
+        ["lastWord", last, "u32"],
+      ]
+    : [["word0", 0, "u32"]];
 }
 
 function nextItemStart(entries: ReadonlyArray<{ offset: number; length: number }>, start: number): number {

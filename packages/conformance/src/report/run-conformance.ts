@@ -7,7 +7,7 @@ import { buildCorpus } from "../corpus/index.js";
 import { runCrashTests } from "../crash/index.js";
 import { runDifferential } from "../differential/index.js";
 import { runFuzz } from "../fuzz/index.js";
-import { oraclePath, run } from "../oracles.js";
+import { oraclePath, run, sevenZipVersion } from "../oracles.js";
 import type { Comparison, CrashSummary, FuzzSummary } from "../results.js";
 import { KNOWN_DIFFERENCES, type KnownDifference } from "./known-differences.js";
 
@@ -145,6 +145,7 @@ function environment(): ConformanceReport["environment"] {
   const versions: Record<string, string> = {};
   if (oraclePath("qemu-img") !== null) versions["qemu-img"] = firstLine(run("qemu-img", ["--version"]));
   if (oraclePath("vhdiinfo") !== null) versions.vhdiinfo = firstLine(run("vhdiinfo", ["-V"]));
+  if (oraclePath("7zz") !== null) versions["7zz"] = sevenZipVersion();
   const cpu = cpus();
   return { node: process.version, cpu: `${cpu.length} x ${cpu[0]?.model ?? arch()}`, oracles: versions };
 }

@@ -17,14 +17,16 @@ export async function relocateBlock(
 
 /**
  * Writes whole 4 KiB pages of structures other than the BAT (region tables,
- * metadata items) through the log (resize, merge). The image's in-memory
- * view does not follow; reopen it afterwards.
+ * metadata items) through the log (resize, merge, metadata edits). The
+ * image's in-memory view does not follow; reopen it afterwards. `changesData`
+ * false keeps DataWriteGuid (see ImageWriter.commitStructures).
  */
 export async function commitStructures(
   image: VhdxImage,
   updates: readonly { fileOffset: number; data: Uint8Array }[],
+  changesData = true,
 ): Promise<void> {
-  await writer(image, "commitStructures").commitStructures(updates);
+  await writer(image, "commitStructures").commitStructures(updates, changesData);
 }
 
 /**

@@ -104,7 +104,7 @@ async function cutTail(image: VhdxImage, newSize: number, force: boolean): Promi
 }
 
 /** Whether [from, to) holds a nonzero byte. Only blocks present in the file are read. */
-async function holdsData(image: VhdxImage, from: number, to: number): Promise<boolean> {
+export async function holdsData(image: VhdxImage, from: number, to: number): Promise<boolean> {
   const { blockSize } = image.geometry;
   const table = await image.bat();
   const buffer = new Uint8Array(Math.min(8 * MiB, blockSize));

@@ -16,6 +16,7 @@ import { VhdxImage } from "../image.js";
 import { checkOptionKeys } from "../internal/options.js";
 import { type OpenOptions, openImageOwningSource } from "../open/open-image.js";
 import { FileSource } from "./file-source.js";
+import { PREALLOCATIONS, type Preallocation, preallocate } from "./preallocate.js";
 import { fileParentResolver, openVhdx } from "./open-vhdx.js";
 
 export interface CreateVhdxOptions extends Omit<CreateOptions, "parent" | "parentLocator"> {
@@ -28,12 +29,19 @@ export interface CreateVhdxOptions extends Omit<CreateOptions, "parent" | "paren
    * qemu's cache=unsafe); see FileSourceOptions.flush. Default true.
    */
   flush?: boolean;
+  /**
+   * A fixed disk's blocks on the file system: "off" (the default) leaves the
+   * file sparse, "falloc" reserves the space (fallocate; zeros are written
+   * where it is unavailable), "full" writes zeros. See preallocate.ts.
+   */
+  preallocation?: Preallocation;
 }
 
 const OPTION_KEYS = [
   ...CREATE_OPTION_KEYS.filter((key) => key !== "parentLocator"),
   "allowParentOutsideTree",
   "flush",
+  "preallocation",
 ] as const satisfies readonly (keyof CreateVhdxOptions)[];
 
 /**
@@ -45,7 +53,7 @@ const OPTION_KEYS = [
  */
 export async function createVhdx(path: string, options: CreateVhdxOptions): Promise<VhdxImage> {
   checkArguments(path, options);
-  const { parent, allowParentOutsideTree = false, flush = true, ...rest } = options;
+  const { parent, allowParentOutsideTree = false, flush = true, preallocation = "off", ...rest } = options;
   checkDiskType(rest.type, parent !== undefined);
   const parentImage = typeof parent === "string" ? await openVhdx(parent, { allowParentOutsideTree }) : parent;
   try {
@@ -56,7 +64,12 @@ export async function createVhdx(path: string, options: CreateVhdxOptions): Prom
       typeof parent === "string"
         ? { parentResolver: fileParentResolver, parents: [resolve(parent)], allowParentOutsideTree }
         : { parents: parentImage === undefined ? [] : [parentImage], allowParentOutsideTree };
-    return await createFile(path, flush, (source) => writeNewImage(source, plan), open);
+    const write = async (source: FileSource) => {
+      const layout = await writeNewImage(source, plan);
+      const payload = layout.fileSize - layout.firstBlockOffset;
+      await preallocate(source, path, layout.firstBlockOffset, payload, preallocation);
+    };
+    return await createFile(path, flush, write, open);
   } finally {
     if (typeof parent === "string") await parentImage?.close();
   }
@@ -93,6 +106,11 @@ function checkArguments(path: string, options: CreateVhdxOptions): void {
     throw new TypeError("createVhdx: allowParentOutsideTree must be a boolean");
   }
   if (flush !== undefined && typeof flush !== "boolean") throw new TypeError("createVhdx: flush must be a boolean");
+  const { preallocation } = options;
+  if (preallocation !== undefined && !PREALLOCATIONS.includes(preallocation))
+    throw invalidArgument(`preallocation is ${JSON.stringify(preallocation)}, expected "off", "falloc" or "full"`);
+  if (preallocation !== undefined && preallocation !== "off" && type !== "fixed")
+    throw invalidArgument(`preallocation is for a fixed disk; a ${type ?? "dynamic"} one allocates blocks as written`);
   if (type !== undefined && typeof type !== "string")
     throw new TypeError(`create: type must be a string, got ${typeof type}`);
 }

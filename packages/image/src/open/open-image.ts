@@ -12,8 +12,9 @@ import { readReplayPlan, replayInMemory, replayOnDisk } from "./log-replay.js";
 import { checkLayout } from "./layout.js";
 import { readMetadata } from "./metadata.js";
 import { MAX_CHAIN_DEPTH, type ParentCandidate, type ParentResolver, findParent, sourceIdentity } from "./parents.js";
+import { type SalvageOptions, salvageLogOf, withSalvageLog } from "./salvage-option.js";
 
-export interface OpenOptions {
+export interface OpenOptions extends SalvageOptions {
   /** Open without the right to write (the default). A read-only open never writes a byte. */
   readOnly?: boolean;
   /** Candidates for the parents of a differencing chain, tried after the locator's paths. */
@@ -47,6 +48,8 @@ export const OPEN_OPTION_KEYS = [
   "allowParentOutsideTree",
   "parentResolver",
   "requireParent",
+  "salvage",
+  "onSalvage",
 ] as const satisfies readonly (keyof OpenOptions)[];
 
 /**
@@ -71,6 +74,17 @@ export async function openImageOwningSource(source: RandomAccessSource, options:
   return openInChain(source, options, sourceIdentity(source), new Set(), true);
 }
 
+/**
+ * openImageOwningSource for set-parent alone: a read-write open of a child
+ * whose parent is missing or does not match still opens (parent null,
+ * parentError set), so that its locator can be rewritten. Not exported.
+ */
+export async function openChildToRelink(source: RandomAccessSource, options: OpenOptions = {}): Promise<VhdxImage> {
+  checkOptionKeys("openImage", options, OPEN_OPTION_KEYS);
+  const relink = { ...options, requireParent: false };
+  return openInChain(source, relink, sourceIdentity(source), new Set(), true, undefined, true);
+}
+
 async function openInChain(
   source: RandomAccessSource,
   options: OpenOptions,
@@ -78,8 +92,10 @@ async function openInChain(
   below: ReadonlySet<string>,
   ownsSource: boolean,
   knownHeaders?: Headers,
+  writerWithoutParent = false,
 ): Promise<VhdxImage> {
   const readOnly = options.readOnly ?? true;
+  options = withSalvageLog(options, readOnly);
   if (!readOnly && source.readOnly) {
     throw new VhdxError("READ_ONLY", `cannot open ${source.name} for writing: the source is read-only`);
   }
@@ -130,7 +146,8 @@ async function openInChain(
           parentHeaders,
         ),
     }).catch((error: unknown) => {
-      if (readOnly && options.requireParent === false && VhdxError.isInstance(error) && PARENT_ERRORS.has(error.code)) {
+      const optional = (readOnly || writerWithoutParent) && options.requireParent === false;
+      if (optional && VhdxError.isInstance(error) && PARENT_ERRORS.has(error.code)) {
         parentError = error;
         return { image: null, owned: false };
       }
@@ -156,6 +173,7 @@ async function openInChain(
     parentError,
     ownsParent,
     ownsSource,
+    salvage: salvageLogOf(options),
   });
 }
 

@@ -10,12 +10,18 @@ import {
   PAYLOAD_BLOCK_FULLY_PRESENT,
   PAYLOAD_BLOCK_PARTIALLY_PRESENT,
   SB_BLOCK_PRESENT,
+  VhdxError,
 } from "@vhdx/structs";
 import { MiBUnits } from "../internal/mib-units.js";
 import type { Extent } from "../open/layout.js";
 
 /** BAT index -> what is wrong with that entry. */
 export type CorruptEntries = Map<number, string>;
+
+/** The CORRUPT_BAT a read throws for entry `index` of the BAT at `batOffset`. */
+export function corruptEntryError(batOffset: number, index: number, detail: string): VhdxError {
+  return new VhdxError("CORRUPT_BAT", `entry ${index}: ${detail}`, { structure: "BAT", offset: batOffset + index * 8 });
+}
 
 export function scanBlockPlacement(table: BatTable, fileSize: number, structures: readonly Extent[]): CorruptEntries {
   const scan = new PlacementScan(fileSize, structures);
@@ -79,8 +85,9 @@ const SPAN = 8;
 
 /**
  * Calls visit(batIndex, fileOffset, length) for each entry that points at file
- * space. The length of the last payload block is only its part inside the
- * virtual disk: QEMU ends a fixed image's file there.
+ * space (fileOffset past 2^53, so inexact, for a hostile FileOffsetMB). The
+ * length of the last payload block is only its part inside the virtual disk:
+ * QEMU ends a fixed image's file there.
  *
  * Only states 6 and 7 point at file space: both of the state's bits 1 and 2
  * set, which `low & (low << 1) & 4` tests. A 64 TiB disk with 1 MiB blocks has
@@ -124,15 +131,17 @@ function visitAllocated(
     if ((first & 6) !== 6) continue;
     const state = first & 7;
     if ((index + 1) % (chunkRatio + 1) === 0) {
-      if (state === SB_BLOCK_PRESENT) visit(index, table.fileOffset(index), MiB);
+      if (state === SB_BLOCK_PRESENT) visit(index, table.fileOffsetMB(index) * MiB, MiB);
     } else if (state === PAYLOAD_BLOCK_FULLY_PRESENT || state === PAYLOAD_BLOCK_PARTIALLY_PRESENT) {
       const block = index - Math.floor(index / (chunkRatio + 1));
-      visit(index, table.fileOffset(index), Math.min(blockSize, virtualSize - block * blockSize));
+      visit(index, table.fileOffsetMB(index) * MiB, Math.min(blockSize, virtualSize - block * blockSize));
     }
   }
 }
 
 function placementProblem(offset: number, length: number, fileSize: number): string | null {
+  // A hostile FileOffsetMB makes an offset past 2^53: refused here, never an error that stops the scan.
+  if (offset > Number.MAX_SAFE_INTEGER) return `has FileOffsetMB ${offset / MiB}, past any possible file`;
   const range = `0x${offset.toString(16)}-0x${(offset + length).toString(16)}`;
   if (offset < HEADER_SECTION_SIZE) return `points at ${range}, inside the header section`;
   if (offset + length > fileSize) return `points at ${range}, past the end of the file (0x${fileSize.toString(16)})`;

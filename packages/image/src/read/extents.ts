@@ -23,6 +23,10 @@
 // memory, and its windows are copied into one buffer per walk, so a 64 TiB
 // walk leaves no trail of garbage), uniform stretches of blocks are scanned one state byte per block,
 // and a stretch a child takes from its parent is walked there in one go.
+//
+// An image opened with `salvage` shows each block it reads as zeros because
+// its entry cannot be trusted (read/salvage.ts) as a zero extent with
+// `salvaged: true`, where a walk without salvage throws, as a read does.
 import {
   type BatGeometry,
   type BatTable,
@@ -52,6 +56,8 @@ export interface DiskExtent {
   file?: string;
   /** data only: where `start` lies in that file. */
   fileOffset?: number;
+  /** zero only, on a salvage open: the block's entry cannot be trusted, so it reads as zeros (see image.salvaged). */
+  salvaged?: true;
 }
 
 /** What the walk needs of one image of a chain (VhdxImage hands it over). */
@@ -62,6 +68,8 @@ export interface ExtentLayer {
   batWindow(offset: number, length: number, scratch: WindowScratch): Promise<BatTable>;
   /** The sector bitmap block of `chunk`, through the image's cache. */
   sectorBitmap(chunk: number): Promise<Uint8Array>;
+  /** Salvage opens: the blocks of [firstBlock, endBlock) that read as zeros (recorded); null otherwise. */
+  untrustedBlocks: ((table: BatTable, firstBlock: number, endBlock: number) => Promise<ReadonlySet<number>>) | null;
   /** The parent's layer, null when there is none; throws the image's parentError when the parent could not be opened. */
   parent(): ExtentLayer | null;
 }
@@ -180,7 +188,50 @@ async function stretchPieces(
         depth,
       },
     ];
-  // data and partial blocks; mapRange also refuses invalid states and misplaced blocks (CORRUPT_BAT).
+  if (layer.untrustedBlocks !== null) return salvagedPieces(layer, table, from, to, name, depth);
+  return presentPieces(layer, table, from, to, name, depth);
+}
+
+/** stretchPieces of data, partial or invalid blocks on a salvage open: untrusted blocks are zero extents. */
+async function salvagedPieces(
+  layer: ExtentLayer,
+  table: BatTable,
+  from: number,
+  to: number,
+  state: string,
+  depth: number,
+): Promise<Piece[]> {
+  const { blockSize } = layer.geometry;
+  const endBlock = Math.floor((to - 1) / blockSize) + 1;
+  const untrusted = await layer.untrustedBlocks!(table, Math.floor(from / blockSize), endBlock);
+  if (untrusted.size === 0) return presentPieces(layer, table, from, to, state, depth);
+  const pieces: Piece[] = [];
+  for (let at = from; at < to; ) {
+    let next = Math.floor(at / blockSize) + 1;
+    if (untrusted.has(next - 1)) {
+      const end = Math.min(to, next * blockSize);
+      pieces.push({ start: at, length: end - at, kind: "zero", state, depth, salvaged: true });
+      at = end;
+      continue;
+    }
+    while (next < endBlock && !untrusted.has(next)) next++;
+    const end = Math.min(to, next * blockSize);
+    pieces.push(...(await presentPieces(layer, table, at, end, state, depth)));
+    at = end;
+  }
+  return pieces;
+}
+
+/** The pieces of [from, to), data or partial blocks that all have state `name`. */
+async function presentPieces(
+  layer: ExtentLayer,
+  table: BatTable,
+  from: number,
+  to: number,
+  name: string,
+  depth: number,
+): Promise<Piece[]> {
+  // mapRange also refuses invalid states and misplaced blocks (CORRUPT_BAT).
   const runs: ReadRun[] = [];
   mapRange(table, from, to - from, (run) => runs.push(run));
   const pieces: Piece[] = [];
@@ -242,6 +293,7 @@ function continues(extent: DiskExtent, next: DiskExtent): boolean {
     extent.depth === next.depth &&
     extent.state === next.state &&
     extent.file === next.file &&
+    extent.salvaged === next.salvaged &&
     (extent.fileOffset === undefined
       ? next.fileOffset === undefined
       : extent.fileOffset + extent.length === next.fileOffset)

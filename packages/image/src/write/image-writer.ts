@@ -58,6 +58,16 @@ export interface WriterContext {
   flushed(): void;
 }
 
+/** What a discard did, in bytes of the range asked for. */
+export interface DiscardResult {
+  /** Whole blocks that held space in the file and hold none now (compact gives it back). */
+  freedBytes: number;
+  /** Bytes that could not be freed (parts of blocks, a fixed disk) and were written as zeros. */
+  zeroedBytes: number;
+  /** Bytes that could not be freed and were left as they were (partial: "keep"). */
+  keptBytes: number;
+}
+
 /** What the writer uses of BatAccess. */
 type WriterBat = Pick<
   BatAccess,
@@ -76,6 +86,8 @@ export class ImageWriter {
   /** Entries the placement scan refuses, known from the first operation on; null before. */
   private corrupt: ReadonlyMap<number, string> | null = null;
   private sessionStarted = false;
+  /** DataWriteGuid has been changed in this session (a session of metadata edits alone keeps it). */
+  private dataChanged = false;
   private nextFree = -1;
   /** The file's size: known once nextFree is, and changed only by allocation here (or truncateFile, which forgets both). */
   private fileSize = -1;
@@ -103,33 +115,75 @@ export class ImageWriter {
   writeZeroes(offset: number, length: number): Promise<void> {
     return this.serially(async () => {
       await this.loadCorrupt();
-      await this.forEachBlockPart(offset, length, async (block, start, end, whole) => {
-        if (this.readsAsZeros(block)) return;
-        if (whole && !this.context.fixed) return this.setPayloadEntry(block, PAYLOAD_BLOCK_ZERO, 0);
-        zeros ??= new Uint8Array(ZERO_CHUNK);
-        for (let at = start; at < end; at += ZERO_CHUNK) {
-          await this.writeInBlock(zeros.subarray(0, Math.min(ZERO_CHUNK, end - at)), at);
-        }
-      });
+      await this.forEachBlockPart(offset, length, (block, start, end) => this.zeroInBlock(block, start, end));
     });
   }
 
   /**
    * Whole blocks become UNMAPPED (read as zeros), or NOT_PRESENT in a
-   * differencing disk (read from the parent again). Parts of blocks, and
-   * every block of a fixed disk, are left as they are: a discard is a hint.
+   * differencing disk (read from the parent again) with their sector bitmap
+   * bits cleared in the same flush. What cannot be freed (parts of blocks,
+   * every block of a fixed disk) is written as zeros when `partial` is
+   * "zero" and left as it is when "keep"; the result says which bytes went
+   * which way.
    */
-  discard(offset: number, length: number): Promise<void> {
+  discard(offset: number, length: number, partial: "zero" | "keep"): Promise<DiscardResult> {
     return this.serially(async () => {
-      if (this.context.fixed) return;
       await this.loadCorrupt();
-      const hasParent = this.context.geometry.hasParent;
-      const state = hasParent ? PAYLOAD_BLOCK_NOT_PRESENT : PAYLOAD_BLOCK_UNMAPPED;
-      await this.forEachBlockPart(offset, length, async (block, _start, _end, whole) => {
-        const unchanged = hasParent ? this.payloadState(block) === PAYLOAD_BLOCK_NOT_PRESENT : this.readsAsZeros(block);
-        if (whole && !unchanged) await this.setPayloadEntry(block, state, 0);
+      const result: DiscardResult = { freedBytes: 0, zeroedBytes: 0, keptBytes: 0 };
+      await this.forEachBlockPart(offset, length, async (block, start, end, whole) => {
+        if (whole && !this.context.fixed) {
+          if (await this.freeBlock(block)) result.freedBytes += end - start;
+        } else if (partial === "keep") {
+          result.keptBytes += end - start;
+        } else {
+          await this.zeroInBlock(block, start, end);
+          result.zeroedBytes += end - start;
+        }
       });
+      return result;
     });
+  }
+
+  /** Makes a held block UNMAPPED (NOT_PRESENT with no present sectors in a differencing disk); true when it held space. */
+  private async freeBlock(block: number): Promise<boolean> {
+    const state = this.payloadState(block);
+    const heldSpace = state === PAYLOAD_BLOCK_FULLY_PRESENT || state === PAYLOAD_BLOCK_PARTIALLY_PRESENT;
+    if (!this.context.geometry.hasParent) {
+      if (!this.readsAsZeros(block)) await this.setPayloadEntry(block, PAYLOAD_BLOCK_UNMAPPED, 0);
+      return heldSpace;
+    }
+    // libvhdi reads a NOT_PRESENT block's set bits as present sectors: clear them too.
+    const bitsSet = await this.hasPresentBits(block);
+    if (state !== PAYLOAD_BLOCK_NOT_PRESENT || bitsSet) {
+      await this.startSession();
+      if (bitsSet) await this.clearBlockBits(block);
+      await this.setPayloadEntry(block, PAYLOAD_BLOCK_NOT_PRESENT, 0);
+    }
+    return heldSpace;
+  }
+
+  /** Whether any of the block's bits is set in its chunk's sector bitmap (false when the chunk has none). */
+  private async hasPresentBits(block: number): Promise<boolean> {
+    const { chunkRatio, sectorsPerBlock, batEntryCount } = this.context.geometry;
+    const chunk = Math.floor(block / chunkRatio);
+    const index = sectorBitmapBatIndex(this.context.geometry, chunk);
+    if (index >= batEntryCount || this.context.bat.at(index).state(index) !== SB_BLOCK_PRESENT) return false;
+    const bitmap = await this.context.sectorBitmap(chunk);
+    const first = (block % chunkRatio) * sectorsPerBlock;
+    for (let bit = first; bit < first + sectorsPerBlock; bit++) if ((bitmap[bit >>> 3]! >>> (bit & 7)) & 1) return true;
+    return false;
+  }
+
+  /** writeZeroes' work for [start, end) of one held block. */
+  private async zeroInBlock(block: number, start: number, end: number): Promise<void> {
+    if (this.readsAsZeros(block)) return;
+    const whole = start === block * this.context.geometry.blockSize && end - start === this.blockLength(block);
+    if (whole && !this.context.fixed) return this.setPayloadEntry(block, PAYLOAD_BLOCK_ZERO, 0);
+    zeros ??= new Uint8Array(ZERO_CHUNK);
+    for (let at = start; at < end; at += ZERO_CHUNK) {
+      await this.writeInBlock(zeros.subarray(0, Math.min(ZERO_CHUNK, end - at)), at);
+    }
   }
 
   /**
@@ -166,10 +220,13 @@ export class ImageWriter {
    * Writes whole 4 KiB pages of structures outside the BAT (region table
    * copies, metadata items) through the log, after every pending change is
    * flushed: one more metadata change a crash either applies whole or not.
+   * `changesData` false: a change no reader of the virtual disk sees (user
+   * metadata, the parent locator, the disk's ID), which keeps DataWriteGuid
+   * and so the linkage of the image's children.
    */
-  commitStructures(updates: readonly { fileOffset: number; data: Uint8Array }[]): Promise<void> {
+  commitStructures(updates: readonly { fileOffset: number; data: Uint8Array }[], changesData = true): Promise<void> {
     return this.serially(async () => {
-      await this.startSession();
+      await this.startSession(changesData);
       await this.flushNow();
       await this.journal.commit(updates.map((u) => ({ fileOffset: u.fileOffset, data: u.data.slice() })));
     });
@@ -257,13 +314,18 @@ export class ImageWriter {
    * Right before the session's first change: the header update protocol with
    * a new FileWriteGuid and, since every change here is one a reader can see,
    * a new DataWriteGuid. Operations that change nothing never get here, so
-   * they leave a parent's linkage to its children intact.
+   * they leave a parent's linkage to its children intact; nor do metadata
+   * edits (`changesData` false), until a change of the disk's data follows.
    */
-  private async startSession(): Promise<ReadonlyMap<number, string>> {
+  private async startSession(changesData = true): Promise<ReadonlyMap<number, string>> {
     const corrupt = await this.loadCorrupt();
-    if (!this.sessionStarted) {
-      await this.journal.updateHeader({ fileWriteGuid: randomGuid(), dataWriteGuid: randomGuid() });
+    if (!this.sessionStarted || (changesData && !this.dataChanged)) {
+      await this.journal.updateHeader({
+        ...(this.sessionStarted ? {} : { fileWriteGuid: randomGuid() }),
+        ...(changesData ? { dataWriteGuid: randomGuid() } : {}),
+      });
       this.sessionStarted = true;
+      this.dataChanged ||= changesData;
     }
     return corrupt;
   }

@@ -9,6 +9,7 @@ import { crc32cRates } from "./crc32c.mjs";
 import { SIZES, SPARSE_CHUNK, formatSize } from "./fixtures.mjs";
 
 const LIBRARY = fileURLToPath(new URL("./library.mjs", import.meta.url));
+const NBD_SERVE = fileURLToPath(new URL("./nbd-serve.mjs", import.meta.url));
 
 /** Random-read pattern: 4 KiB reads, each a prime number of 4 KiB pages past the last (mod the size). */
 const READ_STEP = 104729 * 4096;
@@ -197,6 +198,7 @@ export function defineCases({ vhdx, sizes, fixture }) {
       theirs: null,
       inner: { ours: innerMs },
     },
+    ...serveCases(),
     readRandomCase("read-random", "read", "reads through Node's thread pool, the default"),
     readRandomCase("read-random-blocking", "read-blocking", "`blockingReadLimit: 65536`: reads on the main thread"),
     {
@@ -214,6 +216,35 @@ export function defineCases({ vhdx, sizes, fixture }) {
       rates: () => crc32cRates(65536, "hash-wasm"),
     },
   ];
+
+  /** `vhdx serve` against `qemu-nbd -f vhdx` serving the same image, read by the same client (nbd-serve.mjs). */
+  function serveCases() {
+    const serving = (side, ...args) => [node, [NBD_SERVE, side, bin, fixture("fullVhdx"), ...args]];
+    const image = `${formatSize(sizes.full)} fully allocated dynamic VHDX, served read-only on a Unix socket`;
+    const random = ["random", String(readCount), String(READ_STEP)];
+    return [
+      {
+        id: "serve-seq",
+        what: `\`nbdcopy URI null:\` from \`vhdx serve\`, ${image} (time of the copy alone)`,
+        peer: "the same from qemu-nbd -f vhdx -r -e 8",
+        target: { ratio: 1.25 },
+        fixtures: ["fullVhdx"],
+        ours: () => serving("ours", "seq"),
+        theirs: () => serving("qemu-nbd", "seq"),
+        inner: { ours: innerMs, theirs: innerMs },
+      },
+      {
+        id: "serve-random",
+        what: `${readCount} scattered 4 KiB reads, depth 1, \`qemu-img bench -f raw\` from \`vhdx serve\`, ${image}`,
+        peer: "the same from qemu-nbd -f vhdx -r -e 8",
+        target: { ratio: 1.25 },
+        fixtures: ["fullVhdx"],
+        ours: () => serving("ours", ...random),
+        theirs: () => serving("qemu-nbd", ...random),
+        inner: { ours: innerMs, theirs: innerMs },
+      },
+    ];
+  }
 
   /** `vhdx convert -O raw` of a fully allocated VHDX, on disk and on tmpfs. */
   function convertToRawCases(id, image, size, notInQuick = false) {

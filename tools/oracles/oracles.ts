@@ -16,6 +16,9 @@ import { basename, delimiter, dirname, join, resolve } from "node:path";
 export type OracleName =
   | "qemu-img"
   | "qemu-io"
+  | "qemu-nbd"
+  | "nbdinfo"
+  | "nbdcopy"
   | "vhdiinfo"
   | "pyvhdi"
   | "7zz"
@@ -37,6 +40,10 @@ const found = new Map<OracleName, string | null>();
 const APT_PACKAGES: Record<Exclude<OracleName, "pyvhdi" | "chromium">, string> = {
   "qemu-img": "qemu-utils",
   "qemu-io": "qemu-utils",
+  "qemu-nbd": "qemu-utils",
+  // libnbd's clients, for vhdx serve's tests (nbdinfo --map, nbdcopy).
+  nbdinfo: "libnbd-bin",
+  nbdcopy: "libnbd-bin",
   vhdiinfo: "libvhdi-utils",
   "7zz": "7zip",
   sfdisk: "fdisk",

@@ -19,6 +19,7 @@ export const COMMAND_NAMES = [
   "metadata",
   "set-parent",
   "set",
+  "serve",
   "demo",
 ] as const;
 

@@ -92,6 +92,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./set.js")).set,
   },
   {
+    name: "serve",
+    summary: "serve the virtual disk over NBD (nbd-client, QEMU, nbdcopy), a differencing chain included",
+    load: async () => (await import("./serve.js")).serve,
+  },
+  {
     name: "demo",
     summary: "a tour on a small image in a temporary folder, leaving nothing behind",
     load: async () => (await import("./demo.js")).demo,

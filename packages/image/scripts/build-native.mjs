@@ -1,8 +1,8 @@
-// Compiles native/seek.c into dist/native/<platform>-<arch>/seek.node after
-// tsup: lseek's SEEK_DATA and SEEK_HOLE, which let a raw file's holes be
-// skipped without reading them. Optional by design: with no C compiler, no
-// Node headers or a platform without SEEK_DATA (Windows) it says so and
-// exits 0, and the package reads every byte as before (src/node/seek-data.ts).
+// Compiles native/file-ops.c into dist/native/<platform>-<arch>/file-ops.node
+// after tsup: lseek's SEEK_DATA and SEEK_HOLE, which let a raw file's holes be
+// skipped without reading them, and fallocate(2). Optional by design: with no
+// C compiler, no Node headers or on Windows it says so and exits 0, and the
+// package reads holes and writes zeros instead (src/node/native-file-ops.ts).
 // On Linux the tests require the addon (test/seek-data.test.ts).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const output = join(root, "dist", "native", `${process.platform}-${process.arch}`, "seek.node");
+const output = join(root, "dist", "native", `${process.platform}-${process.arch}`, "file-ops.node");
 
 function nodeHeaders() {
   const candidates = [
@@ -29,9 +29,9 @@ function compile() {
   const compiler = process.env.CC ?? "cc";
   const macFlags = process.platform === "darwin" ? ["-undefined", "dynamic_lookup"] : [];
   mkdirSync(dirname(output), { recursive: true });
-  const args = ["-shared", "-fPIC", "-O2", "-Wall", `-I${headers}`, "-DNODE_GYP_MODULE_NAME=seek", ...macFlags];
+  const args = ["-shared", "-fPIC", "-O2", "-Wall", `-I${headers}`, "-DNODE_GYP_MODULE_NAME=file_ops", ...macFlags];
   try {
-    execFileSync(compiler, [...args, "-o", output, join(root, "native", "seek.c")], { stdio: "pipe" });
+    execFileSync(compiler, [...args, "-o", output, join(root, "native", "file-ops.c")], { stdio: "pipe" });
   } catch (error) {
     const said = String(error.stderr ?? error.message)
       .trim()
@@ -47,5 +47,7 @@ const failure = compile();
 if (failure === null) {
   console.log(`@vhdx/image: built ${output}`);
 } else {
-  console.log(`@vhdx/image: the SEEK_DATA addon was not built (${failure}); raw files are read whole`);
+  console.log(
+    `@vhdx/image: the file-ops addon was not built (${failure}); holes are read and space is reserved by writing zeros`,
+  );
 }

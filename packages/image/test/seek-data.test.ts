@@ -4,7 +4,7 @@
 // there: a build that silently lost it would make every raw conversion read
 // its holes again.
 import { execFileSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { ftruncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -83,5 +83,29 @@ describe("FileSource.dataStretches", () => {
     expect(() => source.dataStretches(-1, 10)).toThrow();
     await source.close();
     expect(() => source.dataStretches(0, 10)).toThrow(/closed/);
+  });
+});
+
+describe("FileSource.allocate", () => {
+  it.runIf(process.platform === "linux")(
+    "reserves space without writing it, and the range reads as zeros",
+    async () => {
+      const path = join(folder, "allocated.bin");
+      const source = await FileSource.open(path, { create: true });
+      expect(await source.allocate(MiB, 8 * MiB)).toBe(true);
+      expect(await source.size()).toBe(9 * MiB);
+      expect(statSync(path).blocks * 512).toBeGreaterThanOrEqual(8 * MiB);
+      const bytes = new Uint8Array(8 * MiB).fill(1);
+      await source.read(bytes, MiB);
+      expect(bytes.every((byte) => byte === 0)).toBe(true);
+      expect(await source.allocate(0, 0)).toBe(false);
+      await source.close();
+    },
+  );
+
+  it("refuses a read-only source", async () => {
+    const source = await FileSource.open(sparse);
+    await expect(source.allocate(0, 4096)).rejects.toThrow(/read-only|READ_ONLY/i);
+    await source.close();
   });
 });

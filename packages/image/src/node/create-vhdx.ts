@@ -67,7 +67,7 @@ export async function createVhdx(path: string, options: CreateVhdxOptions): Prom
     const write = async (source: FileSource) => {
       const layout = await writeNewImage(source, plan);
       const payload = layout.fileSize - layout.firstBlockOffset;
-      await preallocate(source, path, layout.firstBlockOffset, payload, preallocation);
+      await preallocate(source, layout.firstBlockOffset, payload, preallocation);
     };
     return await createFile(path, flush, write, open);
   } finally {

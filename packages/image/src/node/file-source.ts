@@ -8,6 +8,7 @@ import { VhdxError } from "@vhdx/structs";
 import { checkOptionKeys } from "../internal/options.js";
 import { type RandomAccessSource, checkBuffer, checkPosition, closedError, readOnlyError } from "../sources/source.js";
 import { type FileLock, type LockMode, lockFile } from "./file-lock.js";
+import { fileOpsAddon } from "./native-file-ops.js";
 import { type FileStretch, dataStretches } from "./seek-data.js";
 
 export interface FileSourceOptions {
@@ -143,6 +144,20 @@ export class FileSource implements RandomAccessSource {
     this.checkOpen();
     checkPosition(offset, length, "dataStretches");
     return dataStretches(this.handle.fd, offset, length);
+  }
+
+  /**
+   * Reserves [offset, offset + length) on the file system without writing it
+   * (fallocate(2), Linux only), growing the file if the range ends past it.
+   * False where it cannot: another platform, the addon not built, or a file
+   * system without fallocate; the caller writes zeros instead.
+   */
+  async allocate(offset: number, length: number): Promise<boolean> {
+    this.checkWritable("allocate");
+    checkPosition(offset, length, "allocate");
+    const allocate = fileOpsAddon()?.allocate;
+    if (allocate === undefined || length === 0) return false;
+    return this.attempt("allocate", async () => allocate(this.handle.fd, offset, length));
   }
 
   async size(): Promise<number> {

@@ -1,37 +1,13 @@
 // Where a file's data is, from lseek's SEEK_DATA and SEEK_HOLE, through the
-// small addon of native/seek.c (built into dist/native by the package's build
-// script). Everything else reads the whole file as data: Windows, a build
-// without a C compiler, or VHDX_SEEK_DATA=0 in the environment. A hole always
-// reads as zeros; a data stretch may hold zeros too (what the file system
-// reports is allocation, not content).
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+// package's small addon (native-file-ops.ts). Without it (Windows, a build
+// with no C compiler) or with VHDX_SEEK_DATA=0 in the environment, the whole
+// file is data. A hole always reads as zeros; a data stretch may hold zeros
+// too (what the file system reports is allocation, not content).
+import { type FileOpsAddon, fileOpsAddon } from "./native-file-ops.js";
 
-interface SeekBinding {
-  /** The first data at or after `offset`, or -1 when there is none. */
-  seekData(fd: number, offset: number): number;
-  /** The first hole at or after `offset` (the end of the file counts as one), or -1 past the end. */
-  seekHole(fd: number, offset: number): number;
-}
-
-let binding: SeekBinding | null | undefined;
-
-/** The addon, or null where it is not built or is switched off; loaded once. */
-function seekBinding(): SeekBinding | null {
-  if (binding === undefined) binding = process.env.VHDX_SEEK_DATA === "0" ? null : loadBinding();
-  return binding;
-}
-
-function loadBinding(): SeekBinding | null {
-  try {
-    // The CommonJS build has __filename and no import.meta.url; the ESM one the other way round.
-    const require = createRequire(typeof __filename === "string" ? __filename : import.meta.url);
-    const root = dirname(require.resolve("@vhdx/image/package.json"));
-    const loaded = require(join(root, "dist", "native", `${process.platform}-${process.arch}`, "seek.node"));
-    return typeof loaded.seekData === "function" && typeof loaded.seekHole === "function" ? loaded : null;
-  } catch {
-    return null;
-  }
+/** The addon's seek calls, or null where it is not built or VHDX_SEEK_DATA=0 switches them off. */
+function seekBinding(): FileOpsAddon | null {
+  return process.env.VHDX_SEEK_DATA === "0" ? null : fileOpsAddon();
 }
 
 /** Whether FileSource.dataStretches finds holes here (the addon is loaded and not switched off). */
@@ -66,7 +42,7 @@ export function* dataStretches(fd: number, offset: number, length: number): Gene
 }
 
 /** The next data stretch at or after `at`, cut at `end`; the rest of the range when the file system refuses to say. */
-function nextStretch(seek: SeekBinding, fd: number, at: number, end: number): FileStretch | null {
+function nextStretch(seek: FileOpsAddon, fd: number, at: number, end: number): FileStretch | null {
   try {
     const data = seek.seekData(fd, at);
     if (data < 0 || data >= end) return null;

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { type ByteStream, StreamEnded } from "../src/nbd/byte-stream.js";
 import { type NbdExport, imageExport } from "../src/nbd/export.js";
 import { NbdServer } from "../src/nbd/server.js";
+import { seededRandom as random } from "./serve-harness.js";
 
 const MiB = 1 << 20;
 const SIZE = 4 * MiB;
@@ -79,17 +80,6 @@ function guarded(exp: NbdExport, violations: string[]): NbdExport {
       range("block status", offset, length);
       return exp.allocation(offset, length, maxRuns);
     },
-  };
-}
-
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
 }
 

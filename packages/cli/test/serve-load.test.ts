@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { createVhdx, openVhdx } from "@vhdx/image/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt, vhdx } from "./harness.js";
-import { TestClient, startServer } from "./serve-harness.js";
+import { TestClient, seededRandom as random, startServer } from "./serve-harness.js";
 
 const KiB = 1024;
 const MiB = 1 << 20;
@@ -23,18 +23,6 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "vhdx-serve-load-"));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A seeded generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function filled(length: number, next: () => number): Uint8Array {
   const bytes = new Uint8Array(length);

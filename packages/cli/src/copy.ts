@@ -31,7 +31,7 @@ export const PIECE = 8 * MiB;
  * VHDX's are its data extents (image.extents(), the parents' included),
  * neighbours joined whatever file they are in.
  */
-async function* dataExtents(disk: Disk, offset: number, length: number): AsyncGenerator<[number, number]> {
+export async function* dataExtents(disk: Disk, offset: number, length: number): AsyncGenerator<[number, number]> {
   if (length === 0) return;
   if (disk.image === null) {
     yield* rawDataStretches(disk, offset, length);

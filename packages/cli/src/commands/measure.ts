@@ -11,6 +11,7 @@ import {
   readAccessHelp,
   usageError,
 } from "../command.js";
+import { dataExtents } from "../copy.js";
 import { type Disk, openDisk, parseFormat } from "../disk.js";
 import { runInterruptible } from "../interrupt.js";
 import { writeJson, writeLine } from "../io.js";
@@ -124,21 +125,9 @@ async function measureDisk(
   if (format === "raw") return answerFor(format, disk.size, () => measureImage(options));
   const empty = measureImage(options);
   const read = scanZeros ? (buffer: Uint8Array, offset: number) => disk.readInto(buffer, offset) : undefined;
-  const allocatedBlocks = type === "fixed" ? 0 : await countDataBlocks(dataStretches(disk), empty.blockSize, read);
+  const allocatedBlocks =
+    type === "fixed" ? 0 : await countDataBlocks(dataExtents(disk, 0, disk.size), empty.blockSize, read);
   return answerFor(format, size, () => measureImage({ ...options, allocatedBlocks }));
-}
-
-/** Where SRC may hold data, as convert reads it: a VHDX's data extents, a raw file's data stretches. */
-async function* dataStretches(disk: Disk): AsyncGenerator<readonly [number, number]> {
-  if (disk.image !== null) {
-    for await (const extent of disk.image.extents()) if (extent.kind === "data") yield [extent.start, extent.length];
-    return;
-  }
-  if (disk.dataStretches === undefined) {
-    yield [0, disk.size];
-    return;
-  }
-  for (const stretch of disk.dataStretches(0, disk.size)) yield [stretch.offset, stretch.length];
 }
 
 function answerFor(format: "vhdx" | "raw", size: number, vhdx: () => Measurement): Answer {
